@@ -1,0 +1,67 @@
+// The client for calls between services: keep-alive connection pools with explicit timeouts.
+// A thrown error (refused, reset, timed out) means the callee's outcome is unknown.
+import { BalancedPool, Pool, type Dispatcher } from "undici";
+
+export interface ServiceReply<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export interface ServiceClientOptions {
+  /** Longest wait for a whole answer; past it the call fails as "outcome unknown". */
+  timeoutMs: number;
+  /** Connections per upstream. */
+  connections?: number;
+}
+
+export class ServiceClient {
+  private readonly dispatcher: Dispatcher;
+
+  /** Several URLs are balanced across (e.g. one per instance in the local stack). */
+  constructor(urls: string[], options: ServiceClientOptions) {
+    const poolOptions: Pool.Options = {
+      connections: options.connections ?? 128,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connectTimeout: Math.min(options.timeoutMs, 2000),
+    };
+    this.dispatcher =
+      urls.length === 1 ? new Pool(urls[0]!, poolOptions) : new BalancedPool(urls, poolOptions);
+  }
+
+  get<T>(path: string, headers?: Record<string, string>): Promise<ServiceReply<T>> {
+    return this.call("GET", path, undefined, headers);
+  }
+
+  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ServiceReply<T>> {
+    return this.call("POST", path, body, headers);
+  }
+
+  private async call<T>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<ServiceReply<T>> {
+    const headers: Record<string, string> = { ...extraHeaders };
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers["content-type"] = "application/json";
+    }
+    const res = await this.dispatcher.request({ method, path, headers, body: payload });
+    const text = await res.body.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = { error: text };
+    }
+    return { status: res.statusCode, body: parsed as T };
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+}

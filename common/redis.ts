@@ -1,0 +1,115 @@
+// One ioredis client per shard, every Lua script of the service defined on each, and nothing else:
+// services call scripts through `Shards.run`, which is the only way state changes.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis, type RedisOptions } from "ioredis";
+import type { BaseConfig } from "./config.js";
+import { groupByShard, shardIndexOf } from "./shards.js";
+
+export type ScriptReply = string | number | null | ScriptReply[];
+
+/** Raised when a Redis call did not answer in time or the connection dropped: it may have run. */
+export class OutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super(`redis outcome unknown: ${(cause as Error)?.message ?? cause}`, { cause });
+  }
+}
+
+/** Errors that mean "the command may or may not have been applied". */
+function isOutcomeUnknown(err: unknown): boolean {
+  const msg = (err as Error)?.message ?? "";
+  return /timed out|Connection is closed|MaxRetriesPerRequest|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable/i.test(msg);
+}
+
+/**
+ * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first
+ * request that needs it. The script is registered under the same name.
+ */
+export function loadLuaScripts<Name extends string>(dir: string, names: readonly Name[]): Map<Name, string> {
+  return new Map(names.map((name) => [name, readFileSync(join(dir, `${name}.lua`), "utf8")]));
+}
+
+function clientOptions(config: BaseConfig): RedisOptions {
+  return {
+    password: config.REDIS_PASSWORD,
+    db: config.REDIS_DB,
+    enableAutoPipelining: true,
+    // A command in flight when the connection drops may already have run: resending it could, for
+    // instance, apply a debit twice. Never resend; the command timeout reports it as unknown.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: config.REDIS_TIMEOUT_MS,
+    connectTimeout: Math.max(config.REDIS_TIMEOUT_MS, 1000),
+    // Commands issued while disconnected wait for one reconnect attempt, then fail fast.
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+    lazyConnect: false,
+  };
+}
+
+export class Shards<Script extends string = string> {
+  readonly clients: Redis[];
+
+  constructor(config: BaseConfig, scripts: Map<Script, string>) {
+    this.clients = config.REDIS_ADDRS.map((addr) => {
+      const i = addr.lastIndexOf(":");
+      const host = addr.slice(0, i).replace(/^\[|\]$/g, "");
+      const client = new Redis({ ...clientOptions(config), host, port: Number(addr.slice(i + 1)) });
+      // Connection errors surface on the commands that need the shard; keep the process alive.
+      client.on("error", () => {});
+      for (const [name, lua] of scripts) client.defineCommand(name, { lua });
+      return client;
+    });
+  }
+
+  get count(): number {
+    return this.clients.length;
+  }
+
+  indexOf(id: string): number {
+    return shardIndexOf(id, this.clients.length);
+  }
+
+  /** The client of the shard that owns `id`, for plain reads. */
+  of(id: string): Redis {
+    return this.clients[this.indexOf(id)]!;
+  }
+
+  group<T>(entries: Iterable<T>, idOf: (e: T) => string): Map<number, T[]> {
+    return groupByShard(entries, idOf, this.clients.length);
+  }
+
+  /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */
+  async run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
+    const client = this.clients[shard]!;
+    try {
+      const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
+      return await command.call(client, keys.length, ...keys, ...args);
+    } catch (err) {
+      throw isOutcomeUnknown(err) ? new OutcomeUnknownError(err) : err;
+    }
+  }
+
+  /** Runs a script on the shard that owns `id`. */
+  runFor(id: string, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
+    return this.run(this.indexOf(id), script, keys, args);
+  }
+
+  /** Plain reads go through here too, so timeouts are classified the same way. */
+  async read<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw isOutcomeUnknown(err) ? new OutcomeUnknownError(err) : err;
+    }
+  }
+
+  /** True when every shard answers PING. */
+  async ready(): Promise<boolean> {
+    const results = await Promise.allSettled(this.clients.map((c) => c.ping()));
+    return results.every((r) => r.status === "fulfilled");
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.clients.map((c) => c.quit()));
+  }
+}

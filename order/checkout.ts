@@ -1,0 +1,189 @@
+// The checkout saga, driven by whichever order instance holds the transaction's lease.
+//
+//   begin (durable record, lease)  ->  reserve stock ‖ charge credit  ->  commit  |  abort
+//                                                                    abort -> release ‖ refund -> finish
+//
+// The order shard decides: commit and abort are compare-and-set on the transaction record, so
+// exactly one of them wins, whoever drives. Participant steps are idempotent by transaction id and
+// their compensations final, so re-driving a transaction after a crash is always safe.
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { newId } from "../common/ids.js";
+import type { Logger } from "../common/log.js";
+import { OutcomeUnknownError } from "../common/redis.js";
+import type { Participants, StepOutcome } from "./participants.js";
+import type { BeginResult, OrderStore, Transaction } from "./store.js";
+
+export type CheckoutOutcome =
+  | { kind: "committed" | "already_paid" | "not_found" | "empty" }
+  | { kind: "aborted"; reason: string };
+
+/** Test-only places where the order process kills itself (SIGKILL) mid-saga. */
+export const FAULT_POINTS = ["after-begin", "after-stock", "after-payment", "after-steps", "after-decision"] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+export interface CheckoutOptions {
+  leaseMs: number;
+  faultPoint?: FaultPoint;
+}
+
+/** Why an abort was decided, from the two steps' outcomes; stock is reported first. */
+function abortReason(stock: StepOutcome, payment: StepOutcome): string {
+  for (const outcome of [stock, payment]) {
+    if (outcome.kind === "refused" && outcome.reason !== "compensated") return outcome.reason;
+  }
+  return "unavailable";
+}
+
+export class Checkout {
+  private readonly owner = `${hostname()}:${process.pid}`;
+
+  constructor(
+    private readonly store: OrderStore,
+    private readonly participants: Participants,
+    private readonly options: CheckoutOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** A checkout request: starts the order's transaction, or waits for the running one. */
+  async checkout(orderId: string): Promise<CheckoutOutcome> {
+    return this.follow(orderId, await this.begin(orderId, "start", newId()));
+  }
+
+  private begin(orderId: string, mode: "start" | "watch" | "resume", txId = ""): Promise<BeginResult> {
+    return this.store.beginCheckout(orderId, mode, txId, this.options.leaseMs, this.owner);
+  }
+
+  /** Acts on a begin result until the transaction the caller cares about has an outcome. */
+  private async follow(orderId: string, first: BeginResult): Promise<CheckoutOutcome> {
+    let result = first;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+      switch (result.kind) {
+        case "drive":
+          return this.drive(result.tx);
+        case "busy":
+          // Another request or instance drives it; its lease bounds how long we wait before we
+          // take over ourselves.
+          await sleep(wait);
+          result = await this.begin(orderId, "watch", result.txId);
+          continue;
+        case "done":
+          // The transaction we waited on is over: the order tells how it ended.
+          if (result.paid) return { kind: "committed" };
+          return { kind: "aborted", reason: result.lastOutcome || "unavailable" };
+        case "paid":
+          return { kind: "already_paid" };
+        default:
+          return { kind: result.kind };
+      }
+    }
+  }
+
+  /** Drives a transaction whose lease we hold to its end (or as far as the participants allow). */
+  async drive(tx: Transaction): Promise<CheckoutOutcome> {
+    this.fault("after-begin");
+    let reason = tx.reason;
+    let compensateStock = true;
+    let compensatePayment = true;
+
+    if (tx.state === "trying") {
+      const [stock, payment] = await Promise.all([
+        this.participants.reserveStock(tx).then((o) => (this.fault("after-stock"), o)),
+        this.participants.chargeCredit(tx).then((o) => (this.fault("after-payment"), o)),
+      ]);
+      this.fault("after-steps");
+      const decided =
+        stock.kind === "done" && payment.kind === "done"
+          ? await this.retry(() => this.store.commit(tx))
+          : await this.retry(() => this.store.decideAbort(tx, abortReason(stock, payment)));
+      this.fault("after-decision");
+      if (decided.kind === "finished") return outcomeOf(decided.outcome);
+      if (decided.kind === "unknown") return this.settled(tx);
+      reason = decided.reason;
+      // A refusal is final and holds nothing: only the other participant needs compensating.
+      compensateStock = stock.kind !== "refused";
+      compensatePayment = payment.kind !== "refused";
+    }
+
+    const compensated = await Promise.all([
+      compensateStock ? this.retry(() => this.participants.releaseStock(tx), true) : true,
+      compensatePayment ? this.retry(() => this.participants.refundCredit(tx), true) : true,
+    ]);
+    if (compensated.every(Boolean)) {
+      const finished = await this.retry(() => this.store.finishAbort(tx));
+      if (finished.kind === "finished") return outcomeOf(finished.outcome);
+    } else {
+      this.log.warn({ order: tx.orderId, tx: tx.id }, "compensation incomplete; left for recovery");
+    }
+    // The abort is decided and durable: whoever takes the lease next finishes the compensation.
+    return { kind: "aborted", reason };
+  }
+
+  /** Outcome of a transaction someone else finished, read back from the order. */
+  private async settled(tx: Transaction): Promise<CheckoutOutcome> {
+    return this.follow(tx.orderId, await this.begin(tx.orderId, "watch", tx.id));
+  }
+
+  /**
+   * Drives every transaction on every shard whose lease ran out: its owner crashed or stalled.
+   * Safe to run in any number of instances at once; the lease hands each to one of them.
+   */
+  async recover(batch = 100): Promise<number> {
+    let recovered = 0;
+    await Promise.all(
+      this.store.shards.clients.map(async (_, shard) => {
+        for (const orderId of await this.store.expiredCheckouts(shard, batch)) {
+          const result = await this.begin(orderId, "resume");
+          if (result.kind !== "drive") continue;
+          const outcome = await this.drive(result.tx);
+          recovered++;
+          this.log.info({ order: orderId, tx: result.tx.id, outcome }, "recovered checkout");
+        }
+      }),
+    );
+    return recovered;
+  }
+
+  /** Runs `recover` now and every `intervalMs`, never overlapping itself. */
+  startRecovery(intervalMs: number): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const loop = async () => {
+      try {
+        await this.recover();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "recovery sweep failed; will retry");
+      }
+      if (!stopped) timer = setTimeout(loop, intervalMs);
+    };
+    timer = setTimeout(loop, Math.min(intervalMs, 200));
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+
+  /**
+   * Retries an idempotent call a few times with backoff: Redis scripts whose outcome is unknown
+   * (rethrown at the end) or participant compensations (`untilTrue`: retried while false).
+   */
+  private async retry<T>(call: () => Promise<T>, untilTrue = false): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const value = await call();
+        if (!untilTrue || value || attempt >= 3) return value;
+      } catch (err) {
+        if (!(err instanceof OutcomeUnknownError) || attempt >= 3) throw err;
+      }
+      await sleep(50 * attempt * attempt);
+    }
+  }
+
+  private fault(point: FaultPoint): void {
+    if (this.options.faultPoint === point) process.kill(process.pid, "SIGKILL");
+  }
+}
+
+function outcomeOf(outcome: string): CheckoutOutcome {
+  return outcome === "committed" ? { kind: "committed" } : { kind: "aborted", reason: outcome };
+}

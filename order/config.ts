@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { baseConfig, commaList, httpUrl } from "../common/config.js";
+import { FAULT_POINTS } from "./checkout.js";
+
+const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const origins = commaList(httpUrl.transform((u) => new URL(u).origin));
+
+export const orderConfig = baseConfig.extend({
+  /** One URL, or several (one per instance) to balance across. */
+  STOCK_SERVICE_URL: origins,
+  PAYMENT_SERVICE_URL: origins,
+  /** Longest wait for a participant's answer; past it the step's outcome is unknown. */
+  STEP_TIMEOUT_MS: ms(50, 60_000).default(3000),
+  /** How long a driver owns a checkout before another instance may take it over. */
+  CHECKOUT_LEASE_MS: ms(100, 300_000).default(10_000),
+  /** How often each instance looks for checkouts whose driver is gone. */
+  RECOVERY_INTERVAL_MS: ms(50, 300_000).default(2000),
+  /** Test only: the order process kills itself at this point of the saga. */
+  FAULT_POINT: z.enum(FAULT_POINTS).optional(),
+});
+
+export type OrderConfig = z.infer<typeof orderConfig>;

@@ -1,0 +1,99 @@
+// Every Redis call of the payment service. A user's credit is the string `user:{id}`; saga markers
+// `user:{id}:tx:<tx>` and order payments `user:{id}:order:<order>` share the user's slot.
+import { fileURLToPath } from "node:url";
+import type { BaseConfig } from "../common/config.js";
+import { newId } from "../common/ids.js";
+import { MAX_VALUE } from "../common/params.js";
+import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
+import { TX_MARKER_TTL_SECONDS, type RefusalReason, type StepReply } from "../common/saga.js";
+
+const SCRIPTS = [
+  "createUser",
+  "batchInitUsers",
+  "addFunds",
+  "pay",
+  "cancelOrderPayment",
+  "chargeCredit",
+  "refundCredit",
+] as const;
+
+const userKey = (id: string) => `user:{${id}}`;
+const markerKey = (id: string, tx: string) => `user:{${id}}:tx:${tx}`;
+const orderPaymentKey = (id: string, order: string) => `user:{${id}}:order:${order}`;
+
+export type CreditChange =
+  | { status: "ok" | "already_paid" | "insufficient"; credit: number }
+  | { status: "not_found" | "overflow" };
+
+export class PaymentStore {
+  readonly shards: Shards<(typeof SCRIPTS)[number]>;
+
+  constructor(config: BaseConfig) {
+    this.shards = new Shards(config, loadLuaScripts(fileURLToPath(new URL("./lua", import.meta.url)), SCRIPTS));
+  }
+
+  async createUser(): Promise<string> {
+    const id = newId();
+    await this.shards.runFor(id, "createUser", [userKey(id)], []);
+    return id;
+  }
+
+  /** Users "0".."n-1", overwritten; one script per chunk per shard, shards in parallel. */
+  async batchInit(n: number, credit: number, chunk = 1000): Promise<void> {
+    const ids = Array.from({ length: n }, (_, i) => String(i));
+    await Promise.all(
+      [...this.shards.group(ids, (id) => id)].map(async ([shard, group]) => {
+        for (let i = 0; i < group.length; i += chunk) {
+          await this.shards.run(shard, "batchInitUsers", group.slice(i, i + chunk).map(userKey), [credit]);
+        }
+      }),
+    );
+  }
+
+  async credit(id: string): Promise<number | null> {
+    const credit = await this.shards.read(() => this.shards.of(id).get(userKey(id)));
+    return credit == null ? null : Number(credit);
+  }
+
+  async addFunds(id: string, amount: number): Promise<CreditChange> {
+    return toChange(await this.shards.runFor(id, "addFunds", [userKey(id)], [amount, MAX_VALUE]));
+  }
+
+  /** With an order id, at most one payment per (user, order). */
+  async pay(id: string, amount: number, orderId?: string): Promise<CreditChange> {
+    const keys = orderId ? [userKey(id), orderPaymentKey(id, orderId)] : [userKey(id)];
+    return toChange(await this.shards.runFor(id, "pay", keys, [amount]));
+  }
+
+  /** Refunds an order payment once; null when the user is unknown. */
+  async cancelOrderPayment(id: string, orderId: string): Promise<number | null> {
+    const [status, refunded] = (await this.shards.runFor(id, "cancelOrderPayment", [
+      userKey(id),
+      orderPaymentKey(id, orderId),
+    ], [])) as [string, number];
+    return status === "ok" ? refunded : null;
+  }
+
+  async orderPaid(id: string, orderId: string): Promise<boolean> {
+    return (await this.shards.read(() => this.shards.of(id).exists(orderPaymentKey(id, orderId)))) === 1;
+  }
+
+  /** Saga step; a refusal is final and holds nothing. */
+  async charge(tx: string, id: string, amount: number): Promise<StepReply> {
+    const [status, reason] = (await this.shards.runFor(id, "chargeCredit", [userKey(id), markerKey(id, tx)], [
+      amount,
+      TX_MARKER_TTL_SECONDS,
+    ])) as [string, RefusalReason];
+    return status === "charged" ? { status: "done" } : { status: "refused", reason };
+  }
+
+  /** Saga compensation; idempotent and final. */
+  async refund(tx: string, id: string): Promise<void> {
+    await this.shards.runFor(id, "refundCredit", [userKey(id), markerKey(id, tx)], [TX_MARKER_TTL_SECONDS]);
+  }
+}
+
+function toChange(reply: ScriptReply): CreditChange {
+  const [status, credit] = reply as [CreditChange["status"], number?];
+  return status === "not_found" || status === "overflow" ? { status } : { status, credit: Number(credit) };
+}

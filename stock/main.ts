@@ -1,0 +1,8 @@
+import { baseConfig, loadConfig } from "../common/config.js";
+import { startService } from "../common/server.js";
+import { stockRoutes } from "./routes.js";
+import { StockStore } from "./store.js";
+
+const config = loadConfig("stock", baseConfig);
+const store = new StockStore(config);
+startService({ name: "stock", config, shards: store.shards, mount: (app) => void stockRoutes(app, store) });
