@@ -12,7 +12,9 @@ import { startGateway, type Gateway } from "./gateway.js";
 export const SERVICES = ["order", "stock", "payment"] as const;
 export type Service = (typeof SERVICES)[number];
 
-const DIST = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
+// This file runs compiled (dist/local/) or from source under vitest (local/); services always compiled.
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const DIST = join(resolve(HERE, HERE.includes("/dist/") ? "../.." : ".."), "dist");
 
 export interface StackOptions {
   /** Redis shards per service. */
@@ -39,7 +41,8 @@ export class Component {
     readonly port: number,
     private readonly command: string,
     private readonly args: string[],
-    private readonly env: Record<string, string>,
+    /** Read at every start: change it (e.g. a fault point) before restarting. */
+    readonly env: Record<string, string>,
     private readonly ready: () => Promise<boolean>,
     private readonly output: "inherit" | string,
   ) {}
@@ -143,6 +146,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const redis = {} as Record<Service, Component[]>;
   const services = {} as Record<Service, Component[]>;
+  const servicePorts = {} as Record<Service, number[]>;
   for (const service of SERVICES) {
     redis[service] = [];
     for (let i = 0; i < shards; i++) {
@@ -154,17 +158,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log")];
       redis[service].push(new Component(name, port, "redis-server", args, {}, () => redisPing(port), "inherit"));
     }
-  }
-  await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.start())));
-
-  const redisAddrs = (s: Service) => redis[s].map((c) => `127.0.0.1:${c.port}`).join(",");
-  const servicePorts = {} as Record<Service, number[]>;
-  for (const service of SERVICES) {
     servicePorts[service] = [];
     for (let i = 0; i < instances; i++) servicePorts[service].push(await freePort());
   }
-  const urls = (s: Service) => servicePorts[s].map((p) => `http://127.0.0.1:${p}`).join(",");
 
+  const redisAddrs = (s: Service) => redis[s].map((c) => `127.0.0.1:${c.port}`).join(",");
+  const urls = (s: Service) => servicePorts[s].map((p) => `http://127.0.0.1:${p}`).join(",");
   for (const service of SERVICES) {
     services[service] = servicePorts[service].map((port, i) => {
       const name = `${service}-${i}`;
@@ -183,16 +182,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         () => httpOk(`http://127.0.0.1:${port}/ready`), outputOf(name));
     });
   }
-  // Participants first, so the order service's recovery sweep finds them up.
-  await Promise.all([...services.stock, ...services.payment].map((c) => c.start()));
-  await Promise.all(services.order.map((c) => c.start()));
-
-  const gateway = await startGateway(
-    { order: services.order.map((c) => c.url), stock: services.stock.map((c) => c.url), payment: services.payment.map((c) => c.url) },
-    options.gatewayPort,
-  );
-  const port = (gateway.servers[0]!.address() as { port: number }).port;
   const all = () => SERVICES.flatMap((s) => [...services[s], ...redis[s]]);
+
+  let gateway: Gateway;
+  try {
+    await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.start())));
+    // Participants first, so the order service's recovery sweep finds them up.
+    await Promise.all([...services.stock, ...services.payment].map((c) => c.start()));
+    await Promise.all(services.order.map((c) => c.start()));
+    const upstream = (s: Service) => services[s].map((c) => c.url);
+    gateway = await startGateway({ order: upstream("order"), stock: upstream("stock"), payment: upstream("payment") }, options.gatewayPort);
+  } catch (err) {
+    await Promise.all(all().map((c) => c.stop("SIGKILL")));
+    throw err;
+  }
+  const port = (gateway.servers[0]!.address() as { port: number }).port;
 
   return {
     url: `http://localhost:${port}`,

@@ -6,11 +6,14 @@
   KEYS[2] transaction marker          user:{id}:tx:<tx>
   ARGV[1] amount (>= 0), ARGV[2] marker lifetime in seconds
   Returns {'charged'} | {'refused', reason} with reason 'insufficient_credit' | 'unknown_user' | 'compensated'
-  The marker holds the amount taken, or 'x' once the transaction is final without holding credit.
+  The marker holds the amount taken while held; once final without holding credit, 'x'
+  (compensated) or 'x:<reason>' (refused), so a replay gives the same answer.
 ]]
 local seen = redis.call('GET', KEYS[2])
-if seen == 'x' then return {'refused', 'compensated'} end
-if seen then return {'charged'} end
+if seen then
+  if tonumber(seen) then return {'charged'} end
+  return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
+end
 
 local credit = redis.call('GET', KEYS[1])
 local reason
@@ -21,7 +24,7 @@ elseif tonumber(credit) < tonumber(ARGV[1]) then
 end
 if reason then
   -- A refusal is final as well: a retried step must not succeed after the order gave up on it.
-  redis.call('SET', KEYS[2], 'x', 'EX', ARGV[2])
+  redis.call('SET', KEYS[2], 'x:' .. reason, 'EX', ARGV[2])
   return {'refused', reason}
 end
 

@@ -6,11 +6,9 @@
   ARGV[1] marker lifetime in seconds
   Returns {'refunded', amount returned by this call}
 ]]
-local held = redis.call('GET', KEYS[2])
-local returned = 0
-if held and held ~= 'x' then
-  redis.call('INCRBY', KEYS[1], held)
-  returned = tonumber(held)
-end
-redis.call('SET', KEYS[2], 'x', 'EX', ARGV[1])
-return {'refunded', returned}
+local marker = redis.call('GET', KEYS[2])
+local held = tonumber(marker)
+if held then redis.call('INCRBY', KEYS[1], marker) end
+-- A refusal marker already makes the transaction final; keep its reason.
+if held or not marker then redis.call('SET', KEYS[2], 'x', 'EX', ARGV[1]) end
+return {'refunded', held or 0}

@@ -8,11 +8,13 @@
 ]]
 local returned = 0
 for i = 1, #KEYS / 2 do
-  local held = redis.call('GET', KEYS[2 * i])
-  if held and held ~= 'x' then
-    redis.call('HINCRBY', KEYS[2 * i - 1], 'stock', held)
-    returned = returned + tonumber(held)
+  local marker = redis.call('GET', KEYS[2 * i])
+  local held = tonumber(marker)
+  if held then
+    redis.call('HINCRBY', KEYS[2 * i - 1], 'stock', marker)
+    returned = returned + held
   end
-  redis.call('SET', KEYS[2 * i], 'x', 'EX', ARGV[1])
+  -- A refusal marker already makes the transaction final; keep its reason.
+  if held or not marker then redis.call('SET', KEYS[2 * i], 'x', 'EX', ARGV[1]) end
 end
 return {'released', returned}

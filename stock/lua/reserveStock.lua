@@ -6,15 +6,18 @@
   KEYS[2i]   the item's transaction marker   item:{id}:tx:<tx>
   ARGV[i]    quantity of item i (i = 1..n), ARGV[n+1] marker lifetime in seconds
   Returns {'reserved'} | {'refused', reason} with reason 'insufficient_stock' | 'unknown_item' | 'compensated'
-  Markers hold the quantity taken, or 'x' once the transaction is final without holding stock.
+  Markers hold the quantity taken while held; once final without holding stock, 'x' (compensated)
+  or 'x:<reason>' (refused), so a replay gives the same answer.
 ]]
 local n = #KEYS / 2
 local ttl = ARGV[n + 1]
 
 -- A transaction's markers on this shard are always written together, so the first one tells.
 local seen = redis.call('GET', KEYS[2])
-if seen == 'x' then return {'refused', 'compensated'} end
-if seen then return {'reserved'} end
+if seen then
+  if tonumber(seen) then return {'reserved'} end
+  return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
+end
 
 local reason
 for i = 1, n do
@@ -24,7 +27,7 @@ for i = 1, n do
 end
 if reason then
   -- A refusal is final as well: a retried step must not succeed after the order gave up on it.
-  for i = 1, n do redis.call('SET', KEYS[2 * i], 'x', 'EX', ttl) end
+  for i = 1, n do redis.call('SET', KEYS[2 * i], 'x:' .. reason, 'EX', ttl) end
   return {'refused', reason}
 end
 
