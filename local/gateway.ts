@@ -2,10 +2,10 @@
 // public path prefixes to the services, keeps upstream connections alive, and answers everything
 // else with a JSON 404. It listens on both loopback addresses, since `localhost` resolves either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { BalancedPool, type Dispatcher } from "undici";
+import { Pool, type Dispatcher } from "undici";
 
 export const PUBLIC_PREFIXES = { "/orders/": "order", "/stock/": "stock", "/payment/": "payment" } as const;
-type Upstream = (typeof PUBLIC_PREFIXES)[keyof typeof PUBLIC_PREFIXES];
+type ServiceName = (typeof PUBLIC_PREFIXES)[keyof typeof PUBLIC_PREFIXES];
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"]);
@@ -16,22 +16,79 @@ function sendJson(res: ServerResponse, status: number, body: object): void {
   res.end(text);
 }
 
+/** Largest request body forwarded; the public API itself sends none. */
+const MAX_BODY = 1 << 20;
+/** How long an upstream that refused a connection is skipped (nginx's fail_timeout). */
+const FAIL_TIMEOUT_MS = 2000;
+
+/** Errors that prove the request never reached the upstream, so another one may take it. */
+const NOT_SENT = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
+
+/**
+ * Round-robin over one service's instances, like an nginx upstream block: an instance that refuses
+ * a connection is skipped for a while and the request goes to the next one.
+ */
+class Upstream {
+  private readonly pools: Pool[];
+  private readonly downUntil: number[];
+  private next = 0;
+
+  constructor(urls: string[]) {
+    this.pools = urls.map(
+      (url) => new Pool(url, { connections: 256, headersTimeout: 60_000, bodyTimeout: 60_000, keepAliveTimeout: 30_000 }),
+    );
+    this.downUntil = urls.map(() => 0);
+  }
+
+  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    const now = Date.now();
+    const start = this.next++ % this.pools.length;
+    const order = this.pools.map((_, i) => (start + i) % this.pools.length);
+    // Healthy instances first, then the ones marked down, in case they are back.
+    order.sort((x, y) => Number(this.downUntil[x]! > now) - Number(this.downUntil[y]! > now));
+    let lastError: unknown;
+    for (const i of order) {
+      try {
+        return await this.pools[i]!.request(options);
+      } catch (err) {
+        lastError = err;
+        const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+        if (!code || !NOT_SENT.has(code)) throw err;
+        this.downUntil[i] = Date.now() + FAIL_TIMEOUT_MS;
+      }
+    }
+    throw lastError;
+  }
+
+  close(): Promise<unknown> {
+    return Promise.all(this.pools.map((p) => p.close()));
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 export interface Gateway {
   servers: Server[];
   close(): Promise<void>;
 }
 
 export async function startGateway(
-  upstreams: Record<Upstream, string[]>,
+  upstreams: Record<ServiceName, string[]>,
   port: number,
   hosts: string[] = ["127.0.0.1", "::1"],
 ): Promise<Gateway> {
   const pools = Object.fromEntries(
-    Object.entries(upstreams).map(([name, urls]) => [
-      name,
-      new BalancedPool(urls, { connections: 256, headersTimeout: 60_000, bodyTimeout: 60_000, keepAliveTimeout: 30_000 }),
-    ]),
-  ) as Record<Upstream, BalancedPool>;
+    Object.entries(upstreams).map(([name, urls]) => [name, new Upstream(urls)]),
+  ) as Record<ServiceName, Upstream>;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     // Route on the normalised path ("/stock/../internal/x" is "/internal/x") and forward that.
@@ -51,13 +108,15 @@ export async function startGateway(
     const forwardedFor = req.headers["x-forwarded-for"];
     headers["x-forwarded-for"] = [forwardedFor, req.socket.remoteAddress].filter(Boolean).join(", ");
 
-    const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    // Buffered, so a request can be handed to another instance when the first refuses it.
+    const body = await readBody(req);
+    if (body === null) return sendJson(res, 413, { error: "request body too large" });
     try {
       const upstream = await pools[PUBLIC_PREFIXES[prefix]].request({
         method: req.method as Dispatcher.HttpMethod,
         path: url.pathname + url.search,
         headers,
-        body: hasBody ? req : undefined,
+        body: body.length > 0 ? body : undefined,
       });
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(upstream.headers)) {

@@ -47,7 +47,14 @@ export class Checkout {
 
   /** A checkout request: starts the order's transaction, or waits for the running one. */
   async checkout(orderId: string): Promise<CheckoutOutcome> {
-    return this.follow(orderId, await this.begin(orderId, "start", newId()));
+    const txId = newId();
+    let result = await this.begin(orderId, "start", txId);
+    if (result.kind === "drive" && result.tx.id !== txId && result.tx.state === "aborting") {
+      // An earlier attempt was rolled back but not yet fully compensated: finish it, then start afresh.
+      await this.drive(result.tx);
+      result = await this.begin(orderId, "start", txId);
+    }
+    return this.follow(orderId, result);
   }
 
   private begin(orderId: string, mode: "start" | "watch" | "resume", txId = ""): Promise<BeginResult> {

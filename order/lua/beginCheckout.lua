@@ -12,7 +12,7 @@
   Returns
     {'drive', tx, state, reason, user, total, item1, 'qty:price', item2, ...}
         the caller holds the lease and must drive tx (state 'trying' or 'aborting')
-    {'busy', tx}                            a live lease: another caller drives tx
+    {'busy', tx}                            another caller holds a live lease on tx, still trying
     {'paid'} | {'empty'} | {'not_found'}    start mode: nothing to do
     {'done', paid, last tx, last outcome}   watch/resume mode: no transaction is running
 ]]
@@ -37,7 +37,9 @@ end
 
 local tx = order[4]
 if tx then
-  if tonumber(order[7]) >= now then return {'busy', tx} end
+  -- A decided abort may be compensated by anyone at any time (compensations are idempotent and
+  -- final); only a transaction still trying is exclusive to its lease holder.
+  if order[5] == 'trying' and tonumber(order[7]) >= now then return {'busy', tx} end
   return drive(tx, order[5], order[6] or '')
 end
 

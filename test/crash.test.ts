@@ -1,0 +1,87 @@
+// An order process killed with SIGKILL at each step of the checkout saga; another instance then
+// finishes the checkout, either for a retried request or by its recovery sweep. Whatever the
+// point, stock and credit are conserved exactly and the order is paid if and only if both were
+// taken.
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAULT_POINTS } from "../order/checkout.js";
+import { shardIndexOf } from "../common/shards.js";
+import { client, shop, startTestStack, type TestStack } from "./helpers.js";
+
+let stack: TestStack;
+let fx: ReturnType<typeof shop>;
+let orderShards: Redis[];
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    shards: 3,
+    instances: 2,
+    env: { CHECKOUT_LEASE_MS: "1000", RECOVERY_INTERVAL_MS: "200" },
+  });
+  fx = shop(stack.api);
+  orderShards = stack.redis.order.map((c) => new Redis({ port: c.port }));
+  // Two items on different stock shards, so the kill also lands between shards' parts.
+  expect((await stack.api.post("/stock/batch_init/40/1000/3")).status).toBe(200);
+});
+afterAll(async () => {
+  orderShards?.forEach((r) => r.disconnect());
+  await stack?.teardown();
+});
+
+async function pendingTransactions(): Promise<number> {
+  const counts = await Promise.all(orderShards.map((r) => r.zcard("checkouts:pending")));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function settled(): Promise<void> {
+  for (let i = 0; i < 200 && (await pendingTransactions()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await pendingTransactions()).toBe(0);
+}
+
+const items = (() => {
+  const a = "0";
+  const b = [...Array(40).keys()].map(String).find((id) => shardIndexOf(id, 3) !== shardIndexOf(a, 3))!;
+  return [a, b];
+})();
+
+const scenarios = [
+  { name: "enough credit", credit: 100, commits: true },
+  { name: "too little credit", credit: 5, commits: false },
+];
+
+describe.each(FAULT_POINTS.flatMap((point) => scenarios.flatMap((s) => [
+  { point, ...s, finisher: "a retried request" },
+  { point, ...s, finisher: "the recovery sweep" },
+])))("killed $point, $name, finished by $finisher", ({ point, credit, commits, finisher }) => {
+  it("conserves stock and credit exactly", async () => {
+    const victim = stack.services.order[0]!;
+    victim.env.FAULT_POINT = point;
+    await victim.stop("SIGKILL");
+    await victim.start();
+
+    const user = await fx.user(credit);
+    const [a, b] = items as [string, string];
+    const before = { a: await fx.stock(a), b: await fx.stock(b) };
+    const order = await fx.order(user, [[a, 2], [b, 1]]); // total 9
+
+    const crashed = await fetch(`${victim.url}/orders/checkout/${order}`, { method: "POST" }).then(
+      (r) => `answered ${r.status}`,
+      () => "crashed",
+    );
+    expect(crashed).toBe("crashed");
+
+    if (finisher === "a retried request") {
+      const retried = await client(stack.services.order[1]!.url).post(`/orders/checkout/${order}`);
+      expect(retried.status).toBe(commits ? 200 : 400);
+    }
+    await settled();
+
+    const paid = await fx.paid(order);
+    expect(paid).toBe(commits);
+    expect(await fx.credit(user)).toBe(paid ? credit - 9 : credit);
+    expect(await fx.stock(a)).toBe(paid ? before.a - 2 : before.a);
+    expect(await fx.stock(b)).toBe(paid ? before.b - 1 : before.b);
+    // The order answers consistently afterwards.
+    expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(commits ? 200 : 400);
+  });
+});
