@@ -10,3 +10,8 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export function newId(): string {
   return randomUUID();
 }
+
+/** The ids "0".."n-1" that the batch_init endpoints create. */
+export function sequentialIds(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => String(i));
+}

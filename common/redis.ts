@@ -1,7 +1,6 @@
 // One ioredis client per shard, every Lua script of the service defined on each, and nothing else:
 // services call scripts through `Shards.run`, which is the only way state changes.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
 import { groupByShard, shardIndexOf } from "./shards.js";
@@ -25,8 +24,8 @@ function isOutcomeUnknown(err: unknown): boolean {
  * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first
  * request that needs it. The script is registered under the same name.
  */
-export function loadLuaScripts<Name extends string>(dir: string, names: readonly Name[]): Map<Name, string> {
-  return new Map(names.map((name) => [name, readFileSync(join(dir, `${name}.lua`), "utf8")]));
+export function loadLuaScripts<Name extends string>(dir: URL, names: readonly Name[]): Map<Name, string> {
+  return new Map(names.map((name) => [name, readFileSync(new URL(`${name}.lua`, dir), "utf8")]));
 }
 
 function clientOptions(config: BaseConfig): RedisOptions {
@@ -42,7 +41,6 @@ function clientOptions(config: BaseConfig): RedisOptions {
     // Commands issued while disconnected wait for one reconnect attempt, then fail fast.
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
-    lazyConnect: false,
   };
 }
 
@@ -76,6 +74,18 @@ export class Shards<Script extends string = string> {
 
   group<T>(entries: Iterable<T>, idOf: (e: T) => string): Map<number, T[]> {
     return groupByShard(entries, idOf, this.clients.length);
+  }
+
+  /**
+   * For bulk writes: calls `write` with each shard's ids in chunks of `chunkSize`, chunks one after
+   * another on a shard and the shards in parallel, so no single script blocks a shard for long.
+   */
+  async inChunks(ids: string[], chunkSize: number, write: (shard: number, chunk: string[]) => Promise<unknown>): Promise<void> {
+    await Promise.all(
+      [...this.group(ids, (id) => id)].map(async ([shard, group]) => {
+        for (let i = 0; i < group.length; i += chunkSize) await write(shard, group.slice(i, i + chunkSize));
+      }),
+    );
   }
 
   /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */

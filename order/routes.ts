@@ -41,7 +41,7 @@ export function orderRoutes(app: Hono, store: OrderStore, participants: Particip
 
   app.on(["DELETE", "POST"], "/orders/remove/:order_id", async (c) => {
     const { order_id } = parseOr400(orderParams, c.req.param());
-    orderChangeOr4xx(order_id, { status: await store.remove(order_id) } as OrderChange);
+    orderChangeOr4xx(order_id, await store.remove(order_id));
     return c.json({ order_id, removed: true });
   });
 
@@ -58,14 +58,14 @@ export function orderRoutes(app: Hono, store: OrderStore, participants: Particip
 const orderNotFound = (id: string) => new HTTPException(404, { message: `order ${id} not found` });
 
 function orderChanged(c: Context, orderId: string, change: OrderChange) {
-  orderChangeOr4xx(orderId, change);
-  return c.json({ order_id: orderId, total_cost: (change as { total: number }).total });
+  return c.json({ order_id: orderId, total_cost: orderChangeOr4xx(orderId, change) });
 }
 
-function orderChangeOr4xx(orderId: string, change: OrderChange): void {
+/** The order's new total, or the 4xx that says why it did not change. */
+function orderChangeOr4xx(orderId: string, change: OrderChange): number {
   switch (change.status) {
     case "ok":
-      return;
+      return change.total;
     case "not_found":
       throw orderNotFound(orderId);
     case "paid":

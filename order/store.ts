@@ -2,9 +2,8 @@
 // total_cost, and while checking out its transaction record: tx, tx_state, tx_reason, tx_lease,
 // tx_owner; afterwards last_tx, last_outcome) plus `order:{id}:items` (item -> "qty:price").
 // Each shard also keeps `checkouts:pending`: orders with a running transaction by lease end.
-import { fileURLToPath } from "node:url";
 import type { BaseConfig } from "../common/config.js";
-import { newId } from "../common/ids.js";
+import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards } from "../common/redis.js";
 
@@ -67,7 +66,7 @@ export class OrderStore {
   readonly shards: Shards<(typeof SCRIPTS)[number]>;
 
   constructor(config: BaseConfig) {
-    this.shards = new Shards(config, loadLuaScripts(fileURLToPath(new URL("./lua", import.meta.url)), SCRIPTS));
+    this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
   }
 
   async create(userId: string): Promise<string> {
@@ -77,21 +76,15 @@ export class OrderStore {
   }
 
   /** Orders "0".."n-1", each for a random user with two random items of quantity 1. */
-  async batchInit(n: number, nItems: number, nUsers: number, price: number, chunk = 500): Promise<void> {
+  async batchInit(n: number, nItems: number, nUsers: number, price: number): Promise<void> {
     const pick = (range: number) => String(Math.floor(Math.random() * range));
-    const ids = Array.from({ length: n }, (_, i) => String(i));
-    await Promise.all(
-      [...this.shards.group(ids, (id) => id)].map(async ([shard, group]) => {
-        for (let i = 0; i < group.length; i += chunk) {
-          const part = group.slice(i, i + chunk);
-          await this.shards.run(
-            shard,
-            "batchInitOrders",
-            part.flatMap((id) => [orderKey(id), itemsKey(id)]),
-            [price, ...part.flatMap(() => [pick(nUsers), pick(nItems), pick(nItems)])],
-          );
-        }
-      }),
+    await this.shards.inChunks(sequentialIds(n), 500, (shard, ids) =>
+      this.shards.run(
+        shard,
+        "batchInitOrders",
+        ids.flatMap((id) => [orderKey(id), itemsKey(id)]),
+        [price, ...ids.flatMap(() => [pick(nUsers), pick(nItems), pick(nItems)])],
+      ),
     );
   }
 
@@ -121,9 +114,8 @@ export class OrderStore {
     return toChange(reply as [string, number?]);
   }
 
-  async remove(id: string): Promise<OrderChange["status"]> {
-    const [status] = (await this.shards.runFor(id, "removeOrder", [orderKey(id), itemsKey(id)], [])) as [OrderChange["status"]];
-    return status;
+  async remove(id: string): Promise<OrderChange> {
+    return toChange((await this.shards.runFor(id, "removeOrder", [orderKey(id), itemsKey(id)], [])) as [string]);
   }
 
   async beginCheckout(id: string, mode: BeginMode, newTxId: string, leaseMs: number, owner: string): Promise<BeginResult> {

@@ -1,8 +1,7 @@
 // Every Redis call of the payment service. A user's credit is the string `user:{id}`; saga markers
 // `user:{id}:tx:<tx>` and order payments `user:{id}:order:<order>` share the user's slot.
-import { fileURLToPath } from "node:url";
 import type { BaseConfig } from "../common/config.js";
-import { newId } from "../common/ids.js";
+import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
 import { TX_MARKER_TTL_SECONDS, type RefusalReason, type StepReply } from "../common/saga.js";
@@ -29,7 +28,7 @@ export class PaymentStore {
   readonly shards: Shards<(typeof SCRIPTS)[number]>;
 
   constructor(config: BaseConfig) {
-    this.shards = new Shards(config, loadLuaScripts(fileURLToPath(new URL("./lua", import.meta.url)), SCRIPTS));
+    this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
   }
 
   async createUser(): Promise<string> {
@@ -38,15 +37,10 @@ export class PaymentStore {
     return id;
   }
 
-  /** Users "0".."n-1", overwritten; one script per chunk per shard, shards in parallel. */
-  async batchInit(n: number, credit: number, chunk = 1000): Promise<void> {
-    const ids = Array.from({ length: n }, (_, i) => String(i));
-    await Promise.all(
-      [...this.shards.group(ids, (id) => id)].map(async ([shard, group]) => {
-        for (let i = 0; i < group.length; i += chunk) {
-          await this.shards.run(shard, "batchInitUsers", group.slice(i, i + chunk).map(userKey), [credit]);
-        }
-      }),
+  /** Users "0".."n-1", overwritten. */
+  async batchInit(n: number, credit: number): Promise<void> {
+    await this.shards.inChunks(sequentialIds(n), 1000, (shard, ids) =>
+      this.shards.run(shard, "batchInitUsers", ids.map(userKey), [credit]),
     );
   }
 

@@ -1,8 +1,7 @@
 // Every Redis call of the stock service. Items are hashes `item:{id}` with fields stock and price;
 // saga markers `item:{id}:tx:<tx>` share the item's slot.
-import { fileURLToPath } from "node:url";
 import type { BaseConfig } from "../common/config.js";
-import { newId } from "../common/ids.js";
+import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
 import { TX_MARKER_TTL_SECONDS, type RefusalReason, type StepReply } from "../common/saga.js";
@@ -32,7 +31,7 @@ export class StockStore {
   readonly shards: Shards<(typeof SCRIPTS)[number]>;
 
   constructor(config: BaseConfig) {
-    this.shards = new Shards(config, loadLuaScripts(fileURLToPath(new URL("./lua", import.meta.url)), SCRIPTS));
+    this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
   }
 
   async createItem(price: number): Promise<string> {
@@ -41,16 +40,10 @@ export class StockStore {
     return id;
   }
 
-  /** Items "0".."n-1", overwritten; one script per chunk per shard, shards in parallel. */
-  async batchInit(n: number, stock: number, price: number, chunk = 1000): Promise<void> {
-    const ids = Array.from({ length: n }, (_, i) => String(i));
-    await Promise.all(
-      [...this.shards.group(ids, (id) => id)].map(async ([shard, group]) => {
-        for (let i = 0; i < group.length; i += chunk) {
-          const keys = group.slice(i, i + chunk).map(itemKey);
-          await this.shards.run(shard, "batchInitItems", keys, [stock, price]);
-        }
-      }),
+  /** Items "0".."n-1", overwritten. */
+  async batchInit(n: number, stock: number, price: number): Promise<void> {
+    await this.shards.inChunks(sequentialIds(n), 1000, (shard, ids) =>
+      this.shards.run(shard, "batchInitItems", ids.map(itemKey), [stock, price]),
     );
   }
 
