@@ -2,12 +2,14 @@
 // the service processes, and the gateway. `npm start` uses it, and so do the tests and benchmarks,
 // so what we test is what users run.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { startGateway, type Gateway } from "./gateway.js";
+
+import { startGateway } from "./gateway.js";
+import { renderNginxConfig } from "./nginx.js";
 
 export const SERVICES = ["order", "stock", "payment"] as const;
 export type Service = (typeof SERVICES)[number];
@@ -25,9 +27,13 @@ export interface StackOptions {
   dataDir: string;
   /** Gateway port; 0 picks a free one. */
   gatewayPort: number;
+  /** The built-in Node gateway (default), or a real nginx with the deployments' configuration. */
+  gateway?: "node" | "nginx";
   /** Extra environment for every service process, or per process (e.g. a fault point). */
   env?: Record<string, string>;
   envFor?: (service: Service, instance: number) => Record<string, string> | undefined;
+  /** Extra node flags for the service processes, e.g. --cpu-prof for profiling. */
+  nodeArgs?: string[];
   /** Where child processes write their output: "inherit" (a terminal) or files in dataDir. */
   output?: "inherit" | "files";
 }
@@ -87,23 +93,32 @@ export class Component {
 
 export interface Stack {
   url: string;
-  gateway: Gateway;
+  /** The nginx process when the gateway is nginx. */
+  nginx?: Component;
   redis: Record<Service, Component[]>;
   services: Record<Service, Component[]>;
   all(): Component[];
   stop(): Promise<void>;
 }
 
-/** Says how to get redis-server when it is not installed, instead of a spawn error. */
-export function requireRedisServer(): void {
-  if (spawnSync("redis-server", ["--version"]).error) {
-    throw new Error(
-      "redis-server was not found on PATH. Install it first:\n" +
-        "  Debian/Ubuntu: sudo apt-get install -y redis-server\n" +
-        "  macOS:         brew install redis\n" +
-        "  Fedora:        sudo dnf install redis",
-    );
-  }
+/** Says how to get a program when it is not installed, instead of a spawn error. */
+function requireProgram(program: "redis-server" | "nginx"): void {
+  if (!spawnSync(program, ["-v"]).error) return;
+  const pkg = program === "nginx" ? { apt: "nginx-light", brew: "nginx", dnf: "nginx" } : { apt: "redis-server", brew: "redis", dnf: "redis" };
+  throw new Error(
+    `${program} was not found on PATH. Install it first:\n` +
+      `  Debian/Ubuntu: sudo apt-get install -y ${pkg.apt}\n` +
+      `  macOS:         brew install ${pkg.brew}\n` +
+      `  Fedora:        sudo dnf install ${pkg.dnf}`,
+  );
+}
+
+async function canListen(host: string): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(0, host, () => server.close(() => resolve(true)));
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -130,6 +145,22 @@ function redisPing(port: number): Promise<boolean> {
   });
 }
 
+function nginxComponent(dataDir: string, port: number, servicePorts: Record<Service, number[]>, ipv6Loopback: boolean): Component {
+  const runDir = join(dataDir, "nginx");
+  mkdirSync(runDir, { recursive: true });
+  const hostPorts = (s: Service) => servicePorts[s].map((p) => `127.0.0.1:${p}`);
+  const config = renderNginxConfig({
+    listen: [`127.0.0.1:${port}`, ...(ipv6Loopback ? [`[::1]:${port}`] : [])],
+    upstreams: { order: hostPorts("order"), stock: hostPorts("stock"), payment: hostPorts("payment") },
+    runDir,
+    workerProcesses: 1,
+  });
+  const file = join(runDir, "nginx.conf");
+  writeFileSync(file, config);
+  const answers = () => fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+  return new Component("nginx", port, "nginx", ["-c", file, "-g", "daemon off;"], {}, answers, join(dataDir, "nginx.log"));
+}
+
 async function httpOk(url: string): Promise<boolean> {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
@@ -139,7 +170,8 @@ async function httpOk(url: string): Promise<boolean> {
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  requireRedisServer();
+  requireProgram("redis-server");
+  if (options.gateway === "nginx") requireProgram("nginx");
   const { shards, instances, dataDir } = options;
   mkdirSync(dataDir, { recursive: true });
   const outputOf = (name: string) => (options.output === "inherit" ? "inherit" : join(dataDir, `${name}.log`));
@@ -178,34 +210,41 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...options.env,
         ...options.envFor?.(service, i),
       };
-      return new Component(name, port, process.execPath, [join(DIST, service, "main.js")], env,
+      return new Component(name, port, process.execPath, [...(options.nodeArgs ?? []), join(DIST, service, "main.js")], env,
         () => httpOk(`http://127.0.0.1:${port}/ready`), outputOf(name));
     });
   }
   const all = () => SERVICES.flatMap((s) => [...services[s], ...redis[s]]);
 
-  let gateway: Gateway;
+  const gatewayPort = options.gatewayPort || (await freePort());
+  const nginx = options.gateway === "nginx" ? nginxComponent(dataDir, gatewayPort, servicePorts, await canListen("::1")) : undefined;
+  let closeGateway = async () => {};
   try {
     await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.start())));
     // Participants first, so the order service's recovery sweep finds them up.
     await Promise.all([...services.stock, ...services.payment].map((c) => c.start()));
     await Promise.all(services.order.map((c) => c.start()));
-    const upstream = (s: Service) => services[s].map((c) => c.url);
-    gateway = await startGateway({ order: upstream("order"), stock: upstream("stock"), payment: upstream("payment") }, options.gatewayPort);
+    if (nginx) {
+      await nginx.start();
+      closeGateway = () => nginx.stop("SIGQUIT");
+    } else {
+      const upstream = (s: Service) => services[s].map((c) => c.url);
+      const gateway = await startGateway({ order: upstream("order"), stock: upstream("stock"), payment: upstream("payment") }, gatewayPort);
+      closeGateway = () => gateway.close();
+    }
   } catch (err) {
-    await Promise.all(all().map((c) => c.stop("SIGKILL")));
+    await Promise.all([...all(), ...(nginx ? [nginx] : [])].map((c) => c.stop("SIGKILL")));
     throw err;
   }
-  const port = (gateway.servers[0]!.address() as { port: number }).port;
 
   return {
-    url: `http://localhost:${port}`,
-    gateway,
+    url: `http://localhost:${gatewayPort}`,
+    nginx,
     redis,
     services,
     all,
     async stop() {
-      await gateway.close();
+      await closeGateway();
       await Promise.all(SERVICES.flatMap((s) => services[s].map((c) => c.stop())));
       await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.stop())));
     },

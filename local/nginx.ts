@@ -1,0 +1,83 @@
+// The nginx gateway configuration, rendered from one place for every deployment that uses nginx:
+// only the public prefixes are routed, upstream connections are kept alive, and the proxy
+// timeouts are longer than any checkout can take.
+export interface NginxOptions {
+  /** Addresses to listen on, e.g. ["127.0.0.1:8000", "[::1]:8000"] or ["80"]. */
+  listen: string[];
+  /** Instances per service, as host:port. */
+  upstreams: { order: string[]; stock: string[]; payment: string[] };
+  /** For a private nginx (tests, benchmarks): where it keeps its pid, logs and temp files. */
+  runDir?: string;
+  workerProcesses?: number | "auto";
+  /** Resolve upstream names at run time (Docker's DNS) instead of once at start. */
+  resolver?: string;
+}
+
+export const PUBLIC_SERVICES = ["orders", "stock", "payment"] as const;
+const UPSTREAM_OF = { orders: "order", stock: "stock", payment: "payment" } as const;
+
+export function renderNginxConfig(o: NginxOptions): string {
+  const run = o.runDir;
+  const upstreams = (["order", "stock", "payment"] as const)
+    .map(
+      (name) => `
+  upstream ${name} {
+${o.upstreams[name].map((addr) => `    server ${addr} max_fails=1 fail_timeout=2s;`).join("\n")}
+    keepalive 128;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+  }`,
+    )
+    .join("\n");
+  const locations = PUBLIC_SERVICES.map(
+    (prefix) => `
+    location /${prefix}/ {
+      proxy_pass http://${UPSTREAM_OF[prefix]};
+    }`,
+  ).join("\n");
+
+  return `# Rendered by local/nginx.ts; do not edit by hand.
+${run ? `pid ${run}/nginx.pid;\nerror_log ${run}/error.log warn;` : "error_log /dev/stderr warn;"}
+worker_processes ${o.workerProcesses ?? "auto"};
+events {
+  worker_connections 4096;
+}
+http {
+  access_log off;
+  server_tokens off;
+${run ? ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${run}/${t};`).join("\n") : ""}
+  ${o.resolver ? `resolver ${o.resolver} valid=10s;` : ""}
+${upstreams}
+
+  server {
+${o.listen.map((l) => `    listen ${l};`).join("\n")}
+    default_type application/json;
+    client_max_body_size 1m;
+
+    # Upstream keep-alive needs HTTP/1.1 and an empty Connection header.
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    # Longer than a checkout can take (participant timeouts plus compensation), so the gateway
+    # never cuts off a checkout that is still deciding.
+    proxy_connect_timeout 5s;
+    proxy_send_timeout 60s;
+    proxy_read_timeout 60s;
+    # A refused connection never reached the service, so the next instance may take the request.
+    proxy_next_upstream error timeout;
+    proxy_next_upstream_tries 2;
+${locations}
+
+    # Everything else, including /internal/ and the health endpoints, is not public.
+    location / {
+      return 404 '{"error":"not found"}';
+    }
+    error_page 502 503 504 = @unavailable;
+    location @unavailable {
+      return 502 '{"error":"service unavailable"}';
+    }
+  }
+}
+`;
+}

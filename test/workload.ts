@@ -1,0 +1,82 @@
+// Shared by the consistency test, the benchmark and the chaos run: a keep-alive HTTP client for
+// the public API, bounded concurrency, and a seeded random source.
+import { Agent, request } from "undici";
+
+export type Answer = { status: number; body: any };
+
+/** One client for the whole run; requests that fail on the network answer status 0. */
+export function apiClient(baseUrl: string, connections = 128) {
+  const dispatcher = new Agent({ connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+  const base = baseUrl.replace(/\/$/, "");
+  const call = async (method: "GET" | "POST", path: string): Promise<Answer> => {
+    try {
+      const res = await request(base + path, { method, dispatcher });
+      const text = await res.body.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.statusCode, body };
+    } catch (err) {
+      return { status: 0, body: { error: (err as Error).message } };
+    }
+  };
+  return {
+    get: (path: string) => call("GET", path),
+    post: (path: string) => call("POST", path),
+    close: () => dispatcher.close(),
+  };
+}
+export type Api = ReturnType<typeof apiClient>;
+
+/** Maps `items` through `fn` with at most `limit` calls in flight, keeping the order of results. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** A small seeded generator (mulberry32), so a run can be repeated exactly. */
+export function seededRandom(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (below: number) => Math.floor(next() * below),
+    pick: <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!,
+  };
+}
+
+/** Reads `--name value` and `--flag` arguments. */
+export function parseArgs(argv: string[]): Map<string, string> {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) continue;
+    const [name, inline] = arg.slice(2).split("=", 2) as [string, string?];
+    if (inline !== undefined) args.set(name, inline);
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) args.set(name, argv[++i]!);
+    else args.set(name, "true");
+  }
+  return args;
+}
+
+/** True when this module is the program being run (not imported by a test). */
+export function isMain(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && metaUrl === new URL(`file://${process.argv[1]}`).href;
+}
