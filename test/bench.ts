@@ -1,0 +1,294 @@
+// `npm run bench [-- options]`: the stress benchmark. Initialises with the batch endpoints, runs
+// fixed-duration scenarios at a fixed number of connections with autocannon, verifies that stock
+// and credit are conserved after each checkout scenario, and writes everything to bench-results/.
+//
+//   --url URL           system under test (default http://localhost:8000)
+//   --local             start our own local stack instead (nginx gateway, AOF everysec)
+//   --shards N --instances N --gateway nginx|node     layout of the --local stack (1, 1, nginx)
+//   --items N --users N --orders N     batch_init sizes (default 100000 each, as the public test)
+//   --fresh N           extra orders kept for the distinct-checkout scenario (default 200000)
+//   --duration S --connections C       per scenario (default 20, 64)
+//   --scenarios a,b     of checkout-random, checkout-distinct, find, add-funds (default all)
+//   --runs N            repeat the scenarios N times and report medians (default 1)
+//   --no-verify         skip the conservation check
+//   --compare FILE      print ratios against an earlier result file
+import autocannon from "autocannon";
+import { execSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { startStack, type Stack } from "../local/stack.js";
+import { findShopProcesses, sampleProcesses, type ProcessFigures } from "./procstats.js";
+import { apiClient, isMain, mapLimit, parseArgs, type Api } from "./workload.js";
+
+export const SCENARIOS = ["checkout-random", "checkout-distinct", "find", "add-funds"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const START_STOCK = 1_000_000;
+const START_CREDIT = 1_000_000;
+const PRICE = 1;
+
+interface Sizes {
+  items: number;
+  users: number;
+  orders: number;
+  fresh: number;
+}
+
+export interface ScenarioResult {
+  scenario: Scenario;
+  run: number;
+  requests: number;
+  rps: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  non2xx: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  processes: ProcessFigures[];
+  conservation?: Conservation;
+}
+
+interface Conservation {
+  ordersChecked: number;
+  paid: number;
+  stockSold: number;
+  unitsInPaidOrders: number;
+  creditSpent: number;
+  totalOfPaidOrders: number;
+  ok: boolean;
+}
+
+/** What the scenarios touched, so conservation can be checked by reading only that. */
+class Touched {
+  readonly orders = new Set<number>();
+  nextFresh: number;
+  constructor(readonly sizes: Sizes) {
+    this.nextFresh = sizes.orders;
+  }
+  freshOrder(): number {
+    const id = this.nextFresh++;
+    // Past the pool the ids wrap onto orders already checked out (reported as repeats).
+    return this.sizes.orders + ((id - this.sizes.orders) % this.sizes.fresh);
+  }
+}
+
+function request(scenario: Scenario, sizes: Sizes, touched: Touched): { method: "GET" | "POST"; path: string } {
+  const rand = (n: number) => Math.floor(Math.random() * n);
+  switch (scenario) {
+    case "checkout-random": {
+      const id = rand(sizes.orders);
+      touched.orders.add(id);
+      return { method: "POST", path: `/orders/checkout/${id}` };
+    }
+    case "checkout-distinct": {
+      const id = touched.freshOrder();
+      touched.orders.add(id);
+      return { method: "POST", path: `/orders/checkout/${id}` };
+    }
+    case "find":
+      return { method: "GET", path: `/stock/find/${rand(sizes.items)}` };
+    case "add-funds":
+      // Users past the ones orders belong to, so conservation of order payments stays exact.
+      return { method: "POST", path: `/payment/add_funds/${sizes.users + rand(10_000)}/1` };
+  }
+}
+
+async function initialise(api: Api, sizes: Sizes): Promise<void> {
+  const steps = [
+    `/stock/batch_init/${sizes.items}/${START_STOCK}/${PRICE}`,
+    `/payment/batch_init/${sizes.users + 10_000}/${START_CREDIT}`,
+    `/orders/batch_init/${sizes.orders + sizes.fresh}/${sizes.items}/${sizes.users}/${PRICE}`,
+  ];
+  for (const path of steps) {
+    const { status, body } = await api.post(path);
+    if (status !== 200) throw new Error(`${path} answered ${status}: ${JSON.stringify(body)}`);
+  }
+}
+
+async function runScenario(url: string, scenario: Scenario, run: number, sizes: Sizes, touched: Touched, opts: { duration: number; connections: number }): Promise<ScenarioResult> {
+  const sampler = sampleProcesses(findShopProcesses());
+  const result = await autocannon({
+    url,
+    connections: opts.connections,
+    duration: opts.duration,
+    requests: [{ setupRequest: (req: any) => ({ ...req, ...request(scenario, sizes, touched) }) }],
+  });
+  const processes = sampler.stop();
+  const non2xx: Record<string, number> = {};
+  for (const [code, { count }] of Object.entries(result.statusCodeStats as Record<string, { count: number }>)) {
+    if (!code.startsWith("2")) non2xx[code] = count;
+  }
+  return {
+    scenario,
+    run,
+    requests: result.requests.total,
+    rps: Math.round(result.requests.total / result.duration),
+    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
+    non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    processes,
+  };
+}
+
+/** Stock sold equals the units of paid orders, and credit spent equals their totals. */
+async function verifyConservation(api: Api, touched: Touched): Promise<Conservation> {
+  const ids = [...touched.orders];
+  const orders = await mapLimit(ids, 256, async (id) => (await api.get(`/orders/find/${id}`)).body);
+  const unitsPerItem = new Map<string, number>();
+  const spentPerUser = new Map<string, number>();
+  let paid = 0;
+  let units = 0;
+  let total = 0;
+  for (const o of orders) {
+    if (!o?.paid) continue;
+    paid++;
+    total += o.total_cost;
+    spentPerUser.set(o.user_id, (spentPerUser.get(o.user_id) ?? 0) + o.total_cost);
+    for (const [item, q] of o.items as Array<[string, number]>) {
+      units += q;
+      unitsPerItem.set(item, (unitsPerItem.get(item) ?? 0) + q);
+    }
+  }
+  // Every item and user that any touched order refers to, paid or not.
+  const items = new Set<string>(orders.flatMap((o) => (o?.items ?? []).map(([i]: [string]) => i)));
+  const users = new Set<string>(orders.map((o) => o?.user_id).filter(Boolean));
+  const stocks = await mapLimit([...items], 256, async (i) => (await api.get(`/stock/find/${i}`)).body.stock as number);
+  const credits = await mapLimit([...users], 256, async (u) => (await api.get(`/payment/find_user/${u}`)).body.credit as number);
+  const stockSold = stocks.reduce((s, left) => s + (START_STOCK - left), 0);
+  const creditSpent = credits.reduce((s, left) => s + (START_CREDIT - left), 0);
+  const perItemOk = [...items].every((item, k) => START_STOCK - stocks[k]! === (unitsPerItem.get(item) ?? 0));
+  const perUserOk = [...users].every((user, k) => START_CREDIT - credits[k]! === (spentPerUser.get(user) ?? 0));
+  return {
+    ordersChecked: ids.length,
+    paid,
+    stockSold,
+    unitsInPaidOrders: units,
+    creditSpent,
+    totalOfPaidOrders: total,
+    ok: perItemOk && perUserOk && stockSold === units && creditSpent === total,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+interface Summary {
+  scenario: Scenario;
+  rps: number;
+  p50: number;
+  p99: number;
+  runs: number[];
+}
+
+function summarise(results: ScenarioResult[]): Summary[] {
+  return SCENARIOS.flatMap((scenario) => {
+    const mine = results.filter((r) => r.scenario === scenario);
+    if (mine.length === 0) return [];
+    return [{ scenario, rps: median(mine.map((r) => r.rps)), p50: median(mine.map((r) => r.latencyMs.p50)), p99: median(mine.map((r) => r.latencyMs.p99)), runs: mine.map((r) => r.rps) }];
+  });
+}
+
+function printResult(r: ScenarioResult): void {
+  const lat = r.latencyMs;
+  console.log(
+    `${r.scenario.padEnd(18)} run ${r.run}: ${String(r.rps).padStart(6)} req/s  p50 ${lat.p50} ms  p90 ${lat.p90} ms  p99 ${lat.p99} ms  max ${lat.max} ms` +
+      `  non-2xx ${JSON.stringify(r.non2xx)}  errors ${r.errors}  timeouts ${r.timeouts}`,
+  );
+  for (const p of r.processes) console.log(`    ${p.name.padEnd(22)} cpu ${String(p.cpuPercent).padStart(3)}%  rss ${p.maxRssMb} MB`);
+  if (r.conservation) {
+    const c = r.conservation;
+    console.log(
+      `    conservation ${c.ok ? "OK" : "VIOLATED"}: ${c.paid} paid of ${c.ordersChecked} orders checked; stock sold ${c.stockSold} = units in paid orders ${c.unitsInPaidOrders}; credit spent ${c.creditSpent} = paid totals ${c.totalOfPaidOrders}`,
+    );
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
+  const sizes: Sizes = { items: num("items", 100_000), users: num("users", 100_000), orders: num("orders", 100_000), fresh: num("fresh", 200_000) };
+  const opts = { duration: num("duration", 20), connections: num("connections", 64) };
+  const scenarios = (args.get("scenarios")?.split(",") ?? [...SCENARIOS]) as Scenario[];
+  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; choose from ${SCENARIOS.join(", ")}`);
+  const runs = num("runs", 1);
+
+  let stack: Stack | undefined;
+  let dataDir: string | undefined;
+  let url = args.get("url") ?? "http://localhost:8000";
+  const layout = { shards: num("shards", 1), instances: num("instances", 1), gateway: (args.get("gateway") ?? "nginx") as "nginx" | "node" };
+  if (args.has("local")) {
+    dataDir = mkdtempSync(join(tmpdir(), "shardshop-bench-"));
+    stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" } });
+    url = stack.url;
+    console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
+  }
+
+  const api = apiClient(url, 256);
+  const results: ScenarioResult[] = [];
+  try {
+    console.log(`initialising: ${sizes.items} items, ${sizes.users} users, ${sizes.orders} + ${sizes.fresh} orders`);
+    await initialise(api, sizes);
+    const touched = new Touched(sizes);
+    for (let run = 1; run <= runs; run++) {
+      for (const scenario of scenarios) {
+        const result = await runScenario(url, scenario, run, sizes, touched, opts);
+        if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await verifyConservation(api, touched);
+        printResult(result);
+        results.push(result);
+      }
+    }
+  } finally {
+    await api.close();
+    await stack?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const summary = summarise(results);
+  console.log("\nmedians:");
+  for (const s of summary) console.log(`  ${s.scenario.padEnd(18)} ${String(s.rps).padStart(6)} req/s  p50 ${s.p50} ms  p99 ${s.p99} ms  (runs: ${s.runs.join(", ")})`);
+  const distinct = summary.find((s) => s.scenario === "checkout-distinct");
+  const find = summary.find((s) => s.scenario === "find");
+  const ratio = distinct && find ? distinct.rps / find.rps : undefined;
+  if (ratio !== undefined) console.log(`  distinct checkouts / finds: ${(100 * ratio).toFixed(1)}%`);
+  const maxServiceRss = Math.max(0, ...results.flatMap((r) => r.processes.filter((p) => /^(order|stock|payment)$/.test(p.name)).map((p) => p.maxRssMb)));
+  console.log(`  largest service RSS: ${maxServiceRss} MB`);
+  const violated = results.filter((r) => r.conservation && !r.conservation.ok);
+
+  const record = {
+    timestamp: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
+    target: stack ? { local: layout } : { url },
+    options: { ...sizes, ...opts, runs, scenarios },
+    summary,
+    distinctToFindRatio: ratio,
+    maxServiceRssMb: maxServiceRss,
+    results,
+  };
+  mkdirSync("bench-results", { recursive: true });
+  const file = join("bench-results", `bench-${record.timestamp.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify(record, null, 2));
+  console.log(`\nwritten to ${file}`);
+
+  if (args.has("compare")) {
+    const old = JSON.parse(readFileSync(args.get("compare")!, "utf8")) as typeof record;
+    console.log(`compared with ${args.get("compare")} (commit ${old.commit}):`);
+    for (const s of summary) {
+      const o = old.summary.find((x) => x.scenario === s.scenario);
+      if (o) console.log(`  ${s.scenario.padEnd(18)} req/s x${(s.rps / o.rps).toFixed(2)}  p99 x${(s.p99 / o.p99).toFixed(2)}`);
+    }
+    if (ratio !== undefined && old.distinctToFindRatio) console.log(`  distinct/find ratio ${(100 * ratio).toFixed(1)}% vs ${(100 * old.distinctToFindRatio).toFixed(1)}%`);
+  }
+  if (violated.length) console.log(`CONSERVATION VIOLATED in ${violated.length} scenario run(s)`);
+  return violated.length ? 1 : 0;
+}
+
+if (isMain(import.meta.url)) process.exit(await main());

@@ -1,0 +1,74 @@
+// CPU and memory of the system's processes while a benchmark runs, read from /proc (Linux only;
+// elsewhere the report simply has no process figures).
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface ProcessFigures {
+  name: string;
+  pid: number;
+  /** Share of one core over the sampled window, in percent. */
+  cpuPercent: number;
+  maxRssMb: number;
+}
+
+const TICKS_PER_SECOND = 100;
+
+function cpuTicks(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+function rssMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The shop's processes on this machine, named by what they run (works for `npm start` and Docker). */
+export function findShopProcesses(): Array<{ name: string; pid: number }> {
+  const found: Array<{ name: string; pid: number }> = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^\d+$/.test(e));
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {
+      continue;
+    }
+    const service = /(?:^|\/)(order|stock|payment)\/main\.js\b/.exec(cmd);
+    if (service) found.push({ name: service[1]!, pid: Number(entry) });
+    else if (/^redis-server\b/.test(cmd)) found.push({ name: `redis ${cmd.split(" ")[1] ?? ""}`.trim(), pid: Number(entry) });
+    else if (/^nginx: (master|worker)/.test(cmd)) found.push({ name: cmd.startsWith("nginx: master") ? "nginx master" : "nginx worker", pid: Number(entry) });
+  }
+  return found;
+}
+
+/** Samples the given processes until `stop()`; `stop` returns each one's CPU share and peak RSS. */
+export function sampleProcesses(processes: Array<{ name: string; pid: number }>, everyMs = 500) {
+  const start = processes.map((p) => cpuTicks(p.pid));
+  const peak = processes.map((p) => rssMb(p.pid));
+  const startedAt = Date.now();
+  const timer = setInterval(() => processes.forEach((p, i) => (peak[i] = Math.max(peak[i]!, rssMb(p.pid)))), everyMs);
+  return {
+    stop(): ProcessFigures[] {
+      clearInterval(timer);
+      const seconds = (Date.now() - startedAt) / 1000;
+      return processes.map((p, i) => {
+        const end = cpuTicks(p.pid);
+        const used = end !== null && start[i] !== null ? (end - start[i]!) / TICKS_PER_SECOND : 0;
+        return { name: p.name, pid: p.pid, cpuPercent: Math.round((100 * used) / seconds), maxRssMb: Math.round(Math.max(peak[i]!, rssMb(p.pid))) };
+      });
+    },
+  };
+}
