@@ -11,7 +11,7 @@ export function newId(): string {
   return randomUUID();
 }
 
-/** The ids "0".."n-1" that the batch_init endpoints create. */
-export function sequentialIds(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => String(i));
+/** The ids "0".."n-1" that the batch_init endpoints create, one at a time. */
+export function* sequentialIds(n: number): Generator<string> {
+  for (let i = 0; i < n; i++) yield String(i);
 }

@@ -77,15 +77,26 @@ export class Shards<Script extends string = string> {
   }
 
   /**
-   * For bulk writes: calls `write` with each shard's ids in chunks of `chunkSize`, chunks one after
-   * another on a shard and the shards in parallel, so no single script blocks a shard for long.
+   * For bulk writes: calls `write` with each shard's ids in chunks of `chunkSize`. Ids are consumed
+   * as they come (a million never sit in memory at once); one chunk at a time per shard, so no
+   * script blocks a shard for long, and the shards work in parallel.
    */
-  async inChunks(ids: string[], chunkSize: number, write: (shard: number, chunk: string[]) => Promise<unknown>): Promise<void> {
-    await Promise.all(
-      [...this.group(ids, (id) => id)].map(async ([shard, group]) => {
-        for (let i = 0; i < group.length; i += chunkSize) await write(shard, group.slice(i, i + chunkSize));
-      }),
-    );
+  async inChunks(ids: Iterable<string>, chunkSize: number, write: (shard: number, chunk: string[]) => Promise<unknown>): Promise<void> {
+    const buffers = this.clients.map((): string[] => []);
+    const inFlight = this.clients.map((): Promise<unknown> => Promise.resolve());
+    const flush = async (shard: number) => {
+      const chunk = buffers[shard]!.splice(0);
+      await inFlight[shard];
+      const written = write(shard, chunk);
+      written.catch(() => {}); // awaited below; this only keeps a failure from counting as unhandled
+      inFlight[shard] = written;
+    };
+    for (const id of ids) {
+      const shard = this.indexOf(id);
+      if (buffers[shard]!.push(id) >= chunkSize) await flush(shard);
+    }
+    for (let shard = 0; shard < this.clients.length; shard++) if (buffers[shard]!.length) await flush(shard);
+    await Promise.all(inFlight);
   }
 
   /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */

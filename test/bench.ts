@@ -10,6 +10,7 @@
 //   --duration S --connections C       per scenario (default 20, 64)
 //   --scenarios a,b     of checkout-random, checkout-distinct, find, add-funds (default all)
 //   --runs N            repeat the scenarios N times and report medians (default 1)
+//   --node-args "..."   extra node flags for the --local services (experiments)
 //   --no-verify         skip the conservation check
 //   --compare FILE      print ratios against an earlier result file
 import autocannon from "autocannon";
@@ -226,7 +227,8 @@ async function main(): Promise<number> {
   const layout = { shards: num("shards", 1), instances: num("instances", 1), gateway: (args.get("gateway") ?? "nginx") as "nginx" | "node" };
   if (args.has("local")) {
     dataDir = mkdtempSync(join(tmpdir(), "shardshop-bench-"));
-    stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" } });
+    const nodeArgs = args.get("node-args")?.split(" ").filter(Boolean);
+    stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs });
     url = stack.url;
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
   }

@@ -68,10 +68,10 @@ export function parseArgs(argv: string[]): Map<string, string> {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) continue;
-    const [name, inline] = arg.slice(2).split("=", 2) as [string, string?];
-    if (inline !== undefined) args.set(name, inline);
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) args.set(name, argv[++i]!);
-    else args.set(name, "true");
+    const eq = arg.indexOf("=");
+    if (eq > 0) args.set(arg.slice(2, eq), arg.slice(eq + 1));
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) args.set(arg.slice(2), argv[++i]!);
+    else args.set(arg.slice(2), "true");
   }
   return args;
 }
