@@ -10,12 +10,16 @@
 //   --duration S --connections C       per scenario (default 20, 64)
 //   --scenarios a,b     of checkout-random, checkout-distinct, find, add-funds (default all)
 //   --runs N            repeat the scenarios N times and report medians (default 1)
+//   --warmup S          unrecorded checkout load before the first scenario, for the JIT (default 5)
+//   --client wrk        load with wrk (C, far less CPU than autocannon) instead of autocannon
 //   --node-args "..."   extra node flags for the --local services (experiments)
 //   --no-verify         skip the conservation check
 //   --compare FILE      print ratios against an earlier result file
 import autocannon from "autocannon";
 import { execSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
@@ -106,30 +110,107 @@ async function initialise(api: Api, sizes: Sizes): Promise<void> {
   }
 }
 
-async function runScenario(url: string, scenario: Scenario, run: number, sizes: Sizes, touched: Touched, opts: { duration: number; connections: number }): Promise<ScenarioResult> {
-  const sampler = sampleProcesses(findShopProcesses());
+interface LoadOptions {
+  duration: number;
+  connections: number;
+  client: "autocannon" | "wrk";
+}
+type Load = Omit<ScenarioResult, "scenario" | "run" | "processes" | "conservation">;
+
+async function loadWithAutocannon(url: string, scenario: Scenario, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<Load> {
   const result = await autocannon({
     url,
     connections: opts.connections,
     duration: opts.duration,
     requests: [{ setupRequest: (req: any) => ({ ...req, ...request(scenario, sizes, touched) }) }],
   });
-  const processes = sampler.stop();
   const non2xx: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats as Record<string, { count: number }>)) {
     if (!code.startsWith("2")) non2xx[code] = count;
   }
   return {
-    scenario,
-    run,
     requests: result.requests.total,
     rps: Math.round(result.requests.total / result.duration),
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    processes,
   };
+}
+
+const WRK_THREADS = 2;
+
+/** The same scenarios as a wrk Lua script; each thread walks its own range of fresh orders. */
+function wrkScript(scenario: Scenario, sizes: Sizes, touched: Touched): string {
+  const stride = Math.floor(sizes.fresh / WRK_THREADS);
+  const path: Record<Scenario, string> = {
+    "checkout-random": `"/orders/checkout/" .. math.random(0, ${sizes.orders - 1})`,
+    "checkout-distinct": `"/orders/checkout/" .. (${sizes.orders} + (offset + counter) % ${sizes.fresh})`,
+    find: `"/stock/find/" .. math.random(0, ${sizes.items - 1})`,
+    "add-funds": `"/payment/add_funds/" .. (${sizes.users} + math.random(0, 9999)) .. "/1"`,
+  };
+  return `
+local threads, made = {}, 0
+function setup(thread)
+  thread:set("offset", ${touched.nextFresh - sizes.orders} + made * ${stride})
+  made = made + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  counter = 0
+  math.randomseed(os.time() + offset)
+end
+function request()
+  counter = counter + 1
+  return wrk.format(${scenario === "find" ? '"GET"' : '"POST"'}, ${path[scenario]})
+end
+function done(summary, latency, requests)
+  local counts = {}
+  for i, t in ipairs(threads) do counts[i] = tostring(t:get("counter")) end
+  io.write(string.format('\\nRESULT {"requests":%d,"us":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,"non2xx":%d,"errors":%d,"timeouts":%d,"counts":[%s]}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout,
+    table.concat(counts, ",")))
+end
+`;
+}
+
+async function loadWithWrk(url: string, scenario: Scenario, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<Load> {
+  const dir = mkdtempSync(join(tmpdir(), "shardshop-wrk-"));
+  const script = join(dir, "scenario.lua");
+  writeFileSync(script, wrkScript(scenario, sizes, touched));
+  try {
+    const { stdout, stderr } = await promisify(execFile)("wrk", [`-t${WRK_THREADS}`, `-c${opts.connections}`, `-d${opts.duration}s`, "-s", script, url]);
+    const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+    if (!line) throw new Error(`wrk printed no result:\n${stdout}\n${stderr}`);
+    const r = JSON.parse(line.slice(7));
+    // What wrk touched, so the conservation check reads the right orders.
+    if (scenario === "checkout-random") for (let i = 0; i < sizes.orders; i++) touched.orders.add(i);
+    if (scenario === "checkout-distinct") {
+      const stride = Math.floor(sizes.fresh / WRK_THREADS);
+      (r.counts as number[]).forEach((count, t) => {
+        for (let k = 1; k <= count; k++) touched.orders.add(sizes.orders + ((touched.nextFresh - sizes.orders + t * stride + k) % sizes.fresh));
+      });
+      touched.nextFresh += WRK_THREADS * stride;
+    }
+    const ms = (us: number) => Math.round(us / 100) / 10;
+    return {
+      requests: r.requests,
+      rps: Math.round(r.requests / (r.us / 1e6)),
+      latencyMs: { p50: ms(r.p50), p90: ms(r.p90), p99: ms(r.p99), max: ms(r.max) },
+      non2xx: r.non2xx ? { "non-2xx": r.non2xx } : {},
+      errors: r.errors,
+      timeouts: r.timeouts,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runScenario(url: string, scenario: Scenario, run: number, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<ScenarioResult> {
+  const sampler = sampleProcesses(findShopProcesses());
+  const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(url, scenario, sizes, touched, opts);
+  return { scenario, run, ...load, processes: sampler.stop() };
 }
 
 /** Stock sold equals the units of paid orders, and credit spent equals their totals. */
@@ -216,7 +297,9 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
   const sizes: Sizes = { items: num("items", 100_000), users: num("users", 100_000), orders: num("orders", 100_000), fresh: num("fresh", 200_000) };
-  const opts = { duration: num("duration", 20), connections: num("connections", 64) };
+  const client = (args.get("client") ?? "autocannon") as LoadOptions["client"];
+  if (client !== "autocannon" && client !== "wrk") throw new Error("--client is autocannon or wrk");
+  const opts: LoadOptions = { duration: num("duration", 20), connections: num("connections", 64), client };
   const scenarios = (args.get("scenarios")?.split(",") ?? [...SCENARIOS]) as Scenario[];
   for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; choose from ${SCENARIOS.join(", ")}`);
   const runs = num("runs", 1);
@@ -239,6 +322,11 @@ async function main(): Promise<number> {
     console.log(`initialising: ${sizes.items} items, ${sizes.users} users, ${sizes.orders} + ${sizes.fresh} orders`);
     await initialise(api, sizes);
     const touched = new Touched(sizes);
+    const warmup = num("warmup", 5);
+    if (warmup > 0) {
+      console.log(`warming up: ${warmup} s of checkouts (not recorded)`);
+      await runScenario(url, "checkout-random", 0, sizes, touched, { ...opts, duration: warmup });
+    }
     for (let run = 1; run <= runs; run++) {
       for (const scenario of scenarios) {
         const result = await runScenario(url, scenario, run, sizes, touched, opts);
@@ -269,7 +357,7 @@ async function main(): Promise<number> {
     commit: gitCommit(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
     target: stack ? { local: layout } : { url },
-    options: { ...sizes, ...opts, runs, scenarios },
+    options: { ...sizes, ...opts, runs, scenarios, warmup: num("warmup", 5) },
     summary,
     distinctToFindRatio: ratio,
     maxServiceRssMb: maxServiceRss,
