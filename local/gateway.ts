@@ -40,7 +40,8 @@ class Upstream {
     this.downUntil = urls.map(() => 0);
   }
 
-  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+  /** `idempotent`: the request may be re-sent even after it reached an instance that then failed. */
+  async request(options: Dispatcher.RequestOptions, idempotent: boolean): Promise<Dispatcher.ResponseData> {
     const now = Date.now();
     const start = this.next++ % this.pools.length;
     const order = this.pools.map((_, i) => (start + i) % this.pools.length);
@@ -53,7 +54,8 @@ class Upstream {
       } catch (err) {
         lastError = err;
         const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-        if (!code || !NOT_SENT.has(code)) throw err;
+        const notSent = !!code && NOT_SENT.has(code);
+        if (!notSent && !idempotent) throw err;
         this.downUntil[i] = Date.now() + FAIL_TIMEOUT_MS;
       }
     }
@@ -112,12 +114,11 @@ export async function startGateway(
     const body = await readBody(req);
     if (body === null) return sendJson(res, 413, { error: "request body too large" });
     try {
-      const upstream = await pools[PUBLIC_PREFIXES[prefix]].request({
-        method: req.method as Dispatcher.HttpMethod,
-        path: url.pathname + url.search,
-        headers,
-        body: body.length > 0 ? body : undefined,
-      });
+      const upstream = await pools[PUBLIC_PREFIXES[prefix]].request(
+        { method: req.method as Dispatcher.HttpMethod, path: url.pathname + url.search, headers, body: body.length > 0 ? body : undefined },
+        // As in the nginx configuration: reads, and checkout (idempotent by order id), may be re-sent.
+        req.method === "GET" || url.pathname.startsWith("/orders/checkout/"),
+      );
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(upstream.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;

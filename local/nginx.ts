@@ -69,6 +69,15 @@ ${o.listen.map((l) => `    listen ${l};`).join("\n")}
     proxy_next_upstream_tries 2;
 ${locations}
 
+    # Checkout is idempotent by order id: a retry waits for (or takes over) the same transaction and
+    # answers its real outcome. So when an order instance dies mid-checkout, hand the request to
+    # another one instead of answering 502. No other POST is retried.
+    location /orders/checkout/ {
+      proxy_pass http://order;
+      proxy_next_upstream error timeout non_idempotent;
+      proxy_next_upstream_tries 3;
+    }
+
     # Everything else, including /internal/ and the health endpoints, is not public.
     location / {
       return 404 '{"error":"not found"}';

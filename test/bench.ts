@@ -140,25 +140,25 @@ async function loadWithAutocannon(url: string, scenario: Scenario, sizes: Sizes,
 
 const WRK_THREADS = 2;
 
-/** The same scenarios as a wrk Lua script; each thread walks its own range of fresh orders. */
+/** The same scenarios as a wrk Lua script; thread t of T takes fresh orders t, t+T, t+2T, ... */
 function wrkScript(scenario: Scenario, sizes: Sizes, touched: Touched): string {
-  const stride = Math.floor(sizes.fresh / WRK_THREADS);
+  const start = touched.nextFresh - sizes.orders;
   const path: Record<Scenario, string> = {
     "checkout-random": `"/orders/checkout/" .. math.random(0, ${sizes.orders - 1})`,
-    "checkout-distinct": `"/orders/checkout/" .. (${sizes.orders} + (offset + counter) % ${sizes.fresh})`,
+    "checkout-distinct": `"/orders/checkout/" .. (${sizes.orders} + (${start} + (counter - 1) * ${WRK_THREADS} + index) % ${sizes.fresh})`,
     find: `"/stock/find/" .. math.random(0, ${sizes.items - 1})`,
     "add-funds": `"/payment/add_funds/" .. (${sizes.users} + math.random(0, 9999)) .. "/1"`,
   };
   return `
 local threads, made = {}, 0
 function setup(thread)
-  thread:set("offset", ${touched.nextFresh - sizes.orders} + made * ${stride})
+  thread:set("index", made)
   made = made + 1
   table.insert(threads, thread)
 end
 function init(args)
   counter = 0
-  math.randomseed(os.time() + offset)
+  math.randomseed(os.time() * 7 + index)
 end
 function request()
   counter = counter + 1
@@ -187,11 +187,8 @@ async function loadWithWrk(url: string, scenario: Scenario, sizes: Sizes, touche
     // What wrk touched, so the conservation check reads the right orders.
     if (scenario === "checkout-random") for (let i = 0; i < sizes.orders; i++) touched.orders.add(i);
     if (scenario === "checkout-distinct") {
-      const stride = Math.floor(sizes.fresh / WRK_THREADS);
-      (r.counts as number[]).forEach((count, t) => {
-        for (let k = 1; k <= count; k++) touched.orders.add(sizes.orders + ((touched.nextFresh - sizes.orders + t * stride + k) % sizes.fresh));
-      });
-      touched.nextFresh += WRK_THREADS * stride;
+      const issued = WRK_THREADS * Math.max(...(r.counts as number[]));
+      for (let k = 0; k < issued; k++) touched.orders.add(touched.freshOrder());
     }
     const ms = (us: number) => Math.round(us / 100) / 10;
     return {
@@ -213,43 +210,54 @@ async function runScenario(url: string, scenario: Scenario, run: number, sizes: 
   return { scenario, run, ...load, processes: sampler.stop() };
 }
 
-/** Stock sold equals the units of paid orders, and credit spent equals their totals. */
-async function verifyConservation(api: Api, touched: Touched): Promise<Conservation> {
-  const ids = [...touched.orders];
-  const orders = await mapLimit(ids, 256, async (id) => (await api.get(`/orders/find/${id}`)).body);
-  const unitsPerItem = new Map<string, number>();
-  const spentPerUser = new Map<string, number>();
-  let paid = 0;
-  let units = 0;
-  let total = 0;
-  for (const o of orders) {
-    if (!o?.paid) continue;
-    paid++;
-    total += o.total_cost;
-    spentPerUser.set(o.user_id, (spentPerUser.get(o.user_id) ?? 0) + o.total_cost);
-    for (const [item, q] of o.items as Array<[string, number]>) {
-      units += q;
-      unitsPerItem.set(item, (unitsPerItem.get(item) ?? 0) + q);
+/**
+ * Stock sold equals the units of paid orders, and credit spent equals their totals, per item and
+ * per user. Paid is final, so orders known paid are not read again: each check reads the orders
+ * this scenario touched and the items and users they refer to, against all paid orders so far.
+ */
+class ConservationCheck {
+  private readonly paid = new Map<string, { user: string; items: Array<[string, number]>; total: number }>();
+  private checked = new Set<number>();
+
+  async run(api: Api, touched: Touched): Promise<Conservation> {
+    const fresh = [...touched.orders].filter((id) => !this.checked.has(id));
+    const found = await mapLimit(fresh, 256, async (id) => (await api.get(`/orders/find/${id}`)).body);
+    const items = new Set<string>();
+    const users = new Set<string>();
+    found.forEach((o, k) => {
+      for (const [item] of (o?.items ?? []) as Array<[string, number]>) items.add(item);
+      if (o?.user_id) users.add(o.user_id);
+      if (o?.paid) {
+        this.paid.set(String(fresh[k]), { user: o.user_id, items: o.items, total: o.total_cost });
+        this.checked.add(fresh[k]!);
+      }
+    });
+    const unitsPerItem = new Map<string, number>();
+    const spentPerUser = new Map<string, number>();
+    for (const o of this.paid.values()) {
+      spentPerUser.set(o.user, (spentPerUser.get(o.user) ?? 0) + o.total);
+      for (const [item, q] of o.items) unitsPerItem.set(item, (unitsPerItem.get(item) ?? 0) + q);
     }
+    const itemList = [...items];
+    const userList = [...users];
+    const stocks = await mapLimit(itemList, 256, async (i) => (await api.get(`/stock/find/${i}`)).body.stock as number);
+    const credits = await mapLimit(userList, 256, async (u) => (await api.get(`/payment/find_user/${u}`)).body.credit as number);
+    const stockSold = stocks.reduce((s, left) => s + (START_STOCK - left), 0);
+    const units = itemList.reduce((s, i) => s + (unitsPerItem.get(i) ?? 0), 0);
+    const creditSpent = credits.reduce((s, left) => s + (START_CREDIT - left), 0);
+    const total = userList.reduce((s, u) => s + (spentPerUser.get(u) ?? 0), 0);
+    const perItemOk = itemList.every((item, k) => START_STOCK - stocks[k]! === (unitsPerItem.get(item) ?? 0));
+    const perUserOk = userList.every((user, k) => START_CREDIT - credits[k]! === (spentPerUser.get(user) ?? 0));
+    return {
+      ordersChecked: fresh.length,
+      paid: this.paid.size,
+      stockSold,
+      unitsInPaidOrders: units,
+      creditSpent,
+      totalOfPaidOrders: total,
+      ok: perItemOk && perUserOk && stockSold === units && creditSpent === total,
+    };
   }
-  // Every item and user that any touched order refers to, paid or not.
-  const items = new Set<string>(orders.flatMap((o) => (o?.items ?? []).map(([i]: [string]) => i)));
-  const users = new Set<string>(orders.map((o) => o?.user_id).filter(Boolean));
-  const stocks = await mapLimit([...items], 256, async (i) => (await api.get(`/stock/find/${i}`)).body.stock as number);
-  const credits = await mapLimit([...users], 256, async (u) => (await api.get(`/payment/find_user/${u}`)).body.credit as number);
-  const stockSold = stocks.reduce((s, left) => s + (START_STOCK - left), 0);
-  const creditSpent = credits.reduce((s, left) => s + (START_CREDIT - left), 0);
-  const perItemOk = [...items].every((item, k) => START_STOCK - stocks[k]! === (unitsPerItem.get(item) ?? 0));
-  const perUserOk = [...users].every((user, k) => START_CREDIT - credits[k]! === (spentPerUser.get(user) ?? 0));
-  return {
-    ordersChecked: ids.length,
-    paid,
-    stockSold,
-    unitsInPaidOrders: units,
-    creditSpent,
-    totalOfPaidOrders: total,
-    ok: perItemOk && perUserOk && stockSold === units && creditSpent === total,
-  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
@@ -280,7 +288,7 @@ function printResult(r: ScenarioResult): void {
   if (r.conservation) {
     const c = r.conservation;
     console.log(
-      `    conservation ${c.ok ? "OK" : "VIOLATED"}: ${c.paid} paid of ${c.ordersChecked} orders checked; stock sold ${c.stockSold} = units in paid orders ${c.unitsInPaidOrders}; credit spent ${c.creditSpent} = paid totals ${c.totalOfPaidOrders}`,
+      `    conservation ${c.ok ? "OK" : "VIOLATED"}: ${c.ordersChecked} orders read, ${c.paid} paid so far; over the items and users they touch: stock sold ${c.stockSold} = units in paid orders ${c.unitsInPaidOrders}, credit spent ${c.creditSpent} = paid totals ${c.totalOfPaidOrders}`,
     );
   }
 }
@@ -322,6 +330,7 @@ async function main(): Promise<number> {
     console.log(`initialising: ${sizes.items} items, ${sizes.users} users, ${sizes.orders} + ${sizes.fresh} orders`);
     await initialise(api, sizes);
     const touched = new Touched(sizes);
+    const conservation = new ConservationCheck();
     const warmup = num("warmup", 5);
     if (warmup > 0) {
       console.log(`warming up: ${warmup} s of checkouts (not recorded)`);
@@ -330,7 +339,7 @@ async function main(): Promise<number> {
     for (let run = 1; run <= runs; run++) {
       for (const scenario of scenarios) {
         const result = await runScenario(url, scenario, run, sizes, touched, opts);
-        if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await verifyConservation(api, touched);
+        if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await conservation.run(api, touched);
         printResult(result);
         results.push(result);
       }

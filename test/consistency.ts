@@ -38,19 +38,19 @@ export interface ConsistencyOptions {
   beforeCheckouts?: () => void | Promise<void>;
 }
 
-const must = async (answer: Promise<{ status: number; body: any }>, what: string) => {
+export const must = async (answer: Promise<{ status: number; body: any }>, what: string) => {
   const { status, body } = await answer;
   if (status !== 200) throw new Error(`${what} answered ${status}: ${JSON.stringify(body)}`);
   return body;
 };
 
-interface Plan {
+export interface Plan {
   items: Array<{ id: string; price: number; stock: number }>;
   users: Array<{ id: string; credit: number }>;
   orders: Array<{ id: string; user: number; lines: Array<[number, number]>; total: number }>;
 }
 
-async function populate(api: Api, strict: boolean, random: ReturnType<typeof seededRandom>): Promise<Plan> {
+export async function populate(api: Api, strict: boolean, random: ReturnType<typeof seededRandom>, orderCount = strict ? 2000 : 1000): Promise<Plan> {
   const itemSpecs = strict
     ? [1, 2, 5, 10, 20].map((price, i) => ({ price, stock: [300, 200, 150, 100, 50][i]! }))
     : [{ price: 1, stock: 100 }];
@@ -67,7 +67,6 @@ async function populate(api: Api, strict: boolean, random: ReturnType<typeof see
     return { id: user_id as string, credit };
   });
 
-  const orderCount = strict ? 2000 : 1000;
   const specs = Array.from({ length: orderCount }, () => {
     const user = random.int(users.length);
     const lines = new Map<number, number>();
@@ -146,7 +145,7 @@ export async function runConsistency(options: ConsistencyOptions): Promise<Consi
 }
 
 /** Per user and per item: what the database says was taken equals what the paid orders hold. */
-async function checkLedger(api: Api, plan: Plan, succeeded: boolean[], stocks: number[], credits: number[]): Promise<string[]> {
+export async function checkLedger(api: Api, plan: Plan, succeeded: boolean[], stocks: number[], credits: number[]): Promise<string[]> {
   const errors: string[] = [];
   const paid = await mapLimit(plan.orders, 100, async (o) => (await must(api.get(`/orders/find/${o.id}`), "orders/find")).paid as boolean);
   const unitsSold = plan.items.map(() => 0);

@@ -1,0 +1,217 @@
+// `npm run chaos [-- options]`: checkouts against a local stack (several shards, two instances per
+// service) while, every few seconds, a random component - any service instance or any Redis
+// shard - is killed with SIGKILL and restarted after a short delay. At the end it waits for
+// recovery and verifies the four figures and the strict ledger.
+//
+//   --seconds S    length of the kill window (default 60)
+//   --seed N       random seed for the workload and the kill schedule (default: the clock)
+//   --every S      seconds between kills (default 3), --down S: how long a victim stays down (1.5)
+//   --shards N --instances N      stack layout (default 3, 2)
+//   --orders N     checkouts spread over the window (default 40 per second)
+import { Redis } from "ioredis";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startStack, type Component, type Stack } from "../local/stack.js";
+import { checkLedger, must, populate, type Plan } from "./consistency.js";
+import { apiClient, isMain, mapLimit, parseArgs, seededRandom } from "./workload.js";
+
+export interface ChaosOptions {
+  seconds: number;
+  seed: number;
+  every: number;
+  down: number;
+  shards: number;
+  instances: number;
+  orders: number;
+  log?: (line: string) => void;
+}
+
+export interface Kill {
+  at: number;
+  component: string;
+  restarted: boolean;
+}
+
+export interface ChaosReport {
+  kills: Kill[];
+  checkouts: number;
+  answers: { committed: number; refused: number; unknown: number };
+  /** 2xx answers for unpaid orders and 4xx answers for paid ones: must be 0. */
+  contradictions: string[];
+  ledgerErrors: string[];
+  figures: { stockLog: number; stockDb: number; paymentLog: number; paymentDb: number };
+  recoverySeconds: number;
+  ok: boolean;
+}
+
+async function pendingCheckouts(stack: Stack): Promise<number> {
+  const counts = await Promise.all(
+    stack.redis.order.map(async (c) => {
+      const r = new Redis({ port: c.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        return await r.zcard("checkouts:pending");
+      } finally {
+        r.disconnect();
+      }
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Re-reads what the shop actually holds, so the ledger starts from the truth, not the plan. */
+async function refreshPlan(api: ReturnType<typeof apiClient>, plan: Plan): Promise<Plan> {
+  const items = await mapLimit(plan.items, 10, async (i) => ({ ...i, stock: (await must(api.get(`/stock/find/${i.id}`), "find")).stock }));
+  const users = await mapLimit(plan.users, 50, async (u) => ({ ...u, credit: (await must(api.get(`/payment/find_user/${u.id}`), "find_user")).credit }));
+  const index = new Map(items.map((i, k) => [i.id, k]));
+  const orders = await mapLimit(plan.orders, 50, async (o) => {
+    const found = await must(api.get(`/orders/find/${o.id}`), "orders/find");
+    return { ...o, lines: (found.items as Array<[string, number]>).map(([id, q]) => [index.get(id)!, q] as [number, number]), total: found.total_cost };
+  });
+  return { items, users, orders };
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const log = o.log ?? console.log;
+  const random = seededRandom(o.seed);
+  const dataDir = mkdtempSync(join(tmpdir(), "shardshop-chaos-"));
+  // Short leases so abandoned checkouts are picked up within the run.
+  const stack = await startStack({
+    shards: o.shards,
+    instances: o.instances,
+    dataDir,
+    gatewayPort: 0,
+    output: "files",
+    env: { LOG_LEVEL: "warn", CHECKOUT_LEASE_MS: "2000", RECOVERY_INTERVAL_MS: "500", REDIS_TIMEOUT_MS: "1000", STEP_TIMEOUT_MS: "1500" },
+  });
+  const api = apiClient(stack.url, 64);
+  let started = Date.now();
+  const since = () => ((Date.now() - started) / 1000).toFixed(1);
+  const kills: Kill[] = [];
+  try {
+    log(`chaos: seed ${o.seed}, ${o.shards} shards and ${o.instances} instances per service, a kill every ${o.every} s for ${o.seconds} s`);
+    const plan = await refreshPlan(api, await populate(api, true, random, o.orders));
+    log(`populated ${plan.items.length} items, ${plan.users.length} users, ${plan.orders.length} orders; kills start now`);
+    started = Date.now();
+
+    // The killer: one victim at a time, restarted on the same port and data.
+    let stopKilling = false;
+    const victims: Component[] = stack.all();
+    const killer = (async () => {
+      while (!stopKilling) {
+        await sleep(o.every * 1000 * (0.5 + random.next()));
+        if (stopKilling) break;
+        const victim = random.pick(victims);
+        await victim.stop("SIGKILL");
+        const kill: Kill = { at: Number(since()), component: victim.name, restarted: false };
+        kills.push(kill);
+        await sleep(o.down * 1000);
+        try {
+          await victim.start();
+          kill.restarted = true;
+        } catch (err) {
+          log(`  restart of ${victim.name} failed: ${(err as Error).message}`);
+        }
+        log(`  t=${kill.at}s SIGKILL ${victim.name}, restarted ${kill.restarted ? "ok" : "FAILED"} after ${o.down}s`);
+      }
+    })();
+
+    // Checkouts spread over the window, a few in flight at a time.
+    const spacing = (o.seconds * 1000) / plan.orders.length;
+    const statuses = await mapLimit(plan.orders, 16, async (order, k) => {
+      const due = started + k * spacing - Date.now();
+      if (due > 0) await sleep(due);
+      return (await api.post(`/orders/checkout/${order.id}`)).status;
+    });
+    stopKilling = true;
+    await killer;
+    for (const c of victims) if (!c.running) await c.start();
+
+    // Recovery: every abandoned checkout finished (rolled forward or compensated).
+    const recoveryStart = Date.now();
+    for (let i = 0; i < 600 && (await pendingCheckouts(stack)) > 0; i++) await sleep(100);
+    const recoverySeconds = (Date.now() - recoveryStart) / 1000;
+    const leftPending = await pendingCheckouts(stack);
+    log(`all components up; ${leftPending} checkouts pending after ${recoverySeconds.toFixed(1)} s of recovery`);
+
+    const stocks = await mapLimit(plan.items, 10, async (i) => (await must(api.get(`/stock/find/${i.id}`), "find")).stock as number);
+    const credits = await mapLimit(plan.users, 50, async (u) => (await must(api.get(`/payment/find_user/${u.id}`), "find_user")).credit as number);
+    const paid = await mapLimit(plan.orders, 50, async (ord) => (await must(api.get(`/orders/find/${ord.id}`), "orders/find")).paid as boolean);
+
+    const committed = statuses.map((s) => s >= 200 && s < 300);
+    const refused = statuses.map((s) => s >= 400 && s < 500);
+    const contradictions: string[] = [];
+    plan.orders.forEach((ord, k) => {
+      if (committed[k] && !paid[k]) contradictions.push(`order ${ord.id}: answered ${statuses[k]} but is not paid`);
+      if (refused[k] && paid[k]) contradictions.push(`order ${ord.id}: answered ${statuses[k]} but is paid`);
+    });
+    // The ledger judges by what the database says; answers without an outcome are judged by it.
+    const ledgerErrors = await checkLedger(api, plan, paid, stocks, credits);
+    if (leftPending > 0) ledgerErrors.push(`${leftPending} checkouts still pending after recovery`);
+
+    // The public test's figures, with the public log rule (anything but a 4xx counts as success).
+    const loggedSuccess = statuses.map((s) => !(s >= 400 && s < 500));
+    const units = (k: number) => plan.orders[k]!.lines.reduce((n, [, q]) => n + q, 0);
+    const loggedUnits = plan.orders.reduce((n, _, k) => n + (loggedSuccess[k] ? units(k) : 0), 0);
+    const loggedSpent = plan.orders.reduce((n, ord, k) => n + (loggedSuccess[k] ? ord.total : 0), 0);
+    const sold = plan.items.reduce((n, i, k) => n + i.stock - stocks[k]!, 0);
+    const spent = plan.users.reduce((n, u, k) => n + u.credit - credits[k]!, 0);
+    const figures = {
+      stockLog: loggedUnits - sold,
+      stockDb: Math.min(0, ...stocks),
+      paymentLog: Math.abs(loggedSpent - spent),
+      paymentDb: Math.abs(Math.min(0, ...credits)),
+    };
+    const answers = {
+      committed: committed.filter(Boolean).length,
+      refused: refused.filter(Boolean).length,
+      unknown: statuses.length - committed.filter(Boolean).length - refused.filter(Boolean).length,
+    };
+    return {
+      kills,
+      checkouts: statuses.length,
+      answers,
+      contradictions,
+      ledgerErrors,
+      figures,
+      recoverySeconds,
+      ok: contradictions.length === 0 && ledgerErrors.length === 0 && figures.stockDb === 0 && figures.paymentDb === 0 &&
+        (answers.unknown > 0 || (figures.stockLog === 0 && figures.paymentLog === 0)),
+    };
+  } finally {
+    await api.close();
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export function printChaosReport(r: ChaosReport): void {
+  console.log(`${r.kills.length} kills; ${r.checkouts} checkouts: ${r.answers.committed} committed (2xx), ${r.answers.refused} refused (4xx), ${r.answers.unknown} without an outcome (5xx or no answer)`);
+  console.log(`Stock service inconsistencies in the logs: ${r.figures.stockLog}`);
+  console.log(`Stock service inconsistencies in the database: ${r.figures.stockDb}`);
+  console.log(`Payment service inconsistencies in the logs: ${r.figures.paymentLog}`);
+  console.log(`Payment service inconsistencies in the database: ${r.figures.paymentDb}`);
+  if (r.answers.unknown > 0) console.log(`  (log figures count the ${r.answers.unknown} answers without an outcome as successes, as the public test does)`);
+  console.log(`Answers contradicting the database: ${r.contradictions.length}`);
+  console.log(`Ledger mismatches: ${r.ledgerErrors.length}`);
+  for (const e of [...r.contradictions, ...r.ledgerErrors].slice(0, 20)) console.log(`  ${e}`);
+  console.log(r.ok ? "CONSISTENT" : "INCONSISTENT");
+}
+
+if (isMain(import.meta.url)) {
+  const args = parseArgs(process.argv.slice(2));
+  const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
+  const seconds = num("seconds", 60);
+  const report = await runChaos({
+    seconds,
+    seed: num("seed", Date.now() % 1_000_000),
+    every: num("every", 3),
+    down: num("down", 1.5),
+    shards: num("shards", 3),
+    instances: num("instances", 2),
+    orders: num("orders", seconds * 40),
+  });
+  printChaosReport(report);
+  process.exit(report.ok ? 0 : 1);
+}

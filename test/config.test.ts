@@ -1,0 +1,29 @@
+// A bad environment stops a service at once with one line naming the variable and the reason.
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+function boot(service: string, env: Record<string, string>) {
+  const result = spawnSync(process.execPath, [`dist/${service}/main.js`], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  return { code: result.status, lines: result.stderr.trim().split("\n") };
+}
+
+describe("configuration", () => {
+  it.each([
+    ["stock", {}, /^stock: bad configuration: REDIS_ADDRS: missing$/],
+    ["payment", { REDIS_ADDRS: "localhost" }, /REDIS_ADDRS.*host:port/],
+    ["stock", { REDIS_ADDRS: "a:1", PORT: "99999" }, /PORT/],
+    ["stock", { REDIS_ADDRS: "a:1", MACHINE_ID: "3/2" }, /MACHINE_ID: i must be below N/],
+    ["order", { REDIS_ADDRS: "a:1", PAYMENT_SERVICE_URL: "http://p:1" }, /STOCK_SERVICE_URL: missing/],
+    ["order", { REDIS_ADDRS: "a:1", STOCK_SERVICE_URL: "ftp://s", PAYMENT_SERVICE_URL: "http://p:1" }, /STOCK_SERVICE_URL/],
+    ["order", { REDIS_ADDRS: "a:1", STOCK_SERVICE_URL: "http://s:1", PAYMENT_SERVICE_URL: "http://p:1", FAULT_POINT: "x" }, /FAULT_POINT/],
+  ])("%s with %j exits with one clear line", (service, env, message) => {
+    const { code, lines } = boot(service, env as Record<string, string>);
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+});
