@@ -209,22 +209,7 @@ describe("orders", () => {
   });
 });
 
-describe("gateway and hostile requests", () => {
-  it("exposes only the public routes", async () => {
-    for (const path of [
-      "/internal/stock/reserve",
-      "/stock/../internal/stock/reserve",
-      "/stock/%2e%2e/internal/stock/reserve",
-      "/payment/..%2finternal/payment/charge",
-      "/health",
-      "/",
-    ]) {
-      const reply = await api.post(path);
-      expect(reply.status, path).toBe(404);
-      expect(reply.contentType).toMatch(/^application\/json/);
-    }
-  });
-
+describe("services and hostile requests", () => {
   it("internal routes refuse proxied requests and validate their bodies", async () => {
     const stock = client(stack.services.stock[0]!.url);
     const proxied = await fetch(`${stock.base}/internal/stock/reserve`, {
@@ -253,11 +238,5 @@ describe("gateway and hostile requests", () => {
       expect(await direct.get("/health")).toMatchObject({ status: 200, body: { status: "ok" } });
       expect(await direct.get("/ready")).toMatchObject({ status: 200, body: { status: "ready" } });
     }
-  });
-
-  it("answers on IPv6 loopback too", async () => {
-    const port = new URL(stack.url).port;
-    const reply = await client(`http://[::1]:${port}`).post("/payment/create_user");
-    expect(reply.status).toBe(200);
   });
 });

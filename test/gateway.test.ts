@@ -1,0 +1,76 @@
+// Both gateways, the local one and a real nginx running the configuration local/nginx.ts renders
+// for every deployment: only public routes pass, both loopback addresses answer, and a checkout
+// whose order instance dies mid-request is answered by another instance, not with a 502.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, shop, startTestStack, type TestStack } from "./helpers.js";
+
+describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({
+      gateway,
+      instances: 2,
+      // order-0 dies in the middle of every checkout it drives; order-1 then finishes it.
+      envFor: (service, i) => (service === "order" && i === 0 ? { FAULT_POINT: "after-steps" } : undefined),
+      env: { CHECKOUT_LEASE_MS: "1000", RECOVERY_INTERVAL_MS: "200" },
+    });
+  });
+  afterAll(() => stack?.teardown());
+
+  it("routes the public API", async () => {
+    const fx = shop(stack.api);
+    const item = await fx.item(3, 4);
+    expect((await stack.api.get(`/stock/find/${item}`)).body).toEqual({ stock: 4, price: 3 });
+    expect((await stack.api.post("/payment/create_user")).status).toBe(200);
+  });
+
+  it("never exposes internal or health routes, however the path is spelled", async () => {
+    for (const path of [
+      "/internal/stock/reserve",
+      "/stock/../internal/stock/reserve",
+      "/stock/%2e%2e/internal/stock/reserve",
+      "/stock/%2E%2E/internal/stock/reserve",
+      "/payment/..%2finternal/payment/charge",
+      "/stock/..%5cinternal/stock/reserve",
+      "/stock/..\\internal/stock/reserve",
+      "//internal/stock/reserve",
+      "/health",
+      "/ready",
+      "/",
+    ]) {
+      const reply = await call("POST", stack.url + path);
+      expect(reply.status, path).toBeGreaterThanOrEqual(400);
+      expect(reply.status, path).toBeLessThan(500);
+      expect(reply.contentType, path).toMatch(/^application\/json/);
+      expect(JSON.stringify(reply.body), path).not.toMatch(/done|refused/);
+    }
+  });
+
+  it("answers on IPv6 loopback too", async () => {
+    const port = new URL(stack.url).port;
+    expect((await call("POST", `http://[::1]:${port}/payment/create_user`)).status).toBe(200);
+  });
+
+  it("hands a checkout to another order instance when the first dies mid-request", async () => {
+    const fx = shop(stack.api);
+    const item = await fx.item(2, 10);
+    let deaths = 0;
+    for (const credit of [10, 1, 10, 1, 10, 1, 10, 1]) {
+      const user = await fx.user(credit);
+      const order = await fx.order(user, [[item, 1]]);
+      const stockBefore = await fx.stock(item);
+      // Round-robin sends about half of the checkouts to order-0 first; each answer must be real.
+      const reply = await stack.api.post(`/orders/checkout/${order}`);
+      expect(reply.status).toBe(credit >= 2 ? 200 : 400);
+      expect(await fx.paid(order)).toBe(credit >= 2);
+      expect(await fx.stock(item)).toBe(credit >= 2 ? stockBefore - 1 : stockBefore);
+      expect(await fx.credit(user)).toBe(credit >= 2 ? credit - 2 : credit);
+      const victim = stack.services.order[0]!;
+      if (!victim.running) {
+        deaths++;
+        await victim.start();
+      }
+    }
+    expect(deaths).toBeGreaterThan(0);
+  });
+});
