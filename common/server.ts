@@ -2,8 +2,10 @@
 // /health, /ready), the HTTP server, and a graceful stop on SIGTERM/SIGINT.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { Server } from "node:http";
+import type { Duplex } from "node:stream";
 import type { BaseConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { OutcomeUnknownError, type Shards } from "./redis.js";
@@ -20,6 +22,12 @@ export function createServiceApp(name: string, shards: Shards<string>, log: Logg
     }
     await next();
   });
+  // Saga bodies are small; nothing may make a service buffer an unbounded one.
+  // The unread body makes the connection unusable, so it is closed after the answer.
+  app.use(
+    `${INTERNAL_PREFIX}*`,
+    bodyLimit({ maxSize: 256 * 1024, onError: (c) => c.json({ error: "request body too large" }, 413, { Connection: "close" }) }),
+  );
   app.get("/health", (c) => c.json({ status: "ok", service: name }));
   app.get("/ready", async (c) =>
     (await shards.ready())
@@ -37,6 +45,22 @@ export function createServiceApp(name: string, shards: Shards<string>, log: Logg
     return c.json({ error: "internal error" }, 500);
   });
   return app;
+}
+
+/** Requests too malformed to reach a handler still get a JSON error, not a bare status line. */
+export function answerMalformedRequests(server: Server): void {
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, reason, text] =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "Request Header Fields Too Large", "request headers too large"]
+        : [400, "Bad Request", "malformed request"];
+    const body = JSON.stringify({ error: text });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }
 
 type Closer = () => unknown;
@@ -61,6 +85,7 @@ export function startService({ name, config, shards, mount }: ServiceDefinition)
   // Longer than any proxy's upstream keep-alive, so the proxy always closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  answerMalformedRequests(server);
   server.on("error", (err) => {
     log.fatal({ err }, `${name} cannot listen`);
     process.exit(1);

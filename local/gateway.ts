@@ -3,6 +3,7 @@
 // else with a JSON 404. It listens on both loopback addresses, since `localhost` resolves either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
+import { answerMalformedRequests } from "../common/server.js";
 
 export const PUBLIC_PREFIXES = { "/orders/": "order", "/stock/": "stock", "/payment/": "payment" } as const;
 type ServiceName = (typeof PUBLIC_PREFIXES)[keyof typeof PUBLIC_PREFIXES];
@@ -136,6 +137,7 @@ export async function startGateway(
   for (const host of hosts) {
     const server = createServer((req, res) => void handle(req, res));
     server.keepAliveTimeout = 65_000;
+    answerMalformedRequests(server);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

@@ -14,6 +14,14 @@ export interface NginxOptions {
 }
 
 export const PUBLIC_SERVICES = ["orders", "stock", "payment"] as const;
+const NGINX_ERRORS: Array<[number, string]> = [
+  [400, "malformed request"],
+  [405, "method not allowed"],
+  [408, "request timed out"],
+  [413, "request body too large"],
+  [414, "request URI too long"],
+  [494, "request headers too large"],
+];
 const UPSTREAM_OF = { orders: "order", stock: "stock", payment: "payment" } as const;
 
 export function renderNginxConfig(o: NginxOptions): string {
@@ -82,6 +90,10 @@ ${locations}
     location / {
       return 404 '{"error":"not found"}';
     }
+
+    # nginx's own errors answer in JSON too (the services' answers pass through untouched). A URI,
+    # not a named location, so that even a request line nginx could not parse gets one.
+${NGINX_ERRORS.map(([code, text]) => `    error_page ${code} /__error/${code};\n    location = /__error/${code} {\n      internal;\n      return ${code} '{"error":"${text}"}';\n    }`).join("\n")}
     error_page 502 503 504 = @unavailable;
     location @unavailable {
       return 502 '{"error":"service unavailable"}';

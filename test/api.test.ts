@@ -232,6 +232,30 @@ describe("services and hostile requests", () => {
     }
   });
 
+  it("answers malformed HTTP straight at a service with a JSON 400", async () => {
+    const { port } = new URL(stack.services.stock[0]!.url);
+    const { connect } = await import("node:net");
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nno colon\r\n\r\n"));
+      let text = "";
+      socket.on("data", (d) => (text += d));
+      socket.on("close", () => resolve(text));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    expect(reply).toContain("Content-Type: application/json");
+    expect(reply).toContain('{"error":"malformed request"}');
+  });
+
+  it("refuses oversized internal bodies without reading them", async () => {
+    const res = await fetch(`${stack.services.stock[0]!.url}/internal/stock/reserve`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tx: "t", items: [["0", 1]], pad: "x".repeat(300_000) }),
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  });
+
   it("serves health and readiness on each service", async () => {
     for (const service of ["order", "stock", "payment"] as const) {
       const direct = client(stack.services[service][0]!.url);

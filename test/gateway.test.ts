@@ -1,6 +1,7 @@
 // Both gateways, the local one and a real nginx running the configuration local/nginx.ts renders
 // for every deployment: only public routes pass, both loopback addresses answer, and a checkout
 // whose order instance dies mid-request is answered by another instance, not with a 502.
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, shop, startTestStack, type TestStack } from "./helpers.js";
 
@@ -43,6 +44,29 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
       expect(reply.status, path).toBeLessThan(500);
       expect(reply.contentType, path).toMatch(/^application\/json/);
       expect(JSON.stringify(reply.body), path).not.toMatch(/done|refused/);
+    }
+  });
+
+  it("answers malformed HTTP with a JSON 4xx", async () => {
+    const port = Number(new URL(stack.url).port);
+    const raw = (request: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(port, "127.0.0.1", () => socket.write(request));
+        let reply = "";
+        socket.on("data", (d) => (reply += d));
+        socket.on("close", () => resolve(reply));
+        socket.on("error", () => resolve(reply));
+        setTimeout(() => socket.destroy(), 3000);
+      });
+    for (const request of [
+      "GET /stock/find/1 HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+      "BLAH\r\n\r\n",
+      `GET /stock/find/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`,
+    ]) {
+      const reply = await raw(request);
+      expect(reply, request.slice(0, 40)).toMatch(/^HTTP\/1\.[01] 4\d\d/);
+      expect(reply.toLowerCase()).toContain("content-type: application/json");
+      expect(reply).toMatch(/\{"error":"[^"]+"\}/);
     }
   });
 
