@@ -246,7 +246,7 @@ describe("services and hostile requests", () => {
     expect(reply).toContain('{"error":"malformed request"}');
   });
 
-  it("refuses oversized internal bodies without reading them", async () => {
+  it("refuses oversized or unsized internal bodies without reading them", async () => {
     const res = await fetch(`${stack.services.stock[0]!.url}/internal/stock/reserve`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -254,6 +254,13 @@ describe("services and hostile requests", () => {
     });
     expect(res.status).toBe(413);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    const chunked = await fetch(`${stack.services.stock[0]!.url}/internal/stock/reserve`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: new Blob(['{"tx":"t","items":[["0",1]]}']).stream(),
+      duplex: "half",
+    } as RequestInit);
+    expect(chunked.status).toBe(411);
   });
 
   it("serves health and readiness on each service", async () => {
