@@ -12,6 +12,8 @@ const config = loadConfig(
     INSTANCES: z.coerce.number().int().min(1).max(16).default(1),
     PORT: z.coerce.number().int().min(1).max(65535).default(8000),
     DATA_DIR: z.string().default("data"),
+    /** The built-in gateway, or a real nginx with the deployments' configuration. */
+    GATEWAY: z.enum(["node", "nginx"]).default("node"),
   }),
 );
 const dataDir = resolve(config.DATA_DIR);
@@ -34,11 +36,12 @@ try {
     instances: config.INSTANCES,
     dataDir,
     gatewayPort: config.PORT,
+    gateway: config.GATEWAY,
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
     output: "inherit",
   });
   console.log(
-    `shardshop is up on ${stack.url} (${config.SHARDS} redis shard(s) and ${config.INSTANCES} instance(s) per service, data in ${dataDir}). Ctrl-C stops it.`,
+    `shardshop is up on ${stack.url} (${config.SHARDS} redis shard(s) and ${config.INSTANCES} instance(s) per service, ${config.GATEWAY} gateway, data in ${dataDir}). Ctrl-C stops it.`,
   );
   let stopping = false;
   const stop = async () => {
