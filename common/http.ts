@@ -30,26 +30,17 @@ export class ServiceClient {
       urls.length === 1 ? new Pool(urls[0]!, poolOptions) : new BalancedPool(urls, poolOptions);
   }
 
-  get<T>(path: string, headers?: Record<string, string>): Promise<ServiceReply<T>> {
-    return this.call("GET", path, undefined, headers);
+  get<T>(path: string): Promise<ServiceReply<T>> {
+    return this.call("GET", path, undefined);
   }
 
-  post<T>(path: string, body?: unknown, headers?: Record<string, string>): Promise<ServiceReply<T>> {
-    return this.call("POST", path, body, headers);
+  post<T>(path: string, body?: unknown): Promise<ServiceReply<T>> {
+    return this.call("POST", path, body);
   }
 
-  private async call<T>(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    body: unknown,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<ServiceReply<T>> {
-    const headers: Record<string, string> = { ...extraHeaders };
-    let payload: string | undefined;
-    if (body !== undefined) {
-      payload = JSON.stringify(body);
-      headers["content-type"] = "application/json";
-    }
+  private async call<T>(method: Dispatcher.HttpMethod, path: string, body: unknown): Promise<ServiceReply<T>> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers = payload === undefined ? undefined : { "content-type": "application/json" };
     const res = await this.dispatcher.request({ method, path, headers, body: payload });
     const text = await res.body.text();
     let parsed: unknown;

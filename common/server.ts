@@ -1,9 +1,9 @@
 // Service boot and shutdown shared by order, stock and payment: the base Hono app (JSON errors,
 // /health, /ready), the HTTP server, and a graceful stop on SIGTERM/SIGINT.
-import { serve } from "@hono/node-server";
+import { getRequestListener, RequestError } from "@hono/node-server";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { BaseConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -82,9 +82,16 @@ export function startService({ name, config, shards, mount }: ServiceDefinition)
   const app = createServiceApp(name, shards, log);
   const closers = [...(mount(app, log) ?? []), () => shards.close()];
 
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
-    log.info({ port: info.port, shards: shards.count }, `${name} listening`),
-  ) as Server;
+  // The adapter refuses request targets it cannot turn into a URL (a backslash in the path, say)
+  // before Hono runs; those get the same JSON 400 as any other bad input.
+  const listener = getRequestListener(app.fetch, {
+    errorHandler: (err) => {
+      const [status, error] = err instanceof RequestError ? [400, "malformed request target"] : [500, "internal error"];
+      return new Response(JSON.stringify({ error }), { status, headers: { "content-type": "application/json" } });
+    },
+  });
+  const server = createServer(listener);
+  server.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, shards: shards.count }, `${name} listening`));
   // Longer than any proxy's upstream keep-alive, so the proxy always closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

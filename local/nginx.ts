@@ -62,6 +62,12 @@ ${o.listen.map((l) => `    listen ${l};`).join("\n")}
     default_type application/json;
     client_max_body_size 1m;
 
+    # Request targets that different parsers normalise differently (backslashes, encoded dots or
+    # slashes, dot segments) are refused before routing, so what nginx routes is what a service sees.
+    if ($request_uri ~* "(\\\\\\\\|%5c|%2e|%2f|/\\.\\.?(/|\\?|$))") {
+      return 400 '{"error":"malformed request target"}';
+    }
+
     # Upstream keep-alive needs HTTP/1.1 and an empty Connection header.
     proxy_http_version 1.1;
     proxy_set_header Connection "";

@@ -1,6 +1,6 @@
 // Every public endpoint and its errors, through the gateway, against real Redis and services.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let api: TestStack["api"];
@@ -233,17 +233,14 @@ describe("services and hostile requests", () => {
   });
 
   it("answers malformed HTTP straight at a service with a JSON 400", async () => {
-    const { port } = new URL(stack.services.stock[0]!.url);
-    const { connect } = await import("node:net");
-    const reply = await new Promise<string>((resolve) => {
-      const socket = connect(Number(port), "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nno colon\r\n\r\n"));
-      let text = "";
-      socket.on("data", (d) => (text += d));
-      socket.on("close", () => resolve(text));
-    });
+    const reply = await rawHttp(stack.services.stock[0]!.port, "GET / HTTP/1.1\r\nno colon\r\n\r\n");
     expect(reply).toMatch(/^HTTP\/1\.1 400/);
     expect(reply).toContain("Content-Type: application/json");
     expect(reply).toContain('{"error":"malformed request"}');
+    const backslash = await rawHttp(stack.services.stock[0]!.port, "POST /stock/..\\internal/stock/reserve HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    expect(backslash).toMatch(/^HTTP\/1\.1 400/);
+    expect(backslash.toLowerCase()).toContain("content-type: application/json");
+    expect(backslash).toContain('{"error":"malformed request target"}');
   });
 
   it("refuses oversized or unsized internal bodies without reading them", async () => {

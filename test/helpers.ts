@@ -3,35 +3,27 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack, type StackOptions } from "../local/stack.js";
-
-export interface Reply<T = any> {
-  status: number;
-  body: T;
-  contentType: string | null;
-}
-
-export async function call<T = any>(method: string, url: string): Promise<Reply<T>> {
-  const res = await fetch(url, { method });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* keep the text: the assertion on the body will show it */
-  }
-  return { status: res.status, body: body as T, contentType: res.headers.get("content-type") };
-}
+import { connect } from "node:net";
+import { apiClient, type Api } from "./workload.js";
 
 /** A client bound to one base URL (the gateway or a single instance). */
-export function client(base: string) {
-  return {
-    base,
-    get: <T = any>(path: string) => call<T>("GET", base + path),
-    post: <T = any>(path: string) => call<T>("POST", base + path),
-    delete: <T = any>(path: string) => call<T>("DELETE", base + path),
-  };
+export const client = (base: string) => apiClient(base, 16);
+export type Client = Api;
+
+/**
+ * Sends `request` byte for byte over a plain socket and returns the raw answer: for request targets
+ * that any URL-parsing client would normalise before sending, and for malformed HTTP.
+ */
+export function rawHttp(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(request));
+    let reply = "";
+    socket.on("data", (d) => (reply += d));
+    socket.on("close", () => resolve(reply));
+    socket.on("error", () => resolve(reply));
+    setTimeout(() => socket.destroy(), 3000);
+  });
 }
-export type Client = ReturnType<typeof client>;
 
 export interface TestStack extends Stack {
   api: Client;
@@ -42,11 +34,13 @@ export interface TestStack extends Stack {
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "shardshop-test-"));
   const stack = await startStack({ shards: 1, instances: 1, gatewayPort: 0, dataDir, output: "files", ...options });
+  const api = client(stack.url);
   return {
     ...stack,
-    api: client(stack.url),
+    api,
     dataDir,
     async teardown() {
+      await api.close();
       await stack.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -2,13 +2,20 @@
 // the public API, bounded concurrency, and a seeded random source.
 import { Agent, request } from "undici";
 
-export type Answer = { status: number; body: any };
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  contentType: string | null;
+}
 
-/** One client for the whole run; requests that fail on the network answer status 0. */
+/**
+ * A keep-alive client bound to one base URL, for the tests and the load tools alike. Requests that
+ * fail on the network answer status 0; a body that is not JSON is kept as text.
+ */
 export function apiClient(baseUrl: string, connections = 128) {
   const dispatcher = new Agent({ connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
   const base = baseUrl.replace(/\/$/, "");
-  const call = async (method: "GET" | "POST", path: string): Promise<Answer> => {
+  const call = async <T = any>(method: "GET" | "POST" | "DELETE", path: string): Promise<Answer<T>> => {
     try {
       const res = await request(base + path, { method, dispatcher });
       const text = await res.body.text();
@@ -18,14 +25,17 @@ export function apiClient(baseUrl: string, connections = 128) {
       } catch {
         /* not JSON: keep the text */
       }
-      return { status: res.statusCode, body };
+      const type = res.headers["content-type"];
+      return { status: res.statusCode, body: body as T, contentType: (Array.isArray(type) ? type[0] : type) ?? null };
     } catch (err) {
-      return { status: 0, body: { error: (err as Error).message } };
+      return { status: 0, body: { error: (err as Error).message } as T, contentType: null };
     }
   };
   return {
-    get: (path: string) => call("GET", path),
-    post: (path: string) => call("POST", path),
+    base,
+    get: <T = any>(path: string) => call<T>("GET", path),
+    post: <T = any>(path: string) => call<T>("POST", path),
+    delete: <T = any>(path: string) => call<T>("DELETE", path),
     close: () => dispatcher.close(),
   };
 }
