@@ -1,0 +1,33 @@
+# One image for the three services; the command picks which one runs, e.g.
+#   docker run shardshop node dist/stock/main.js
+# Build behind a registry mirror with --build-arg NPM_REGISTRY=http://mirror:4873/
+
+FROM node:22-bookworm-slim AS build
+ARG NPM_REGISTRY=https://registry.npmjs.org/
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --registry="$NPM_REGISTRY" --no-audit --no-fund
+COPY tsconfig.json ./
+COPY common ./common
+COPY order ./order
+COPY stock ./stock
+COPY payment ./payment
+COPY local ./local
+COPY test ./test
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=8" \
+    PORT=8080
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/common ./dist/common
+COPY --from=build /app/dist/order ./dist/order
+COPY --from=build /app/dist/stock ./dist/stock
+COPY --from=build /app/dist/payment ./dist/payment
+USER node
+EXPOSE 8080
+# node is PID 1 and handles SIGTERM itself: it stops accepting, drains, then closes Redis.
+CMD ["node", "dist/order/main.js"]

@@ -1,0 +1,127 @@
+// `npm run compose [-- --shards N --replicas M]`: writes docker-compose.yml and gateway/nginx.conf
+// for N Redis shards and M instances per service. Every address is derived from N and M here, so
+// REDIS_ADDRS, MACHINE_ID, the service URLs and the gateway's upstreams agree by construction.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "../test/workload.js";
+import { renderNginxConfig } from "./nginx.js";
+import { SERVICES, type Service } from "./stack.js";
+
+type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
+
+/** Enough YAML for a compose file: maps, lists, and scalars written as JSON (valid YAML). */
+export function toYaml(value: Yaml, indent = 0): string {
+  const pad = " ".repeat(indent);
+  if (Array.isArray(value)) {
+    return value.map((v) => (typeof v === "object" ? `${pad}-\n${toYaml(v, indent + 2)}` : `${pad}- ${JSON.stringify(v)}`)).join("\n");
+  }
+  if (typeof value === "object") {
+    return Object.entries(value)
+      .map(([k, v]) =>
+        typeof v === "object" && (Array.isArray(v) ? v.length > 0 : Object.keys(v).length > 0)
+          ? `${pad}${k}:\n${toYaml(v, indent + 2)}`
+          : `${pad}${k}: ${typeof v === "object" ? (Array.isArray(v) ? "[]" : "{}") : JSON.stringify(v)}`,
+      )
+      .join("\n");
+  }
+  return `${pad}${JSON.stringify(value)}`;
+}
+
+const SERVICE_PORT = 8080;
+const healthy = { condition: "service_healthy" };
+const check = (test: string[]) => ({ test, interval: "5s", timeout: "3s", retries: 20, start_period: "5s" });
+
+export const redisName = (service: Service, shard: number) => `redis-${service}-${shard}`;
+export const instanceName = (service: Service, replica: number) => `${service}-${replica}`;
+
+export interface ComposeModel {
+  compose: { services: Record<string, Record<string, Yaml>>; volumes: Record<string, Yaml> };
+  nginx: string;
+}
+
+export function composeModel(shards: number, replicas: number): ComposeModel {
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const instances = (s: Service) => range(replicas).map((r) => instanceName(s, r));
+  const urls = (s: Service) => instances(s).map((name) => `http://${name}:${SERVICE_PORT}`).join(",");
+  const services: Record<string, Record<string, Yaml>> = {};
+  const volumes: Record<string, Yaml> = {};
+
+  const nginx = renderNginxConfig({
+    listen: ["80"],
+    upstreams: {
+      order: instances("order").map((n) => `${n}:${SERVICE_PORT}`),
+      stock: instances("stock").map((n) => `${n}:${SERVICE_PORT}`),
+      payment: instances("payment").map((n) => `${n}:${SERVICE_PORT}`),
+    },
+  });
+  services.gateway = {
+    image: "nginx:1.27-bookworm",
+    ports: ["8000:80"],
+    volumes: ["./gateway/nginx.conf:/etc/nginx/nginx.conf:ro"],
+    depends_on: Object.fromEntries(SERVICES.flatMap(instances).map((n) => [n, healthy])),
+    healthcheck: check(["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/80"]),
+    restart: "unless-stopped",
+  };
+
+  for (const service of SERVICES) {
+    const redis = range(shards).map((i) => redisName(service, i));
+    for (const name of redis) {
+      services[name] = {
+        image: "redis:7.4-bookworm",
+        // Nothing acknowledged is lost: every write goes to the append-only file.
+        command: ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+        volumes: [`${name}:/data`],
+        healthcheck: check(["CMD", "redis-cli", "ping"]),
+        restart: "unless-stopped",
+      };
+      volumes[name] = {};
+    }
+    // The order service waits for its participants, so its first recovery sweep finds them up.
+    const dependsOn = [...redis, ...(service === "order" ? [...instances("stock"), ...instances("payment")] : [])];
+    for (const replica of range(replicas)) {
+      services[instanceName(service, replica)] = {
+        build: { context: ".", args: { NPM_REGISTRY: "${NPM_REGISTRY:-https://registry.npmjs.org/}" } },
+        image: "shardshop:latest",
+        command: ["node", `dist/${service}/main.js`],
+        environment: {
+          PORT: String(SERVICE_PORT),
+          REDIS_ADDRS: redis.map((r) => `${r}:6379`).join(","),
+          MACHINE_ID: `${replica}/${replicas}`,
+          LOG_LEVEL: "info",
+          ...(service === "order" ? { STOCK_SERVICE_URL: urls("stock"), PAYMENT_SERVICE_URL: urls("payment") } : {}),
+        },
+        depends_on: Object.fromEntries(dependsOn.map((n) => [n, healthy])),
+        healthcheck: check([
+          "CMD",
+          "node",
+          "-e",
+          `fetch('http://127.0.0.1:${SERVICE_PORT}/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+        ]),
+        restart: "unless-stopped",
+        stop_grace_period: "15s",
+      };
+    }
+  }
+  return { compose: { services, volumes }, nginx };
+}
+
+/** Writes the compose file and the gateway configuration into `dir`. */
+export function writeCompose(dir: string, shards: number, replicas: number): void {
+  const { compose, nginx } = composeModel(shards, replicas);
+  const header = `# Generated by \`npm run compose -- --shards ${shards} --replicas ${replicas}\` (local/compose.ts); do not edit by hand.\n`;
+  writeFileSync(join(dir, "docker-compose.yml"), `${header}${toYaml(compose as unknown as Yaml)}\n`);
+  mkdirSync(join(dir, "gateway"), { recursive: true });
+  writeFileSync(join(dir, "gateway", "nginx.conf"), nginx);
+}
+
+if (process.argv[1]?.endsWith("local/compose.js")) {
+  const args = parseArgs(process.argv.slice(2));
+  const shards = Number(args.get("shards") ?? 1);
+  const replicas = Number(args.get("replicas") ?? 1);
+  if (!(Number.isInteger(shards) && shards >= 1 && shards <= 64 && Number.isInteger(replicas) && replicas >= 1 && replicas <= 32)) {
+    console.error("--shards must be 1-64 and --replicas 1-32");
+    process.exit(1);
+  }
+  writeCompose(args.get("out") ?? ".", shards, replicas);
+  console.log(`wrote docker-compose.yml and gateway/nginx.conf for ${shards} shard(s) and ${replicas} replica(s) per service`);
+}

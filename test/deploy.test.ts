@@ -1,0 +1,73 @@
+// The Docker deployment, checked offline: every compose file we generate (and the committed one)
+// is valid for docker-compose, and its addresses agree with each other by construction.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { composeModel, instanceName, redisName, writeCompose } from "../local/compose.js";
+import { SERVICES } from "../local/stack.js";
+
+const compose = (dir: string, ...args: string[]) => execFileSync("docker-compose", args, { cwd: dir, encoding: "utf8" });
+
+describe("docker compose", () => {
+  it("the committed compose file and gateway config are the generator's output", () => {
+    const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
+    try {
+      writeCompose(dir, 1, 1);
+      expect(readFileSync("docker-compose.yml", "utf8")).toBe(readFileSync(join(dir, "docker-compose.yml"), "utf8"));
+      expect(readFileSync("gateway/nginx.conf", "utf8")).toBe(readFileSync(join(dir, "gateway/nginx.conf"), "utf8"));
+      compose(".", "config", "-q");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [1, 1],
+    [3, 2],
+    [5, 3],
+  ])("%i shard(s) x %i replica(s): valid, and every address agrees", (shards, replicas) => {
+    const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
+    try {
+      writeCompose(dir, shards, replicas);
+      compose(dir, "config", "-q");
+      const listed = compose(dir, "config", "--services").trim().split("\n").sort();
+      const { compose: model, nginx } = composeModel(shards, replicas);
+      expect(listed).toEqual(Object.keys(model.services).sort());
+
+      for (const service of SERVICES) {
+        const redis = Array.from({ length: shards }, (_, i) => redisName(service, i));
+        for (let r = 0; r < replicas; r++) {
+          const spec = model.services[instanceName(service, r)]! as any;
+          expect(spec.environment.REDIS_ADDRS).toBe(redis.map((n) => `${n}:6379`).join(","));
+          expect(spec.environment.MACHINE_ID).toBe(`${r}/${replicas}`);
+          expect(spec.command).toEqual(["node", `dist/${service}/main.js`]);
+          expect(spec.ports).toBeUndefined(); // only the gateway is published
+          for (const dep of redis) expect(spec.depends_on[dep]).toEqual({ condition: "service_healthy" });
+        }
+        for (const name of redis) {
+          const spec = model.services[name]! as any;
+          expect(spec.command).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
+          expect(spec.volumes).toEqual([`${name}:/data`]);
+          expect(model.volumes[name]).toBeDefined();
+        }
+        // The gateway balances over exactly this service's replicas.
+        const upstream = new RegExp(`upstream ${service} \\{([^}]*)\\}`).exec(nginx)![1]!;
+        expect([...upstream.matchAll(/server (\S+) /g)].map((m) => m[1])).toEqual(
+          Array.from({ length: replicas }, (_, r) => `${instanceName(service, r)}:8080`),
+        );
+      }
+      const order = model.services["order-0"]! as any;
+      expect(order.environment.STOCK_SERVICE_URL).toBe(Array.from({ length: replicas }, (_, r) => `http://stock-${r}:8080`).join(","));
+      for (const spec of Object.values(model.services) as any[]) {
+        expect(spec.restart).toBe("unless-stopped");
+        expect(spec.healthcheck.test.length).toBeGreaterThan(1);
+      }
+      expect((model.services.gateway as any).ports).toEqual(["8000:80"]);
+      expect(nginx).not.toMatch(/location \/internal/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
