@@ -68,8 +68,10 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
     for (const name of redis) {
       services[name] = {
         image: "redis:7.4-bookworm",
-        // Nothing acknowledged is lost: every write goes to the append-only file.
-        command: ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+        // Nothing acknowledged is lost: every write goes to the append-only file on the volume.
+        // Protected mode is off because Redis is reachable only on the compose network, as in the
+        // official image (whose build turns it off; other builds of the same tag may not).
+        command: ["redis-server", "--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no"],
         volumes: [`${name}:/data`],
         healthcheck: check(["CMD", "redis-cli", "ping"]),
         restart: "unless-stopped",
