@@ -129,12 +129,27 @@ async function canListen(host: string): Promise<boolean> {
   });
 }
 
+const handedOut = new Set<number>();
+
+/**
+ * A port for a component to listen on. Chosen below Linux's ephemeral range (32768 and up), which
+ * outgoing connections draw from: a port probed free there could be taken by a client socket
+ * before the component binds it. Never the same port twice in one process.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Sends PING and waits for PONG (not LOADING): the shard has loaded its AOF and serves. */

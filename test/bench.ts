@@ -24,7 +24,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
 import { findShopProcesses, sampleProcesses, type ProcessFigures } from "./procstats.js";
-import { apiClient, isMain, mapLimit, parseArgs, type Api } from "./workload.js";
+import { helpFromHeader, isMain, parseArgs } from "../local/cli.js";
+import { apiClient, mapLimit, type Api } from "./workload.js";
 
 export const SCENARIOS = ["checkout-random", "checkout-distinct", "find", "add-funds"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -303,6 +304,7 @@ function gitCommit(): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  helpFromHeader(import.meta.url, args);
   const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
   const sizes: Sizes = { items: num("items", 100_000), users: num("users", 100_000), orders: num("orders", 100_000), fresh: num("fresh", 200_000) };
   const client = (args.get("client") ?? "autocannon") as LoadOptions["client"];

@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startStack, type Component, type Stack } from "../local/stack.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
-import { apiClient, isMain, mapLimit, parseArgs, seededRandom } from "./workload.js";
+import { helpFromHeader, isMain, parseArgs } from "../local/cli.js";
+import { apiClient, mapLimit, seededRandom } from "./workload.js";
 
 export interface ChaosOptions {
   seconds: number;
@@ -201,6 +202,7 @@ export function printChaosReport(r: ChaosReport): void {
 
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
+  helpFromHeader(import.meta.url, args);
   const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
   const seconds = num("seconds", 60);
   const report = await runChaos({

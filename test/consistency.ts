@@ -7,7 +7,8 @@
 //
 // Strict: 5 items (prices 1/2/5/10/20, limited stock), 2000 orders of 1-4 items, and a ledger per
 // user and per item: an order is paid exactly when its stock and credit were taken.
-import { apiClient, isMain, mapLimit, parseArgs, seededRandom, type Api } from "./workload.js";
+import { helpFromHeader, isMain, parseArgs } from "../local/cli.js";
+import { apiClient, mapLimit, seededRandom, type Api } from "./workload.js";
 
 export interface Figures {
   stockLog: number;
@@ -180,6 +181,7 @@ export function printReport(r: ConsistencyReport): void {
 
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
+  helpFromHeader(import.meta.url, args);
   const report = await runConsistency({
     url: args.get("url") ?? "http://localhost:8000",
     strict: args.has("strict"),

@@ -71,22 +71,3 @@ export function seededRandom(seed: number) {
     pick: <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!,
   };
 }
-
-/** Reads `--name value` and `--flag` arguments. */
-export function parseArgs(argv: string[]): Map<string, string> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) continue;
-    const eq = arg.indexOf("=");
-    if (eq > 0) args.set(arg.slice(2, eq), arg.slice(eq + 1));
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) args.set(arg.slice(2), argv[++i]!);
-    else args.set(arg.slice(2), "true");
-  }
-  return args;
-}
-
-/** True when this module is the program being run (not imported by a test). */
-export function isMain(metaUrl: string): boolean {
-  return process.argv[1] !== undefined && metaUrl === new URL(`file://${process.argv[1]}`).href;
-}
