@@ -93,11 +93,12 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
           ...(service === "order" ? { STOCK_SERVICE_URL: urls("stock"), PAYMENT_SERVICE_URL: urls("payment") } : {}),
         },
         depends_on: Object.fromEntries(dependsOn.map((n) => [n, healthy])),
+        // bash, not node: a health check every 5 s should not start a whole Node process.
         healthcheck: check([
           "CMD",
-          "node",
-          "-e",
-          `fetch('http://127.0.0.1:${SERVICE_PORT}/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+          "bash",
+          "-c",
+          `exec 3<>/dev/tcp/127.0.0.1/${SERVICE_PORT} && printf 'GET /ready HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
         ]),
         restart: "unless-stopped",
         stop_grace_period: "15s",
