@@ -102,12 +102,8 @@ export class Shards<Script extends string = string> {
   /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */
   async run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
     const client = this.clients[shard]!;
-    try {
-      const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
-      return await command.call(client, keys.length, ...keys, ...args);
-    } catch (err) {
-      throw isOutcomeUnknown(err) ? new OutcomeUnknownError(err) : err;
-    }
+    const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
+    return this.read(() => command.call(client, keys.length, ...keys, ...args));
   }
 
   /** Runs a script on the shard that owns `id`. */
@@ -115,7 +111,7 @@ export class Shards<Script extends string = string> {
     return this.run(this.indexOf(id), script, keys, args);
   }
 
-  /** Plain reads go through here too, so timeouts are classified the same way. */
+  /** Every call to a shard (scripts and plain reads) goes through here, so failures are classified once. */
   async read<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();

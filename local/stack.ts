@@ -121,11 +121,12 @@ function requireProgram(program: "redis-server" | "nginx"): void {
   );
 }
 
-async function canListen(host: string): Promise<boolean> {
+/** Whether a listener can bind `host` on `port` (0: any port) right now. */
+async function canListen(host: string, port = 0): Promise<boolean> {
   const server = createServer();
   return new Promise((resolve) => {
     server.once("error", () => resolve(false));
-    server.listen(0, host, () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 
@@ -140,12 +141,7 @@ export async function freePort(): Promise<number> {
   for (;;) {
     const port = 10_000 + Math.floor(Math.random() * 22_000);
     if (handedOut.has(port)) continue;
-    const server = createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      server.once("error", () => resolve(false));
-      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-    if (free) {
+    if (await canListen("127.0.0.1", port)) {
       handedOut.add(port);
       return port;
     }

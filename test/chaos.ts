@@ -47,7 +47,8 @@ export interface ChaosReport {
   ok: boolean;
 }
 
-async function pendingCheckouts(stack: Stack): Promise<number> {
+/** Checkouts not yet finished, over every order shard of the stack. */
+export async function pendingCheckouts(stack: Stack): Promise<number> {
   const counts = await Promise.all(
     stack.redis.order.map(async (c) => {
       const r = new Redis({ port: c.port, lazyConnect: true, maxRetriesPerRequest: 0 });

@@ -2,15 +2,14 @@
 // finishes the checkout, either for a retried request or by its recovery sweep. Whatever the
 // point, stock and credit are conserved exactly and the order is paid if and only if both were
 // taken.
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAULT_POINTS } from "../order/checkout.js";
+import { pendingCheckouts } from "./chaos.js";
 import { shardIndexOf } from "../common/shards.js";
 import { client, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
-let orderShards: Redis[];
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -19,23 +18,14 @@ beforeAll(async () => {
     env: { CHECKOUT_LEASE_MS: "1000", RECOVERY_INTERVAL_MS: "200" },
   });
   fx = shop(stack.api);
-  orderShards = stack.redis.order.map((c) => new Redis({ port: c.port }));
   // Two items on different stock shards, so the kill also lands between shards' parts.
   expect((await stack.api.post("/stock/batch_init/40/1000/3")).status).toBe(200);
 });
-afterAll(async () => {
-  orderShards?.forEach((r) => r.disconnect());
-  await stack?.teardown();
-});
-
-async function pendingTransactions(): Promise<number> {
-  const counts = await Promise.all(orderShards.map((r) => r.zcard("checkouts:pending")));
-  return counts.reduce((a, b) => a + b, 0);
-}
+afterAll(() => stack?.teardown());
 
 async function settled(): Promise<void> {
-  for (let i = 0; i < 200 && (await pendingTransactions()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await pendingTransactions()).toBe(0);
+  for (let i = 0; i < 200 && (await pendingCheckouts(stack)) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await pendingCheckouts(stack)).toBe(0);
 }
 
 const items = (() => {
