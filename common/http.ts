@@ -7,6 +7,12 @@ export interface ServiceReply<T = unknown> {
   body: T;
 }
 
+export interface CallOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
 export interface ServiceClientOptions {
   /** Longest wait for a whole answer; past it the call fails as "outcome unknown". */
   timeoutMs: number;
@@ -30,18 +36,11 @@ export class ServiceClient {
       urls.length === 1 ? new Pool(urls[0]!, poolOptions) : new BalancedPool(urls, poolOptions);
   }
 
-  get<T>(path: string): Promise<ServiceReply<T>> {
-    return this.call("GET", path, undefined);
-  }
-
-  post<T>(path: string, body?: unknown): Promise<ServiceReply<T>> {
-    return this.call("POST", path, body);
-  }
-
-  private async call<T>(method: Dispatcher.HttpMethod, path: string, body: unknown): Promise<ServiceReply<T>> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = payload === undefined ? undefined : { "content-type": "application/json" };
-    const res = await this.dispatcher.request({ method, path, headers, body: payload });
+  /** One request; `headers` carry the trace context, `signal` a caller's deadline. */
+  async request<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<ServiceReply<T>> {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers = payload === undefined ? options.headers : { ...options.headers, "content-type": "application/json" };
+    const res = await this.dispatcher.request({ method, path, headers, body: payload, signal: options.signal });
     const text = await res.body.text();
     let parsed: unknown;
     try {

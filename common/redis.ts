@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
+import { elapsedSeconds, redisCommandDuration, redisCommandErrors } from "./metrics.js";
 import { groupByShard, shardIndexOf } from "./shards.js";
 
 export type ScriptReply = string | number | null | ScriptReply[];
@@ -67,11 +68,6 @@ export class Shards<Script extends string = string> {
     return shardIndexOf(id, this.clients.length);
   }
 
-  /** The client of the shard that owns `id`, for plain reads. */
-  of(id: string): Redis {
-    return this.clients[this.indexOf(id)]!;
-  }
-
   group<T>(entries: Iterable<T>, idOf: (e: T) => string): Map<number, T[]> {
     return groupByShard(entries, idOf, this.clients.length);
   }
@@ -101,9 +97,10 @@ export class Shards<Script extends string = string> {
 
   /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */
   async run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    const client = this.clients[shard]!;
-    const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
-    return this.read(() => command.call(client, keys.length, ...keys, ...args));
+    return this.readAt(shard, script, (client) => {
+      const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
+      return command.call(client, keys.length, ...keys, ...args);
+    });
   }
 
   /** Runs a script on the shard that owns `id`. */
@@ -111,19 +108,38 @@ export class Shards<Script extends string = string> {
     return this.run(this.indexOf(id), script, keys, args);
   }
 
-  /** Every call to a shard (scripts and plain reads) goes through here, so failures are classified once. */
-  async read<T>(op: () => Promise<T>): Promise<T> {
+  /**
+   * Every call to a shard (scripts and plain reads, named for the metrics) goes through here, so
+   * failures are classified and latency recorded in one place.
+   */
+  async readAt<T>(shard: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
+    const start = performance.now();
+    const labels = { shard: String(shard), command: name };
     try {
-      return await op();
+      return await op(this.clients[shard]!);
     } catch (err) {
-      throw isOutcomeUnknown(err) ? new OutcomeUnknownError(err) : err;
+      const unknown = isOutcomeUnknown(err);
+      redisCommandErrors.inc({ ...labels, kind: unknown ? "unknown_outcome" : "error" });
+      throw unknown ? new OutcomeUnknownError(err) : err;
+    } finally {
+      redisCommandDuration.observe(labels, elapsedSeconds(start));
     }
+  }
+
+  /** A plain read on the shard that owns `id`. */
+  readFor<T>(id: string, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
+    return this.readAt(this.indexOf(id), name, op);
+  }
+
+  /** For each shard, whether it answers PING. */
+  async pingEach(): Promise<boolean[]> {
+    const results = await Promise.allSettled(this.clients.map((c) => c.ping()));
+    return results.map((r) => r.status === "fulfilled");
   }
 
   /** True when every shard answers PING. */
   async ready(): Promise<boolean> {
-    const results = await Promise.allSettled(this.clients.map((c) => c.ping()));
-    return results.every((r) => r.status === "fulfilled");
+    return (await this.pingEach()).every(Boolean);
   }
 
   async close(): Promise<void> {

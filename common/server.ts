@@ -1,26 +1,83 @@
-// Service boot and shutdown shared by order, stock and payment: the base Hono app (JSON errors,
-// /health, /ready), the HTTP server, and a graceful stop on SIGTERM/SIGINT.
-import { getRequestListener, RequestError } from "@hono/node-server";
-import { Hono } from "hono";
+// Service boot and shutdown shared by order, stock and payment: the base Hono app (request ids and
+// traces, metrics, JSON errors, /health, /ready, /metrics, the OpenAPI document), the HTTP server,
+// and a graceful stop on SIGTERM/SIGINT.
+import { getRequestListener, RequestError, type HttpBindings } from "@hono/node-server";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { routePath } from "hono/route";
 import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { BaseConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
+import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth } from "./metrics.js";
+import { badRequest } from "./params.js";
 import { OutcomeUnknownError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "./saga.js";
+import { RequestContext, startTracing, type Tracer } from "./tracing.js";
+
+export type ServiceEnv = { Bindings: HttpBindings; Variables: { request: RequestContext } };
+export type ServiceApp = OpenAPIHono<ServiceEnv>;
 
 const MAX_INTERNAL_BODY = 256 * 1024;
 
-/** The app every service starts from: uniform JSON errors and the health endpoints. */
-export function createServiceApp(name: string, shards: Shards<string>, log: Logger): Hono {
-  const app = new Hono();
-  app.use(`${INTERNAL_PREFIX}*`, async (c, next) => {
-    // Internal routes are for service-to-service calls only. Gateways never route them, and as a
-    // second line of defence any request that passed through a proxy is refused here.
-    if (c.req.header("x-forwarded-for") !== undefined || c.req.header("forwarded") !== undefined) {
-      return c.json({ error: "not found" }, 404);
-    }
+/** A header read from Node's own request object: cheaper than materialising the web Headers. */
+function header(c: Context<ServiceEnv>, name: string): string | undefined {
+  const value = c.env?.incoming ? c.env.incoming.headers[name] : c.req.header(name);
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Every request: its context (request id, trace span, logger), its latency by route template, and
+ * at debug level one log line.
+ */
+function observeRequests(tracer: Tracer, log: Logger): MiddlewareHandler<ServiceEnv> {
+  const debug = log.isLevelEnabled("debug");
+  return async (c, next) => {
+    const start = performance.now();
+    const span = tracer.startRequest(c.req.method, header(c, "traceparent"));
+    const ctx = new RequestContext(span, log, header(c, "x-request-id"));
+    c.set("request", ctx);
+    await next();
+    const status = c.res.status;
+    // Unmatched paths share one label: hostile URLs must not make new series.
+    const matched = routePath(c, -1);
+    const route = matched === "/*" ? "unmatched" : matched;
+    httpRequestDuration.observe({ method: c.req.method, route, status: String(status) }, elapsedSeconds(start));
+    span.end(status);
+    if (debug) ctx.log.debug({ method: c.req.method, path: c.req.path, route, status, ms: performance.now() - start }, "request");
+  };
+}
+
+/** Internal routes and /metrics are for other services and the scraper, never for a proxied client. */
+const notThroughProxy: MiddlewareHandler<ServiceEnv> = async (c, next) => {
+  if (header(c, "x-forwarded-for") !== undefined || header(c, "forwarded") !== undefined) {
+    return c.json({ error: "not found" }, 404);
+  }
+  await next();
+};
+
+export interface ServiceAppOptions {
+  name: string;
+  /** The path prefix the gateway routes to this service, e.g. /orders; the API docs live under it. */
+  publicPrefix: string;
+  shards: Shards<string>;
+  log: Logger;
+  tracer: Tracer;
+}
+
+/** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
+export function createServiceApp({ name, publicPrefix, shards, log, tracer }: ServiceAppOptions): ServiceApp {
+  // Requests that fail their route's schema get the same JSON 400 as any other bad input.
+  const app = new OpenAPIHono<ServiceEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw badRequest(result.error);
+    },
+  });
+  app.use(observeRequests(tracer, log));
+  app.use("/metrics", notThroughProxy);
+  app.use(`${INTERNAL_PREFIX}*`, notThroughProxy, async (c, next) => {
     // Saga bodies are small and always sent with a length. Checked on the header alone: touching
     // the body stream here would cost every step a web-stream conversion. The unread body leaves
     // the connection unusable, so it is closed after the answer.
@@ -31,6 +88,12 @@ export function createServiceApp(name: string, shards: Shards<string>, log: Logg
     }
     await next();
   });
+  app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
+  app.doc(`${publicPrefix}/openapi.json`, {
+    openapi: "3.0.3",
+    info: { title: `shardshop ${name} service`, version: "1.0.0", description: `The public API of the ${name} service, as routed by the gateway.` },
+  });
+  app.get(`${publicPrefix}/docs`, swaggerUI({ url: `${publicPrefix}/openapi.json`, title: `shardshop ${name} API` }));
   app.get("/health", (c) => c.json({ status: "ok", service: name }));
   app.get("/ready", async (c) =>
     (await shards.ready())
@@ -40,11 +103,12 @@ export function createServiceApp(name: string, shards: Shards<string>, log: Logg
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
+    const requestLog = c.var.request?.log ?? log;
     if (err instanceof OutcomeUnknownError) {
-      log.warn({ err: err.message, path: c.req.path }, "storage did not answer");
+      requestLog.warn({ err: err.message, path: c.req.path }, "storage did not answer");
       return c.json({ error: "storage unavailable; the outcome of this request is unknown" }, 503);
     }
-    log.error({ err, path: c.req.path }, "unhandled error");
+    requestLog.error({ err, path: c.req.path }, "unhandled error");
     return c.json({ error: "internal error" }, 500);
   });
   return app;
@@ -70,17 +134,21 @@ type Closer = () => unknown;
 
 export interface ServiceDefinition {
   name: string;
+  publicPrefix: string;
   config: BaseConfig;
   shards: Shards<string>;
   /** Adds the service's routes; may return what to close on shutdown (before the shards). */
-  mount: (app: Hono, log: Logger) => Closer[] | void;
+  mount: (app: ServiceApp, log: Logger, tracer: Tracer) => Closer[] | void;
 }
 
-/** Builds the app, listens, and stops gracefully: drain HTTP, then close clients and shards. */
-export function startService({ name, config, shards, mount }: ServiceDefinition): Server {
+/** Builds the app, listens, and stops gracefully: drain HTTP, then close clients, shards and tracing. */
+export async function startService({ name, publicPrefix, config, shards, mount }: ServiceDefinition): Promise<Server> {
   const log = createLogger(name, config.LOG_LEVEL, config.MACHINE_ID);
-  const app = createServiceApp(name, shards, log);
-  const closers = [...(mount(app, log) ?? []), () => shards.close()];
+  const tracer = await startTracing(name);
+  startProcessMetrics(name, config.MACHINE_ID);
+  trackShardHealth(shards);
+  const app = createServiceApp({ name, publicPrefix, shards, log, tracer });
+  const closers = [...(mount(app, log, tracer) ?? []), () => shards.close(), () => tracer.shutdown()];
 
   // The adapter refuses request targets it cannot turn into a URL (a backslash in the path, say)
   // before Hono runs; those get the same JSON 400 as any other bad input.

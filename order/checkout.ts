@@ -10,13 +10,18 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { newId } from "../common/ids.js";
 import type { Logger } from "../common/log.js";
+import { elapsedSeconds } from "../common/metrics.js";
 import { OutcomeUnknownError } from "../common/redis.js";
+import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
+import { abortCategory, checkoutDuration, checkoutRecoveries, checkoutsInFlight } from "./metrics.js";
 import type { Participants, StepOutcome } from "./participants.js";
 import type { BeginResult, OrderStore, Transaction } from "./store.js";
 
 export type CheckoutOutcome =
   | { kind: "committed" | "already_paid" | "not_found" | "empty" }
-  | { kind: "aborted"; reason: string };
+  | { kind: "aborted"; reason: string }
+  /** Refused before anything was written: a participant is known down, or this instance is full. */
+  | { kind: "rejected"; reason: "circuit_open" | "overloaded"; retryAfter: number; participant?: string };
 
 /** Test-only places where the order process kills itself (SIGKILL) mid-saga. */
 export const FAULT_POINTS = ["after-begin", "after-stock", "after-payment", "after-steps", "after-decision"] as const;
@@ -24,11 +29,14 @@ export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export interface CheckoutOptions {
   leaseMs: number;
+  /** Checkouts this instance runs at once; more are refused (429) rather than queued without bound. */
+  maxInFlight: number;
   faultPoint?: FaultPoint;
 }
 
-/** Why an abort was decided, from the two steps' outcomes; stock is reported first. */
+/** Why an abort was decided, from the two steps' outcomes. */
 function abortReason(stock: StepOutcome, payment: StepOutcome): string {
+  // Stock's reason comes first when both refused.
   for (const outcome of [stock, payment]) {
     if (outcome.kind === "refused" && outcome.reason !== "compensated") return outcome.reason;
   }
@@ -43,18 +51,49 @@ export class Checkout {
     private readonly participants: Participants,
     private readonly options: CheckoutOptions,
     private readonly log: Logger,
+    private readonly tracer: Tracer,
   ) {}
 
+  private inFlight = 0;
+
   /** A checkout request: starts the order's transaction, or waits for the running one. */
-  async checkout(orderId: string): Promise<CheckoutOutcome> {
+  async checkout(orderId: string, ctx: RequestContext): Promise<CheckoutOutcome> {
+    const start = performance.now();
+    if (this.inFlight >= this.options.maxInFlight) return this.counted(start, { kind: "rejected", reason: "overloaded", retryAfter: 1 });
+    this.inFlight++;
+    checkoutsInFlight.inc();
+    try {
+      return this.counted(start, await this.run(orderId, ctx));
+    } finally {
+      this.inFlight--;
+      checkoutsInFlight.dec();
+    }
+  }
+
+  private async run(orderId: string, ctx: RequestContext): Promise<CheckoutOutcome> {
+    const down = this.participants.failingFast();
+    if (down) {
+      // Nothing is started while a participant is known down. The order is read only so that an
+      // order already paid still says so.
+      const order = await this.store.find(orderId);
+      if (!order) return { kind: "not_found" };
+      if (order.paid) return { kind: "already_paid" };
+      return { kind: "rejected", reason: "circuit_open", ...down };
+    }
     const txId = newId();
     let result = await this.begin(orderId, "start", txId);
     if (result.kind === "drive" && result.tx.id !== txId && result.tx.state === "aborting") {
       // An earlier attempt was rolled back but not yet fully compensated: finish it, then start afresh.
-      await this.drive(result.tx);
+      await this.drive(result.tx, ctx);
       result = await this.begin(orderId, "start", txId);
     }
-    return this.follow(orderId, result);
+    return this.follow(orderId, result, ctx);
+  }
+
+  private counted(start: number, outcome: CheckoutOutcome): CheckoutOutcome {
+    const reason = outcome.kind === "aborted" ? abortCategory(outcome.reason) : outcome.kind === "rejected" ? outcome.reason : "";
+    checkoutDuration.observe({ outcome: outcome.kind, reason }, elapsedSeconds(start));
+    return outcome;
   }
 
   private begin(orderId: string, mode: "start" | "watch" | "resume", txId = ""): Promise<BeginResult> {
@@ -62,12 +101,12 @@ export class Checkout {
   }
 
   /** Acts on a begin result until the transaction the caller cares about has an outcome. */
-  private async follow(orderId: string, first: BeginResult): Promise<CheckoutOutcome> {
+  private async follow(orderId: string, first: BeginResult, ctx: RequestContext): Promise<CheckoutOutcome> {
     let result = first;
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       switch (result.kind) {
         case "drive":
-          return this.drive(result.tx);
+          return this.drive(result.tx, ctx);
         case "busy":
           // Another request or instance drives it; its lease bounds how long we wait before we
           // take over ourselves.
@@ -87,7 +126,7 @@ export class Checkout {
   }
 
   /** Drives a transaction whose lease we hold to its end (or as far as the participants allow). */
-  async drive(tx: Transaction): Promise<CheckoutOutcome> {
+  async drive(tx: Transaction, ctx: RequestContext): Promise<CheckoutOutcome> {
     this.fault("after-begin");
     let reason = tx.reason;
     let compensateStock = true;
@@ -95,8 +134,8 @@ export class Checkout {
 
     if (tx.state === "trying") {
       const [stock, payment] = await Promise.all([
-        this.participants.reserveStock(tx).then((o) => (this.fault("after-stock"), o)),
-        this.participants.chargeCredit(tx).then((o) => (this.fault("after-payment"), o)),
+        this.participants.reserveStock(tx, ctx).then((o) => (this.fault("after-stock"), o)),
+        this.participants.chargeCredit(tx, ctx).then((o) => (this.fault("after-payment"), o)),
       ]);
       this.fault("after-steps");
       const decided =
@@ -105,30 +144,31 @@ export class Checkout {
           : await this.retry(() => this.store.decideAbort(tx, abortReason(stock, payment)));
       this.fault("after-decision");
       if (decided.kind === "finished") return outcomeOf(decided.outcome);
-      if (decided.kind === "unknown") return this.settled(tx);
+      if (decided.kind === "unknown") return this.settled(tx, ctx);
       reason = decided.reason;
-      // A refusal is final and holds nothing: only the other participant needs compensating.
-      compensateStock = stock.kind !== "refused";
-      compensatePayment = payment.kind !== "refused";
+      // A refusal is final and holds nothing, and a step never sent took nothing: only the other
+      // participant needs compensating.
+      compensateStock = stock.kind !== "refused" && stock.kind !== "not_sent";
+      compensatePayment = payment.kind !== "refused" && payment.kind !== "not_sent";
     }
 
     const compensated = await Promise.all([
-      compensateStock ? this.retry(() => this.participants.releaseStock(tx), true) : true,
-      compensatePayment ? this.retry(() => this.participants.refundCredit(tx), true) : true,
+      compensateStock ? this.retry(() => this.participants.releaseStock(tx, ctx), true) : true,
+      compensatePayment ? this.retry(() => this.participants.refundCredit(tx, ctx), true) : true,
     ]);
     if (compensated.every(Boolean)) {
       const finished = await this.retry(() => this.store.finishAbort(tx));
       if (finished.kind === "finished") return outcomeOf(finished.outcome);
     } else {
-      this.log.warn({ order: tx.orderId, tx: tx.id }, "compensation incomplete; left for recovery");
+      ctx.log.warn({ order: tx.orderId, tx: tx.id }, "compensation incomplete; left for recovery");
     }
     // The abort is decided and durable: whoever takes the lease next finishes the compensation.
     return { kind: "aborted", reason };
   }
 
   /** Outcome of a transaction someone else finished, read back from the order. */
-  private async settled(tx: Transaction): Promise<CheckoutOutcome> {
-    return this.follow(tx.orderId, await this.begin(tx.orderId, "watch", tx.id));
+  private async settled(tx: Transaction, ctx: RequestContext): Promise<CheckoutOutcome> {
+    return this.follow(tx.orderId, await this.begin(tx.orderId, "watch", tx.id), ctx);
   }
 
   /**
@@ -142,9 +182,12 @@ export class Checkout {
         for (const orderId of await this.store.expiredCheckouts(shard, batch)) {
           const result = await this.begin(orderId, "resume");
           if (result.kind !== "drive") continue;
-          const outcome = await this.drive(result.tx);
+          const ctx = backgroundContext(this.tracer, "recover checkout", this.log);
+          const outcome = await this.drive(result.tx, ctx);
+          ctx.span.end();
           recovered++;
-          this.log.info({ order: orderId, tx: result.tx.id, outcome }, "recovered checkout");
+          checkoutRecoveries.inc();
+          ctx.log.info({ order: orderId, tx: result.tx.id, outcome }, "recovered checkout");
         }
       }),
     );

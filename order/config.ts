@@ -9,8 +9,16 @@ export const orderConfig = baseConfig.extend({
   /** One URL, or several (one per instance) to balance across. */
   STOCK_SERVICE_URL: origins,
   PAYMENT_SERVICE_URL: origins,
-  /** Longest wait for a participant's answer; past it the step's outcome is unknown. */
+  /** Longest wait for a participant's answer, retries included; past it the step's outcome is unknown. */
   STEP_TIMEOUT_MS: ms(50, 60_000).default(3000),
+  /** Tries per participant call (all are idempotent), the first included. */
+  STEP_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Consecutive failed calls to a participant that open its circuit breaker. */
+  BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** How long an open breaker fails checkouts fast before one probe call is let through. */
+  BREAKER_HALF_OPEN_MS: ms(50, 300_000).default(2000),
+  /** Checkouts one instance runs at once; beyond it they are answered 429 with Retry-After. */
+  MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** How long a driver owns a checkout before another instance may take it over. */
   CHECKOUT_LEASE_MS: ms(100, 300_000).default(10_000),
   /** How often each instance looks for checkouts whose driver is gone. */

@@ -1,62 +1,186 @@
-// The order service's calls to stock and payment. Saga calls never throw: a step is done, refused
-// (final, holds nothing), or unknown (no clear answer: it may have been applied).
+// The order service's calls to stock and payment. Each participant's calls go through one policy:
+// a total deadline, then retries with backoff, then a circuit breaker. Every call made here is
+// idempotent (saga steps by transaction id, the rest are reads), so sending one again is safe.
+//
+// Saga calls never throw: a step is done, refused (final, holds nothing), unknown (no clear answer:
+// it may have been applied), or not sent at all because the participant's breaker is open.
+import {
+  BrokenCircuitError,
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+  type IPolicy,
+} from "cockatiel";
 import { HTTPException } from "hono/http-exception";
-import type { ServiceClient } from "../common/http.js";
+import type { ServiceClient, ServiceReply } from "../common/http.js";
+import { elapsedSeconds } from "../common/metrics.js";
 import { sagaRoutes, type RefusalReason, type StepReply } from "../common/saga.js";
+import type { RequestContext } from "../common/tracing.js";
+import { circuitBreakerState, sagaStepDuration, sagaStepRetries } from "./metrics.js";
 import type { Transaction } from "./store.js";
 
-export type StepOutcome = { kind: "done" } | { kind: "refused"; reason: RefusalReason } | { kind: "unknown" };
+export type StepOutcome =
+  | { kind: "done" }
+  | { kind: "refused"; reason: RefusalReason }
+  | { kind: "unknown" }
+  | { kind: "not_sent" };
+
+export interface ResilienceOptions {
+  /** Total time for a call, retries included; past it the outcome is unknown. */
+  deadlineMs: number;
+  /** Tries per call, the first included. */
+  attempts: number;
+  /** Consecutive failed calls that open a participant's breaker. */
+  breakerFailures: number;
+  /** How long an open breaker fails fast before letting one probe call through. */
+  breakerHalfOpenMs: number;
+}
+
+/** A participant's answer that says it could not do its part now: worth a retry, counts against the breaker. */
+class ParticipantFailure extends Error {}
+
+const isTransient = (err: Error) => !(err instanceof BrokenCircuitError);
+
+export class Participant {
+  private readonly breaker;
+  private readonly policy: IPolicy;
+  private openedAt = 0;
+
+  constructor(
+    readonly name: "stock" | "payment",
+    private readonly client: ServiceClient,
+    private readonly options: ResilienceOptions,
+  ) {
+    this.breaker = circuitBreaker(handleWhen(isTransient), {
+      halfOpenAfter: options.breakerHalfOpenMs,
+      breaker: new ConsecutiveBreaker(options.breakerFailures),
+    });
+    this.breaker.onBreak(() => (this.openedAt = Date.now()));
+    this.breaker.onStateChange((state) => circuitBreakerState.set({ participant: name }, BREAKER_GAUGE[state]));
+    circuitBreakerState.set({ participant: name }, 0);
+    const retries = retry(handleWhen(isTransient), {
+      maxAttempts: options.attempts - 1,
+      backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 200 }),
+    });
+    retries.onRetry(() => sagaStepRetries.inc({ participant: name }));
+    this.policy = wrap(timeout(options.deadlineMs, TimeoutStrategy.Aggressive), retries, this.breaker);
+  }
+
+  /**
+   * Seconds until the breaker lets a probe through, or 0 when calls may be sent. While it is open
+   * new work is refused before it starts; once due, the next call is the probe.
+   */
+  failingFastFor(): number {
+    const state = this.breaker.state;
+    if (state === CircuitState.HalfOpen) return 1;
+    if (state !== CircuitState.Open) return 0;
+    const left = this.openedAt + this.options.breakerHalfOpenMs - Date.now();
+    return left > 0 ? Math.ceil(left / 1000) : 0;
+  }
+
+  /** A call through the policy; throws when there is no usable answer. */
+  call<T>(method: "GET" | "POST", path: string, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
+    const span = ctx.span.startCall(`${method} ${path}`);
+    const headers = ctx.callHeaders(span);
+    return this.policy
+      .execute(async ({ signal }) => {
+        const reply = await this.client.request<T>(method, path, { body, headers, signal });
+        // 5xx: the participant could not tell (e.g. its Redis did not answer). 4xx answers are its
+        // decisions, and a healthy participant's.
+        if (reply.status >= 500) throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
+        return reply;
+      })
+      .then(
+        (reply) => (span.end(reply.status), reply),
+        (err: Error) => {
+          span.end(undefined, err);
+          throw err;
+        },
+      );
+  }
+
+  /** A saga step: its outcome, timed. */
+  async step(step: string, path: string, ctx: RequestContext, body: unknown): Promise<StepOutcome> {
+    const start = performance.now();
+    const outcome = await this.call<StepReply>("POST", path, ctx, body).then(toOutcome, (err) =>
+      err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN,
+    );
+    sagaStepDuration.observe({ participant: this.name, step, result: outcome.kind }, elapsedSeconds(start));
+    return outcome;
+  }
+}
+
+const BREAKER_GAUGE: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.Open]: 1,
+  [CircuitState.Isolated]: 1,
+  [CircuitState.HalfOpen]: 2,
+};
+
+const DONE: StepOutcome = { kind: "done" };
+const UNKNOWN: StepOutcome = { kind: "unknown" };
+const NOT_SENT: StepOutcome = { kind: "not_sent" };
+
+function toOutcome({ status, body }: ServiceReply<StepReply>): StepOutcome {
+  if (status === 200 && body?.status === "done") return DONE;
+  if (status === 409 && body?.status === "refused") return { kind: "refused", reason: body.reason };
+  return UNKNOWN;
+}
 
 const unavailable = (service: string) =>
   new HTTPException(503, { message: `${service} service unavailable; nothing was changed` });
 
 export class Participants {
   constructor(
-    private readonly stock: ServiceClient,
-    private readonly payment: ServiceClient,
+    readonly stock: Participant,
+    readonly payment: Participant,
   ) {}
 
-  reserveStock(tx: Transaction): Promise<StepOutcome> {
-    return step(this.stock.post<StepReply>(sagaRoutes.reserveStock, { tx: tx.id, items: tx.items }));
+  /** The participant whose breaker refuses new work now, with seconds to wait; undefined if none. */
+  failingFast(): { participant: string; retryAfter: number } | undefined {
+    for (const p of [this.stock, this.payment]) {
+      const retryAfter = p.failingFastFor();
+      if (retryAfter > 0) return { participant: p.name, retryAfter };
+    }
+    return undefined;
   }
 
-  chargeCredit(tx: Transaction): Promise<StepOutcome> {
-    return step(this.payment.post<StepReply>(sagaRoutes.chargeCredit, { tx: tx.id, user_id: tx.userId, amount: tx.total }));
+  reserveStock(tx: Transaction, ctx: RequestContext): Promise<StepOutcome> {
+    return this.stock.step("reserve", sagaRoutes.reserveStock, ctx, { tx: tx.id, items: tx.items });
+  }
+
+  chargeCredit(tx: Transaction, ctx: RequestContext): Promise<StepOutcome> {
+    return this.payment.step("charge", sagaRoutes.chargeCredit, ctx, { tx: tx.id, user_id: tx.userId, amount: tx.total });
   }
 
   /** Compensations: true once the participant confirmed. */
-  async releaseStock(tx: Transaction): Promise<boolean> {
-    return (await step(this.stock.post<StepReply>(sagaRoutes.releaseStock, { tx: tx.id, items: tx.items }))).kind === "done";
+  async releaseStock(tx: Transaction, ctx: RequestContext): Promise<boolean> {
+    return (await this.stock.step("release", sagaRoutes.releaseStock, ctx, { tx: tx.id, items: tx.items })).kind === "done";
   }
 
-  async refundCredit(tx: Transaction): Promise<boolean> {
-    return (await step(this.payment.post<StepReply>(sagaRoutes.refundCredit, { tx: tx.id, user_id: tx.userId }))).kind === "done";
+  async refundCredit(tx: Transaction, ctx: RequestContext): Promise<boolean> {
+    return (await this.payment.step("refund", sagaRoutes.refundCredit, ctx, { tx: tx.id, user_id: tx.userId })).kind === "done";
   }
 
   /** The item's price, null if it does not exist; throws a 503 if stock cannot tell. */
-  async itemPrice(itemId: string): Promise<number | null> {
-    const reply = await this.stock.get<{ price: number }>(`/stock/find/${itemId}`).catch(() => null);
+  async itemPrice(itemId: string, ctx: RequestContext): Promise<number | null> {
+    const reply = await this.stock.call<{ price: number }>("GET", `/stock/find/${itemId}`, ctx).catch(() => null);
     if (reply?.status === 404) return null;
     if (reply?.status !== 200) throw unavailable("stock");
     return reply.body.price;
   }
 
   /** Whether the user exists; throws a 503 if payment cannot tell. */
-  async userExists(userId: string): Promise<boolean> {
-    const reply = await this.payment.get(`/payment/find_user/${userId}`).catch(() => null);
+  async userExists(userId: string, ctx: RequestContext): Promise<boolean> {
+    const reply = await this.payment.call("GET", `/payment/find_user/${userId}`, ctx).catch(() => null);
     if (reply?.status === 404) return false;
     if (reply?.status !== 200) throw unavailable("payment");
     return true;
-  }
-}
-
-async function step(call: Promise<{ status: number; body: StepReply }>): Promise<StepOutcome> {
-  try {
-    const { status, body } = await call;
-    if (status === 200 && body?.status === "done") return { kind: "done" };
-    if (status === 409 && body?.status === "refused") return { kind: "refused", reason: body.reason };
-    return { kind: "unknown" };
-  } catch {
-    return { kind: "unknown" };
   }
 }

@@ -1,58 +1,114 @@
-import type { Context, Hono } from "hono";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { parseOr400 } from "../common/params.js";
+import { publicRoute } from "../common/openapi.js";
+import type { ServiceApp } from "../common/server.js";
 import type { Checkout, CheckoutOutcome } from "./checkout.js";
 import type { Participants } from "./participants.js";
-import { batchInitParams, itemChangeParams, orderParams, userParams } from "./schemas.js";
+import {
+  batchDone,
+  batchInitParams,
+  checkoutDone,
+  itemChangeParams,
+  order,
+  orderCreated,
+  orderParams,
+  orderRemoved,
+  orderTotal,
+  userParams,
+} from "./schemas.js";
 import type { OrderChange, OrderStore } from "./store.js";
 
-export function orderRoutes(app: Hono, store: OrderStore, participants: Participants, checkout: Checkout): Hono {
-  app.post("/orders/create/:user_id", async (c) => {
-    const { user_id } = parseOr400(userParams, c.req.param());
-    if (!(await participants.userExists(user_id))) throw new HTTPException(404, { message: `user ${user_id} not found` });
-    return c.json({ order_id: await store.create(user_id) });
-  });
+export function orderRoutes(app: ServiceApp, store: OrderStore, participants: Participants, checkout: Checkout): void {
+  publicRoute(
+    app,
+    { method: "post", path: "/orders/create/{user_id}", summary: "Create an empty order for a user", params: userParams, reply: orderCreated, errors: [400, 404, 503] },
+    async (c, { user_id }) => {
+      if (!(await participants.userExists(user_id, c.var.request))) throw new HTTPException(404, { message: `user ${user_id} not found` });
+      return c.json({ order_id: await store.create(user_id) });
+    },
+  );
 
-  app.post("/orders/batch_init/:n/:n_items/:n_users/:item_price", async (c) => {
-    const { n, n_items, n_users, item_price } = parseOr400(batchInitParams, c.req.param());
-    await store.batchInit(n, n_items, n_users, item_price);
-    return c.json({ msg: `Batch init for orders successful: ${n} orders` });
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/orders/batch_init/{n}/{n_items}/{n_users}/{item_price}",
+      summary: "Create (or overwrite) orders 0..n-1 of two random items each, for random users",
+      params: batchInitParams,
+      reply: batchDone,
+      errors: [400, 503],
+    },
+    async (c, { n, n_items, n_users, item_price }) => {
+      await store.batchInit(n, n_items, n_users, item_price);
+      return c.json({ msg: `Batch init for orders successful: ${n} orders` });
+    },
+  );
 
-  app.get("/orders/find/:order_id", async (c) => {
-    const { order_id } = parseOr400(orderParams, c.req.param());
-    const order = await store.find(order_id);
-    if (!order) throw orderNotFound(order_id);
-    return c.json(order);
-  });
+  publicRoute(
+    app,
+    { method: "get", path: "/orders/find/{order_id}", summary: "An order with its items", params: orderParams, reply: order, errors: [400, 404, 503] },
+    async (c, { order_id }) => {
+      const found = await store.find(order_id);
+      if (!found) throw orderNotFound(order_id);
+      return c.json(found);
+    },
+  );
 
-  app.post("/orders/addItem/:order_id/:item_id/:quantity?", async (c) => {
-    const { order_id, item_id, quantity = 1 } = parseOr400(itemChangeParams, c.req.param());
-    const price = await participants.itemPrice(item_id);
-    if (price === null) throw new HTTPException(404, { message: `item ${item_id} not found` });
-    return orderChanged(c, order_id, await store.addItem(order_id, item_id, quantity, price));
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: ["/orders/addItem/{order_id}/{item_id}/{quantity}", "/orders/addItem/{order_id}/{item_id}"],
+      summary: "Add units of an item (1 unless given) at its current price",
+      params: itemChangeParams,
+      reply: orderTotal,
+      errors: [400, 404, 409, 503],
+    },
+    async (c, { order_id, item_id, quantity = 1 }) => {
+      const price = await participants.itemPrice(item_id, c.var.request);
+      if (price === null) throw new HTTPException(404, { message: `item ${item_id} not found` });
+      return orderChanged(c, order_id, await store.addItem(order_id, item_id, quantity, price));
+    },
+  );
 
-  app.on(["DELETE", "POST"], "/orders/removeItem/:order_id/:item_id/:quantity?", async (c) => {
-    const { order_id, item_id, quantity } = parseOr400(itemChangeParams, c.req.param());
-    return orderChanged(c, order_id, await store.removeItem(order_id, item_id, quantity));
-  });
+  publicRoute(
+    app,
+    {
+      method: ["delete", "post"],
+      path: ["/orders/removeItem/{order_id}/{item_id}/{quantity}", "/orders/removeItem/{order_id}/{item_id}"],
+      summary: "Remove units of an item (the whole line unless given)",
+      params: itemChangeParams,
+      reply: orderTotal,
+      errors: [400, 404, 409, 503],
+    },
+    async (c, { order_id, item_id, quantity }) => orderChanged(c, order_id, await store.removeItem(order_id, item_id, quantity)),
+  );
 
-  app.on(["DELETE", "POST"], "/orders/remove/:order_id", async (c) => {
-    const { order_id } = parseOr400(orderParams, c.req.param());
-    orderChangeOr4xx(order_id, await store.remove(order_id));
-    return c.json({ order_id, removed: true });
-  });
+  publicRoute(
+    app,
+    { method: ["delete", "post"], path: "/orders/remove/{order_id}", summary: "Delete an unpaid order", params: orderParams, reply: orderRemoved, errors: [400, 404, 409, 503] },
+    async (c, { order_id }) => {
+      orderChangeOr4xx(order_id, await store.remove(order_id));
+      return c.json({ order_id, removed: true });
+    },
+  );
 
-  app.post("/orders/checkout/:order_id", async (c) => {
-    const { order_id } = parseOr400(orderParams, c.req.param());
-    const outcome = await checkout.checkout(order_id);
-    const [status, body] = checkoutReply(order_id, outcome);
-    return c.json(body, status);
-  });
-
-  return app;
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/orders/checkout/{order_id}",
+      summary: "Pay for the order: reserve its stock and charge its user, all or nothing. 2xx if and only if it is paid",
+      params: orderParams,
+      reply: checkoutDone,
+      errors: [400, 404, 424, 429, 503],
+    },
+    async (c, { order_id }) => {
+      const [status, body, headers] = checkoutReply(order_id, await checkout.checkout(order_id, c.var.request));
+      return c.json(body, status, headers);
+    },
+  );
 }
 
 const orderNotFound = (id: string) => new HTTPException(404, { message: `order ${id} not found` });
@@ -82,7 +138,7 @@ function orderChangeOr4xx(orderId: string, change: OrderChange): number {
 }
 
 /** A checkout answers 2xx if and only if the order is paid; a decided abort is always a 4xx. */
-function checkoutReply(orderId: string, outcome: CheckoutOutcome): [ContentfulStatusCode, object] {
+function checkoutReply(orderId: string, outcome: CheckoutOutcome): [ContentfulStatusCode, object, Record<string, string>?] {
   switch (outcome.kind) {
     case "committed":
       return [200, { order_id: orderId, paid: true }];
@@ -94,6 +150,12 @@ function checkoutReply(orderId: string, outcome: CheckoutOutcome): [ContentfulSt
       return [400, { error: "order has no items" }];
     case "aborted":
       return ABORTS[outcome.reason] ?? [424, { error: `checkout rolled back: ${outcome.reason}` }];
+    case "rejected": {
+      const retryAfter = { "Retry-After": String(outcome.retryAfter) };
+      return outcome.reason === "overloaded"
+        ? [429, { error: "too many checkouts in progress on this instance; nothing was changed" }, retryAfter]
+        : [424, { error: `${outcome.participant} service is unavailable (circuit open); nothing was changed` }, retryAfter];
+    }
   }
 }
 

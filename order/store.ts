@@ -5,6 +5,7 @@
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
+import type { Redis } from "ioredis";
 import { loadLuaScripts, Shards } from "../common/redis.js";
 
 const SCRIPTS = [
@@ -89,8 +90,7 @@ export class OrderStore {
   }
 
   async find(id: string): Promise<Order | null> {
-    const shard = this.shards.of(id);
-    const [order, items] = await this.shards.read(() =>
+    const [order, items] = await this.shards.readFor(id, "findOrder", (shard) =>
       Promise.all([shard.hmget(orderKey(id), "user_id", "paid", "total_cost"), shard.hgetall(itemsKey(id))]),
     );
     const [userId, paid, total] = order;
@@ -159,13 +159,25 @@ export class OrderStore {
 
   /** Orders on one shard whose checkout lease has run out (by the shard's clock). */
   async expiredCheckouts(shard: number, limit: number): Promise<string[]> {
-    const client = this.shards.clients[shard]!;
-    return this.shards.read(async () => {
-      const [seconds, micros] = await client.time();
-      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      return client.zrangebyscore(PENDING, "-inf", now, "LIMIT", 0, limit);
+    return this.shards.readAt(shard, "expiredCheckouts", async (client) =>
+      client.zrangebyscore(PENDING, "-inf", await shardClock(client), "LIMIT", 0, limit),
+    );
+  }
+
+  /** Running checkouts on one shard, and how many of them wait for recovery (lease run out). */
+  async checkoutBacklog(shard: number): Promise<{ open: number; expired: number }> {
+    return this.shards.readAt(shard, "checkoutBacklog", async (client) => {
+      const now = await shardClock(client);
+      const [open, expired] = await Promise.all([client.zcard(PENDING), client.zcount(PENDING, "-inf", now)]);
+      return { open, expired };
     });
   }
+}
+
+/** The shard's own time in ms: leases are written in it, so they are compared in it. */
+async function shardClock(client: Redis): Promise<number> {
+  const [seconds, micros] = await client.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
 
 function toChange([status, value]: [string, number?]): OrderChange {

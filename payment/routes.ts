@@ -1,53 +1,113 @@
-import type { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { jsonBodyOr400, parseOr400 } from "../common/params.js";
+import { publicRoute } from "../common/openapi.js";
+import { jsonBodyOr400 } from "../common/params.js";
 import { chargeBody, refundBody, sagaRoutes } from "../common/saga.js";
-import { batchInitParams, fundsParams, orderParams, orderPaymentParams, userParams } from "./schemas.js";
+import type { ServiceApp } from "../common/server.js";
+import {
+  batchDone,
+  batchInitParams,
+  fundsAdded,
+  fundsParams,
+  orderParams,
+  orderPaymentParams,
+  paymentCancelled,
+  paymentStatus,
+  userCreated,
+  userCredit,
+  userParams,
+} from "./schemas.js";
 import type { CreditChange, PaymentStore } from "./store.js";
 
-export function paymentRoutes(app: Hono, store: PaymentStore): Hono {
-  app.post("/payment/create_user", async (c) => c.json({ user_id: await store.createUser() }));
+export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
+  publicRoute(
+    app,
+    { method: "post", path: "/payment/create_user", summary: "Create a user with no credit", reply: userCreated, errors: [503] },
+    async (c) => c.json({ user_id: await store.createUser() }),
+  );
 
-  app.post("/payment/batch_init/:n/:starting_money", async (c) => {
-    const { n, starting_money } = parseOr400(batchInitParams, c.req.param());
-    await store.batchInit(n, starting_money);
-    return c.json({ msg: `Batch init for users successful: ${n} users` });
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/payment/batch_init/{n}/{starting_money}",
+      summary: "Create (or overwrite) users 0..n-1 with the same credit",
+      params: batchInitParams,
+      reply: batchDone,
+      errors: [400, 503],
+    },
+    async (c, { n, starting_money }) => {
+      await store.batchInit(n, starting_money);
+      return c.json({ msg: `Batch init for users successful: ${n} users` });
+    },
+  );
 
-  app.get("/payment/find_user/:user_id", async (c) => {
-    const { user_id } = parseOr400(userParams, c.req.param());
-    const credit = await store.credit(user_id);
-    if (credit === null) throw userNotFound(user_id);
-    return c.json({ user_id, credit });
-  });
+  publicRoute(
+    app,
+    { method: "get", path: "/payment/find_user/{user_id}", summary: "A user's credit", params: userParams, reply: userCredit, errors: [400, 404, 503] },
+    async (c, { user_id }) => {
+      const credit = await store.credit(user_id);
+      if (credit === null) throw userNotFound(user_id);
+      return c.json({ user_id, credit });
+    },
+  );
 
-  app.post("/payment/add_funds/:user_id/:amount", async (c) => {
-    const { user_id, amount } = parseOr400(fundsParams, c.req.param());
-    creditOr4xx(user_id, await store.addFunds(user_id, amount));
-    return c.json({ done: true });
-  });
+  publicRoute(
+    app,
+    { method: "post", path: "/payment/add_funds/{user_id}/{amount}", summary: "Add credit to a user", params: fundsParams, reply: fundsAdded, errors: [400, 404, 503] },
+    async (c, { user_id, amount }) => {
+      creditOr4xx(user_id, await store.addFunds(user_id, amount));
+      return c.json({ done: true });
+    },
+  );
 
-  app.post("/payment/pay/:user_id/:amount", async (c) => {
-    const { user_id, amount } = parseOr400(fundsParams, c.req.param());
-    return c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount)) });
-  });
+  publicRoute(
+    app,
+    { method: "post", path: "/payment/pay/{user_id}/{amount}", summary: "Take credit from a user; refused (400) if short", params: fundsParams, reply: userCredit, errors: [400, 404, 503] },
+    async (c, { user_id, amount }) => c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount)) }),
+  );
 
-  app.post("/payment/pay/:user_id/:order_id/:amount", async (c) => {
-    const { user_id, order_id, amount } = parseOr400(orderPaymentParams, c.req.param());
-    return c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount, order_id)) });
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/payment/pay/{user_id}/{order_id}/{amount}",
+      summary: "Pay for an order from a user's credit, once per order",
+      params: orderPaymentParams,
+      reply: userCredit,
+      errors: [400, 404, 503],
+    },
+    async (c, { user_id, order_id, amount }) => c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount, order_id)) }),
+  );
 
-  app.post("/payment/cancel/:user_id/:order_id", async (c) => {
-    const { user_id, order_id } = parseOr400(orderParams, c.req.param());
-    const refunded = await store.cancelOrderPayment(user_id, order_id);
-    if (refunded === null) throw userNotFound(user_id);
-    return c.json({ user_id, order_id, refunded });
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/payment/cancel/{user_id}/{order_id}",
+      summary: "Refund an order's direct payment",
+      params: orderParams,
+      reply: paymentCancelled,
+      errors: [400, 404, 503],
+    },
+    async (c, { user_id, order_id }) => {
+      const refunded = await store.cancelOrderPayment(user_id, order_id);
+      if (refunded === null) throw userNotFound(user_id);
+      return c.json({ user_id, order_id, refunded });
+    },
+  );
 
-  app.on(["GET", "POST"], "/payment/status/:user_id/:order_id", async (c) => {
-    const { user_id, order_id } = parseOr400(orderParams, c.req.param());
-    return c.json({ paid: await store.orderPaid(user_id, order_id) });
-  });
+  publicRoute(
+    app,
+    {
+      method: ["get", "post"],
+      path: "/payment/status/{user_id}/{order_id}",
+      summary: "Whether an order was paid directly",
+      params: orderParams,
+      reply: paymentStatus,
+      errors: [400, 503],
+    },
+    async (c, { user_id, order_id }) => c.json({ paid: await store.orderPaid(user_id, order_id) }),
+  );
 
   // Saga participant routes, called by the order service only.
   app.post(sagaRoutes.chargeCredit, async (c) => {
@@ -61,8 +121,6 @@ export function paymentRoutes(app: Hono, store: PaymentStore): Hono {
     await store.refund(tx, user_id);
     return c.json({ status: "done" });
   });
-
-  return app;
 }
 
 const userNotFound = (id: string) => new HTTPException(404, { message: `user ${id} not found` });

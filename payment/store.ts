@@ -45,7 +45,7 @@ export class PaymentStore {
   }
 
   async credit(id: string): Promise<number | null> {
-    const credit = await this.shards.read(() => this.shards.of(id).get(userKey(id)));
+    const credit = await this.shards.readFor(id, "findUser", (shard) => shard.get(userKey(id)));
     return credit == null ? null : Number(credit);
   }
 
@@ -69,7 +69,7 @@ export class PaymentStore {
   }
 
   async orderPaid(id: string, orderId: string): Promise<boolean> {
-    return (await this.shards.read(() => this.shards.of(id).exists(orderPaymentKey(id, orderId)))) === 1;
+    return (await this.shards.readFor(id, "orderPaid", (shard) => shard.exists(orderPaymentKey(id, orderId)))) === 1;
   }
 
   /** Saga step; a refusal is final and holds nothing. */

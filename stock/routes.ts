@@ -1,38 +1,62 @@
-import type { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { jsonBodyOr400, parseOr400 } from "../common/params.js";
+import { publicRoute } from "../common/openapi.js";
+import { jsonBodyOr400 } from "../common/params.js";
 import { sagaRoutes, stockStepBody } from "../common/saga.js";
-import { batchInitParams, changeStockParams, createItemParams, itemParams } from "./schemas.js";
+import type { ServiceApp } from "../common/server.js";
+import { batchDone, batchInitParams, changeStockParams, createItemParams, item, itemCreated, itemParams, stockLevel } from "./schemas.js";
 import type { StockChange, StockStore } from "./store.js";
 
-export function stockRoutes(app: Hono, store: StockStore): Hono {
-  app.post("/stock/item/create/:price", async (c) => {
-    const { price } = parseOr400(createItemParams, c.req.param());
-    return c.json({ item_id: await store.createItem(price) });
-  });
+export function stockRoutes(app: ServiceApp, store: StockStore): void {
+  publicRoute(
+    app,
+    { method: "post", path: "/stock/item/create/{price}", summary: "Create an item with no stock", params: createItemParams, reply: itemCreated, errors: [400, 503] },
+    async (c, { price }) => c.json({ item_id: await store.createItem(price) }),
+  );
 
-  app.post("/stock/batch_init/:n/:starting_stock/:item_price", async (c) => {
-    const { n, starting_stock, item_price } = parseOr400(batchInitParams, c.req.param());
-    await store.batchInit(n, starting_stock, item_price);
-    return c.json({ msg: `Batch init for stock successful: ${n} items` });
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/stock/batch_init/{n}/{starting_stock}/{item_price}",
+      summary: "Create (or overwrite) items 0..n-1 with the same stock and price",
+      params: batchInitParams,
+      reply: batchDone,
+      errors: [400, 503],
+    },
+    async (c, { n, starting_stock, item_price }) => {
+      await store.batchInit(n, starting_stock, item_price);
+      return c.json({ msg: `Batch init for stock successful: ${n} items` });
+    },
+  );
 
-  app.get("/stock/find/:item_id", async (c) => {
-    const { item_id } = parseOr400(itemParams, c.req.param());
-    const item = await store.find(item_id);
-    if (!item) throw new HTTPException(404, { message: `item ${item_id} not found` });
-    return c.json(item);
-  });
+  publicRoute(
+    app,
+    { method: "get", path: "/stock/find/{item_id}", summary: "An item's stock and price", params: itemParams, reply: item, errors: [400, 404, 503] },
+    async (c, { item_id }) => {
+      const found = await store.find(item_id);
+      if (!found) throw new HTTPException(404, { message: `item ${item_id} not found` });
+      return c.json(found);
+    },
+  );
 
-  app.post("/stock/add/:item_id/:amount", async (c) => {
-    const { item_id, amount } = parseOr400(changeStockParams, c.req.param());
-    return c.json({ item_id, stock: stockOr4xx(item_id, await store.add(item_id, amount)) });
-  });
+  publicRoute(
+    app,
+    { method: "post", path: "/stock/add/{item_id}/{amount}", summary: "Add stock to an item", params: changeStockParams, reply: stockLevel, errors: [400, 404, 503] },
+    async (c, { item_id, amount }) => c.json({ item_id, stock: stockOr4xx(item_id, await store.add(item_id, amount)) }),
+  );
 
-  app.post("/stock/subtract/:item_id/:amount", async (c) => {
-    const { item_id, amount } = parseOr400(changeStockParams, c.req.param());
-    return c.json({ item_id, stock: stockOr4xx(item_id, await store.subtract(item_id, amount)) });
-  });
+  publicRoute(
+    app,
+    {
+      method: "post",
+      path: "/stock/subtract/{item_id}/{amount}",
+      summary: "Take stock from an item; refused (400) if it has less",
+      params: changeStockParams,
+      reply: stockLevel,
+      errors: [400, 404, 503],
+    },
+    async (c, { item_id, amount }) => c.json({ item_id, stock: stockOr4xx(item_id, await store.subtract(item_id, amount)) }),
+  );
 
   // Saga participant routes, called by the order service only.
   app.post(sagaRoutes.reserveStock, async (c) => {
@@ -46,8 +70,6 @@ export function stockRoutes(app: Hono, store: StockStore): Hono {
     await store.release(tx, items);
     return c.json({ status: "done" });
   });
-
-  return app;
 }
 
 function stockOr4xx(itemId: string, change: StockChange): number {

@@ -48,7 +48,7 @@ export class StockStore {
   }
 
   async find(id: string): Promise<Item | null> {
-    const [stock, price] = await this.shards.read(() => this.shards.of(id).hmget(itemKey(id), "stock", "price"));
+    const [stock, price] = await this.shards.readFor(id, "findItem", (shard) => shard.hmget(itemKey(id), "stock", "price"));
     return stock == null || price == null ? null : { stock: Number(stock), price: Number(price) };
   }
 

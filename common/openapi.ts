@@ -1,0 +1,53 @@
+// Public routes are declared once: the zod schemas that validate a request's path also describe it
+// in the service's OpenAPI document (@hono/zod-openapi), with its answer and its error shapes.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { ServiceApp, ServiceEnv } from "./server.js";
+
+export const errorBody = z.object({ error: z.string() }).openapi("Error", { example: { error: "order 42 not found" } });
+
+const ERRORS = {
+  400: "Malformed input (an id or number that does not parse), or a request that cannot be done",
+  404: "The entity does not exist",
+  409: "The entity is in a state that forbids the change",
+  424: "A service this request needs could not be reached; nothing was changed",
+  429: "This instance runs its maximum number of checkouts; retry after Retry-After seconds",
+  503: "Storage did not answer; the outcome is unknown",
+} as const;
+type ErrorStatus = keyof typeof ERRORS;
+
+type Method = "get" | "post" | "delete";
+
+export interface PublicRoute<P extends z.ZodObject> {
+  method: Method | Method[];
+  /** OpenAPI paths (`{param}`); several when a trailing parameter is optional. */
+  path: string | string[];
+  summary: string;
+  params?: P;
+  reply: z.ZodType;
+  errors: ErrorStatus[];
+}
+
+/**
+ * Adds a public route for every method and path given. Each path validates only the parameters it
+ * holds; the handler gets them parsed, and a failure is the usual JSON 400.
+ */
+export function publicRoute<P extends z.ZodObject>(
+  app: ServiceApp,
+  route: PublicRoute<P>,
+  handler: (c: Context<ServiceEnv>, params: z.output<P>) => Promise<Response>,
+): void {
+  const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
+  const responses = {
+    200: json(route.reply, "Done"),
+    ...Object.fromEntries(route.errors.map((status) => [status, json(errorBody, ERRORS[status])])),
+  };
+  for (const method of [route.method].flat()) {
+    for (const path of [route.path].flat()) {
+      const inPath = Object.fromEntries([...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name, true as const]));
+      const params = route.params?.pick(inPath);
+      const config = createRoute({ method, path, summary: route.summary, request: params ? { params } : {}, responses });
+      app.openapi(config, ((c: Context<ServiceEnv>) => handler(c, params ? (c.req.valid as (t: "param") => z.output<P>)("param") : ({} as z.output<P>))) as never);
+    }
+  }
+}

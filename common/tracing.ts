@@ -1,0 +1,107 @@
+// Request identity across the services: a request id and the W3C trace context (`traceparent`),
+// taken from the caller or made here, passed on every service-to-service call and put on log lines.
+//
+// Spans are recorded and exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the
+// OpenTelemetry SDK is not even loaded otherwise, and ids are made lazily, on first use.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { Logger } from "./log.js";
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+/** A traceparent header's fields, or undefined when it is missing or malformed (then ignored). */
+export function parseTraceparent(header: string | undefined): { traceId: string; spanId: string; flags: string } | undefined {
+  const m = header === undefined ? null : TRACEPARENT.exec(header);
+  if (!m || m[1] === ZERO_TRACE || m[2] === ZERO_SPAN) return undefined;
+  return { traceId: m[1]!, spanId: m[2]!, flags: m[3]! };
+}
+
+/** One unit of work as seen by the tracer: a request served, or a call made to another service. */
+export interface Span {
+  readonly traceId: string;
+  /** The header a call made inside this span sends. */
+  readonly traceparent: string;
+  /** A span for a call to another service, a child of this one. */
+  startCall(name: string): Span;
+  /** Ends the span; `status` is the HTTP status, `error` a failure with no status. */
+  end(status?: number, error?: Error): void;
+}
+
+/** Without an exporter: the ids are carried, nothing is recorded, calls share the request's span. */
+class IdsOnlySpan implements Span {
+  #traceId?: string;
+  #spanId?: string;
+
+  constructor(private readonly parent?: { traceId: string; flags: string }) {}
+
+  get traceId(): string {
+    return (this.#traceId ??= this.parent?.traceId ?? randomBytes(16).toString("hex"));
+  }
+
+  get traceparent(): string {
+    this.#spanId ??= randomBytes(8).toString("hex");
+    return `00-${this.traceId}-${this.#spanId}-${this.parent?.flags ?? "01"}`;
+  }
+
+  startCall(): Span {
+    return this;
+  }
+
+  end(): void {}
+}
+
+export interface Tracer {
+  /** The server span of an incoming request, continuing the caller's trace if it sent one. */
+  startRequest(name: string, traceparent: string | undefined): Span;
+  /** Flushes spans not yet exported. */
+  shutdown(): Promise<void>;
+}
+
+export const idsOnlyTracer: Tracer = {
+  startRequest: (_name, traceparent) => new IdsOnlySpan(parseTraceparent(traceparent)),
+  shutdown: async () => {},
+};
+
+/**
+ * The OTLP tracer when OTEL_EXPORTER_OTLP_ENDPOINT is set (the standard OTEL_* variables tune it),
+ * else the ids-only one.
+ */
+export async function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Promise<Tracer> {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return idsOnlyTracer;
+  const { startOtlpTracer } = await import("./otel.js");
+  return startOtlpTracer(service);
+}
+
+/** What a request knows about itself: ids for logs and for the calls it makes. */
+export class RequestContext {
+  #requestId?: string;
+  #log?: Logger;
+
+  constructor(
+    readonly span: Span,
+    private readonly baseLog: Logger,
+    private readonly givenRequestId?: string,
+  ) {}
+
+  /** The caller's X-Request-Id when it is sane, else a new one. */
+  get requestId(): string {
+    return (this.#requestId ??= this.givenRequestId !== undefined && REQUEST_ID.test(this.givenRequestId) ? this.givenRequestId : randomUUID());
+  }
+
+  /** The service's logger with this request's ids on every line. */
+  get log(): Logger {
+    return (this.#log ??= this.baseLog.child({ req: this.requestId, trace: this.span.traceId }));
+  }
+
+  /** Headers for a call made within `span` (by default the request's own). */
+  callHeaders(span: Span = this.span): Record<string, string> {
+    return { traceparent: span.traceparent, "x-request-id": this.requestId };
+  }
+}
+
+/** A context for work no request started (the recovery sweep): a fresh trace. */
+export function backgroundContext(tracer: Tracer, name: string, log: Logger): RequestContext {
+  return new RequestContext(tracer.startRequest(name, undefined), log);
+}
