@@ -45,7 +45,8 @@ export function publicRoute<P extends z.ZodObject>(
   for (const method of [route.method].flat()) {
     for (const path of [route.path].flat()) {
       const inPath = Object.fromEntries([...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name, true as const]));
-      const params = route.params?.pick(inPath);
+      // A path parameter is always present when its path matched: required, whatever the schema says.
+      const params = route.params?.pick(inPath).required();
       const config = createRoute({ method, path, summary: route.summary, request: params ? { params } : {}, responses });
       app.openapi(config, ((c: Context<ServiceEnv>) => handler(c, params ? (c.req.valid as (t: "param") => z.output<P>)("param") : ({} as z.output<P>))) as never);
     }

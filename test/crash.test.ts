@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAULT_POINTS } from "../order/checkout.js";
 import { pendingCheckouts } from "./chaos.js";
 import { shardIndexOf } from "../common/shards.js";
-import { client, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -53,6 +53,9 @@ describe.each(FAULT_POINTS.flatMap((point) => scenarios.flatMap((s) => [
     const [a, b] = items as [string, string];
     const before = { a: await fx.stock(a), b: await fx.stock(b) };
     const order = await fx.order(user, [[a, 2], [b, 1]]); // total 9
+    const survivor = stack.services.order[1]!;
+    const recoveries = async () => metricSum(await scrape(survivor), "shardshop_checkout_recoveries_total");
+    const recoveredBefore = await recoveries();
 
     const crashed = await fetch(`${victim.url}/orders/checkout/${order}`, { method: "POST" }).then(
       (r) => `answered ${r.status}`,
@@ -61,10 +64,14 @@ describe.each(FAULT_POINTS.flatMap((point) => scenarios.flatMap((s) => [
     expect(crashed).toBe("crashed");
 
     if (finisher === "a retried request") {
-      const retried = await client(stack.services.order[1]!.url).post(`/orders/checkout/${order}`);
+      const retried = await client(survivor.url).post(`/orders/checkout/${order}`);
       expect(retried.status).toBe(commits ? 200 : 400);
     }
     await settled();
+    // Only the survivor sweeps while the victim is down, and with no retry the sweep finished the
+    // transaction, unless the victim died after a commit, which leaves nothing open.
+    const leftOpen = !(point === "after-decision" && commits);
+    if (finisher === "the recovery sweep") expect(await recoveries()).toBe(recoveredBefore + (leftOpen ? 1 : 0));
 
     const paid = await fx.paid(order);
     expect(paid).toBe(commits);

@@ -76,3 +76,25 @@ export function shop(api: Client) {
     },
   };
 }
+
+/**
+ * The sum of a metric's samples, in Prometheus text format, whose labels include `labels`
+ * (0 when there is none).
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const has = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [k, v]));
+    if (Object.entries(labels).every(([k, v]) => has[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** A service instance's /metrics text. */
+export async function scrape(component: { url: string }): Promise<string> {
+  const res = await fetch(`${component.url}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}

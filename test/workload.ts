@@ -6,6 +6,7 @@ export interface Answer<T = any> {
   status: number;
   body: T;
   contentType: string | null;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /**
@@ -26,9 +27,9 @@ export function apiClient(baseUrl: string, connections = 128) {
         /* not JSON: keep the text */
       }
       const type = res.headers["content-type"];
-      return { status: res.statusCode, body: body as T, contentType: (Array.isArray(type) ? type[0] : type) ?? null };
+      return { status: res.statusCode, body: body as T, contentType: (Array.isArray(type) ? type[0] : type) ?? null, headers: res.headers };
     } catch (err) {
-      return { status: 0, body: { error: (err as Error).message } as T, contentType: null };
+      return { status: 0, body: { error: (err as Error).message } as T, contentType: null, headers: {} };
     }
   };
   return {

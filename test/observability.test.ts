@@ -1,0 +1,240 @@
+// Metrics, request and trace ids, OTLP traces and the OpenAPI documents, on real processes.
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { metricSum, rawHttp, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const traceparent = (traceId: string) => `00-${traceId}-00f067aa0ba902b7-01`;
+
+describe("metrics, ids and API documents", () => {
+  let stack: TestStack;
+  let fx: ReturnType<typeof shop>;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ env: { LOG_LEVEL: "debug" } });
+    fx = shop(stack.api);
+  });
+  afterAll(() => stack?.teardown());
+
+  it("moves the checkout, saga, HTTP and Redis metrics after a commit and after an abort", async () => {
+    const user = await fx.user(100);
+    const plenty = await fx.item(3, 10);
+    const scarce = await fx.item(1, 1);
+    const good = await fx.order(user, [[plenty, 2]]);
+    const short = await fx.order(user, [[scarce, 5]]);
+    const [order] = stack.services.order;
+    const [stock] = stack.services.stock;
+    const before = await scrape(order!);
+    const stockBefore = await scrape(stock!);
+
+    expect((await stack.api.post(`/orders/checkout/${good}`)).status).toBe(200);
+    expect((await stack.api.post(`/orders/checkout/${short}`)).status).toBe(400);
+
+    const after = await scrape(order!);
+    const delta = (name: string, labels: Record<string, string>, text = after, was = before) =>
+      metricSum(text, name, labels) - metricSum(was, name, labels);
+    expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "committed" })).toBe(1);
+    expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "aborted", reason: "stock" })).toBe(1);
+    expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "aborted", reason: "credit" })).toBe(0);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "reserve", result: "done" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "reserve", result: "refused" })).toBe(1);
+    // The refused reservation held nothing; the charge that went through was refunded.
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "refund", result: "done" })).toBe(1);
+    const checkoutRoute = { route: "/orders/checkout/:order_id" };
+    expect(delta("shardshop_http_request_duration_seconds_count", { ...checkoutRoute, status: "200" })).toBe(1);
+    expect(delta("shardshop_http_request_duration_seconds_count", { ...checkoutRoute, status: "400" })).toBe(1);
+    expect(delta("shardshop_redis_command_duration_seconds_count", { shard: "0", command: "beginCheckout" })).toBe(2);
+    expect(delta("shardshop_redis_command_duration_seconds_count", { shard: "0", command: "commitCheckout" })).toBe(1);
+    expect(metricSum(after, "shardshop_checkouts_in_flight")).toBe(0);
+    expect(metricSum(after, "shardshop_checkout_transactions", { state: "open" })).toBe(0);
+    expect(metricSum(after, "shardshop_circuit_breaker_state", { participant: "stock" })).toBe(0);
+    expect(metricSum(after, "shardshop_redis_shard_up", { shard: "0" })).toBe(1);
+    expect(metricSum(after, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
+    expect(after).toMatch(/service="order"/);
+
+    const stockAfter = await scrape(stock!);
+    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/reserve", status: "200" }, stockAfter, stockBefore)).toBe(1);
+    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/reserve", status: "409" }, stockAfter, stockBefore)).toBe(1);
+  });
+
+  it("labels unmatched paths as one route, so hostile URLs make no new series", async () => {
+    const [stock] = stack.services.stock;
+    for (let i = 0; i < 5; i++) await fetch(`${stock!.url}/nothing/here/${i}`);
+    const text = await scrape(stock!);
+    expect(metricSum(text, "shardshop_http_request_duration_seconds_count", { route: "unmatched", status: "404" })).toBeGreaterThanOrEqual(5);
+    expect(text).not.toMatch(/nothing\/here/);
+  });
+
+  it("serves /metrics on each service but never through the gateway or a proxy", async () => {
+    for (const service of ["order", "stock", "payment"] as const) {
+      const res = await fetch(`${stack.services[service][0]!.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    }
+    const viaGateway = await stack.api.get("/metrics");
+    expect(viaGateway.status).toBe(404);
+    const proxied = await fetch(`${stack.services.order[0]!.url}/metrics`, { headers: { "x-forwarded-for": "10.0.0.1" } });
+    expect(proxied.status).toBe(404);
+  });
+
+  it("carries the caller's request id and trace id onto every service's log lines", async () => {
+    const user = await fx.user(10);
+    const item = await fx.item(1, 5);
+    const order = await fx.order(user, [[item, 1]]);
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const res = await fetch(`${stack.url}/orders/checkout/${order}`, {
+      method: "POST",
+      headers: { traceparent: traceparent(traceId), "x-request-id": "checkout-under-test" },
+    });
+    expect(res.status).toBe(200);
+    await sleep(300); // pino writes asynchronously
+    for (const name of ["order-0", "stock-0", "payment-0"]) {
+      const lines = readFileSync(join(stack.dataDir, `${name}.log`), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l));
+      const mine = lines.filter((l) => l.trace === traceId);
+      expect(mine.length, name).toBeGreaterThan(0);
+      expect(mine.every((l) => l.req === "checkout-under-test"), name).toBe(true);
+      expect(mine.some((l) => l.msg === "request" && typeof l.status === "number"), name).toBe(true);
+    }
+  });
+
+  it("documents every public route in an OpenAPI 3 document per service, with a Swagger UI", async () => {
+    const expected: Record<string, string[]> = {
+      orders: [
+        "post /orders/create/{user_id}",
+        "post /orders/batch_init/{n}/{n_items}/{n_users}/{item_price}",
+        "get /orders/find/{order_id}",
+        "post /orders/addItem/{order_id}/{item_id}/{quantity}",
+        "post /orders/addItem/{order_id}/{item_id}",
+        "post /orders/removeItem/{order_id}/{item_id}/{quantity}",
+        "delete /orders/removeItem/{order_id}/{item_id}/{quantity}",
+        "post /orders/removeItem/{order_id}/{item_id}",
+        "delete /orders/removeItem/{order_id}/{item_id}",
+        "post /orders/remove/{order_id}",
+        "delete /orders/remove/{order_id}",
+        "post /orders/checkout/{order_id}",
+      ],
+      stock: [
+        "post /stock/item/create/{price}",
+        "post /stock/batch_init/{n}/{starting_stock}/{item_price}",
+        "get /stock/find/{item_id}",
+        "post /stock/add/{item_id}/{amount}",
+        "post /stock/subtract/{item_id}/{amount}",
+      ],
+      payment: [
+        "post /payment/create_user",
+        "post /payment/batch_init/{n}/{starting_money}",
+        "get /payment/find_user/{user_id}",
+        "post /payment/add_funds/{user_id}/{amount}",
+        "post /payment/pay/{user_id}/{amount}",
+        "post /payment/pay/{user_id}/{order_id}/{amount}",
+        "post /payment/cancel/{user_id}/{order_id}",
+        "get /payment/status/{user_id}/{order_id}",
+        "post /payment/status/{user_id}/{order_id}",
+      ],
+    };
+    for (const [prefix, routes] of Object.entries(expected)) {
+      const { status, body: doc } = await stack.api.get(`/${prefix}/openapi.json`);
+      expect(status).toBe(200);
+      expect(doc.openapi).toMatch(/^3\./);
+      const documented = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
+        Object.keys(ops).map((method) => `${method} ${path}`),
+      );
+      expect(documented.sort()).toEqual([...routes].sort());
+      expect(documented.some((r) => r.includes("/internal/"))).toBe(false);
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+        for (const [method, op] of Object.entries(ops)) {
+          const where = `${method} ${path}`;
+          // Every path parameter is described, with the pattern or type that validates it.
+          const names = [...path.matchAll(/\{(\w+)\}/g)].map(([, n]) => n);
+          expect((op.parameters ?? []).map((p: any) => p.name).sort(), where).toEqual(names.sort());
+          for (const p of op.parameters ?? []) expect(p.in === "path" && p.required && p.schema?.type === "string", where).toBe(true);
+          expect(op.responses["200"]?.content?.["application/json"]?.schema, where).toBeDefined();
+          for (const [code, response] of Object.entries(op.responses as Record<string, any>)) {
+            if (code !== "200") expect(response.content["application/json"].schema.$ref, `${where} ${code}`).toBe("#/components/schemas/Error");
+          }
+          if (names.length) expect(op.responses["400"], where).toBeDefined();
+        }
+      }
+      const ui = await fetch(`${stack.url}/${prefix}/docs`);
+      expect(ui.status).toBe(200);
+      expect(await ui.text()).toMatch(new RegExp(`/${prefix}/openapi.json`));
+    }
+    // The id pattern in the document is the one that validates: a bad id is refused with the documented shape.
+    const { body: doc } = await stack.api.get("/stock/openapi.json");
+    const pattern = doc.paths["/stock/find/{item_id}"].get.parameters[0].schema.pattern;
+    expect(new RegExp(pattern).test("bad id!")).toBe(false);
+    const refused = await stack.api.get("/stock/find/bad%20id!");
+    expect(refused.status).toBe(400);
+    expect(Object.keys(refused.body)).toEqual(["error"]);
+  });
+
+  it("answers a malformed traceparent or request id by ignoring it", async () => {
+    const [stock] = stack.services.stock;
+    const answer = await rawHttp(
+      stock!.port,
+      `GET /stock/find/0 HTTP/1.1\r\nHost: x\r\ntraceparent: 00-zz-yy-01\r\nx-request-id: ${"x".repeat(500)}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 404/);
+  });
+});
+
+describe("OTLP traces", () => {
+  let stack: TestStack;
+  let collector: Server;
+  const spans: Array<{ service: string; traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number }> = [];
+
+  beforeAll(async () => {
+    // A stand-in OTLP/HTTP collector: the exporter posts JSON to /v1/traces.
+    collector = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk) => (body += chunk));
+      req.on("end", () => {
+        const payload = JSON.parse(body);
+        for (const rs of payload.resourceSpans ?? []) {
+          const service = rs.resource.attributes.find((a: any) => a.key === "service.name")?.value.stringValue;
+          for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) spans.push({ service, ...s });
+        }
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    const { port } = collector.address() as { port: number };
+    stack = await startTestStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_BSP_SCHEDULE_DELAY: "100" } });
+  });
+  afterAll(async () => {
+    await stack?.teardown();
+    collector?.close();
+  });
+
+  it("records one trace across order, stock and payment for a checkout", async () => {
+    const fx = shop(stack.api);
+    const user = await fx.user(10);
+    const item = await fx.item(2, 5);
+    const order = await fx.order(user, [[item, 1]]);
+    const res = await fetch(`${stack.url}/orders/checkout/${order}`, { method: "POST", headers: { traceparent: traceparent(TRACE_ID) } });
+    expect(res.status).toBe(200);
+
+    const ours = () => spans.filter((s) => s.traceId === TRACE_ID);
+    for (let i = 0; i < 100 && new Set(ours().map((s) => s.service)).size < 3; i++) await sleep(100);
+    const trace = ours();
+    expect(new Set(trace.map((s) => s.service))).toEqual(new Set(["order", "stock", "payment"]));
+    // The checkout's server span continues the caller's span, and each participant's server span is
+    // the child of one of the order service's client spans.
+    const checkoutSpan = trace.find((s) => s.service === "order" && s.kind === 2)!;
+    expect(checkoutSpan.parentSpanId).toBe("00f067aa0ba902b7");
+    for (const service of ["stock", "payment"]) {
+      const server = trace.find((s) => s.service === service && s.kind === 2)!;
+      const client = trace.find((s) => s.spanId === server.parentSpanId)!;
+      expect(client, service).toBeDefined();
+      expect(client.service).toBe("order");
+      expect(client.kind).toBe(3);
+      expect(client.parentSpanId).toBe(checkoutSpan.spanId);
+    }
+  });
+});

@@ -1,0 +1,97 @@
+// The order service's circuit breakers and its bound on checkouts in flight, on real processes.
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { mapLimit } from "./workload.js";
+
+let stack: TestStack;
+let fx: ReturnType<typeof shop>;
+
+beforeAll(async () => {
+  stack = await startTestStack({ env: { BREAKER_FAILURES: "3", BREAKER_HALF_OPEN_MS: "1000", MAX_INFLIGHT_CHECKOUTS: "2" } });
+  fx = shop(stack.api);
+});
+afterAll(() => stack?.teardown());
+
+const orderMetrics = () => scrape(stack.services.order[0]!);
+const breaker = async (participant: string) => metricSum(await orderMetrics(), "shardshop_circuit_breaker_state", { participant });
+const charges = async () => metricSum(await orderMetrics(), "shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "charge" });
+
+describe("circuit breaker", () => {
+  it("opens while stock is down, fails checkouts fast taking nothing, and closes when stock returns", async () => {
+    // The public consistency test's shape: one item of price 1, one unit per order, users of credit 1.
+    const item = await fx.item(1, 20);
+    const users = await mapLimit(Array.from({ length: 30 }), 10, () => fx.user(1));
+    const orders = await mapLimit(users, 10, (user) => fx.order(user, [[item, 1]]));
+    const statuses: number[] = [];
+    const checkout = async (order: string) => {
+      const res = await stack.api.post(`/orders/checkout/${order}`);
+      statuses.push(res.status);
+      return res;
+    };
+
+    for (const order of orders.slice(0, 5)) expect((await checkout(order)).status).toBe(200);
+    await Promise.all(stack.services.stock.map((c) => c.stop("SIGKILL")));
+
+    // Failing calls open the breaker...
+    for (let i = 5; i < 10; i++) expect((await checkout(orders[i]!)).status).toBe(424);
+    expect(await breaker("stock")).toBe(1);
+    // ...and from then on a checkout is refused before anything is written or charged.
+    const chargesBefore = await charges();
+    const fast = await checkout(orders[10]!);
+    expect(fast.status).toBe(424);
+    expect(fast.body.error).toMatch(/stock service is unavailable \(circuit open\)/);
+    expect(Number(fast.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(await charges()).toBe(chargesBefore);
+    expect((await stack.api.get(`/orders/find/${orders[10]}`)).body.paid).toBe(false);
+
+    await Promise.all(stack.services.stock.map((c) => c.start()));
+    // After its half-open delay the breaker lets one probe through; it succeeds and closes it.
+    let status = 424;
+    for (let deadline = Date.now() + 10_000; status === 424 && Date.now() < deadline; await sleep(100)) status = (await checkout(orders[11]!)).status;
+    expect(status).toBe(200);
+    expect(await breaker("stock")).toBe(0);
+    for (const order of orders.slice(12)) await checkout(order);
+
+    // The public test's figures: what the answers say was sold equals what the database says.
+    const succeeded = statuses.filter((s) => s === 200).length;
+    const stockLeft = await fx.stock(item);
+    const credits = await mapLimit(users, 10, (u) => fx.credit(u));
+    const paid = await mapLimit(orders, 10, async (o) => (await stack.api.get(`/orders/find/${o}`)).body.paid as boolean);
+    expect(20 - stockLeft).toBe(succeeded);
+    expect(users.length - credits.reduce((a, b) => a + b, 0)).toBe(succeeded);
+    expect(paid.filter(Boolean).length).toBe(succeeded);
+    expect(Math.min(stockLeft, ...credits)).toBeGreaterThanOrEqual(0);
+    expect(succeeded).toBe(20); // every unit sold once stock was back
+  });
+});
+
+describe("backpressure", () => {
+  it("answers 429 with Retry-After beyond the in-flight bound, and takes nothing for it", async () => {
+    const item = await fx.item(1, 100);
+    const user = await fx.user(100);
+    const orders = await mapLimit(Array.from({ length: 10 }), 5, () => fx.order(user, [[item, 1]]));
+    const [stockProcess] = stack.services.stock;
+    // A stalled participant keeps the first two checkouts in flight.
+    stockProcess!.proc!.kill("SIGSTOP");
+    let answers: Array<{ status: number; headers: Record<string, string | string[] | undefined> }>;
+    try {
+      const slow = orders.slice(0, 2).map((o) => stack.api.post(`/orders/checkout/${o}`));
+      await sleep(300);
+      answers = await Promise.all(orders.slice(2).map((o) => stack.api.post(`/orders/checkout/${o}`)));
+      stockProcess!.proc!.kill("SIGCONT");
+      answers.push(...(await Promise.all(slow)));
+    } finally {
+      stockProcess!.proc!.kill("SIGCONT");
+    }
+    const rejected = answers.filter((a) => a.status === 429);
+    expect(rejected.length).toBe(8);
+    for (const r of rejected) expect(r.headers["retry-after"]).toBe("1");
+    expect(answers.filter((a) => a.status === 200).length).toBe(2);
+    expect(metricSum(await orderMetrics(), "shardshop_checkout_duration_seconds_count", { outcome: "rejected", reason: "overloaded" })).toBe(8);
+    expect(await fx.stock(item)).toBe(98);
+    expect(await fx.credit(user)).toBe(98);
+    // A refused checkout left its order untouched: it can be checked out now.
+    expect((await stack.api.post(`/orders/checkout/${orders[5]}`)).status).toBe(200);
+  });
+});
