@@ -10,7 +10,8 @@ export interface ServiceReply<T = unknown> {
 export interface CallOptions {
   body?: unknown;
   headers?: Record<string, string>;
-  signal?: AbortSignal;
+  /** Shorter than the client's own timeout, e.g. what is left of a caller's deadline. */
+  timeoutMs?: number;
 }
 
 export interface ServiceClientOptions {
@@ -36,11 +37,12 @@ export class ServiceClient {
       urls.length === 1 ? new Pool(urls[0]!, poolOptions) : new BalancedPool(urls, poolOptions);
   }
 
-  /** One request; `headers` carry the trace context, `signal` a caller's deadline. */
+  /** One request; `headers` carry the trace context. */
   async request<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<ServiceReply<T>> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers = payload === undefined ? options.headers : { ...options.headers, "content-type": "application/json" };
-    const res = await this.dispatcher.request({ method, path, headers, body: payload, signal: options.signal });
+    const timeout = options.timeoutMs;
+    const res = await this.dispatcher.request({ method, path, headers, body: payload, headersTimeout: timeout, bodyTimeout: timeout });
     const text = await res.body.text();
     let parsed: unknown;
     try {

@@ -22,18 +22,13 @@ export const amount = decimal(1);
 export const quantity = decimal(1);
 export const price = decimal(0);
 
-/** The 400 for input that failed its schema, naming the first offending field. */
-export function badRequest(error: z.ZodError): HTTPException {
-  const issue = error.issues[0]!;
-  const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-  return new HTTPException(400, { message: `${where}${issue.message}` });
-}
-
 /** Parses with `schema` or throws a 400 naming the first offending field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  throw badRequest(parsed.error);
+  const issue = parsed.error.issues[0]!;
+  const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+  throw new HTTPException(400, { message: `${where}${issue.message}` });
 }
 
 /** Reads a JSON request body and validates it, or throws a 400. */

@@ -12,7 +12,6 @@ import type { Duplex } from "node:stream";
 import type { BaseConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth } from "./metrics.js";
-import { badRequest } from "./params.js";
 import { OutcomeUnknownError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "./saga.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
@@ -69,12 +68,8 @@ export interface ServiceAppOptions {
 
 /** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
 export function createServiceApp({ name, publicPrefix, shards, log, tracer }: ServiceAppOptions): ServiceApp {
-  // Requests that fail their route's schema get the same JSON 400 as any other bad input.
-  const app = new OpenAPIHono<ServiceEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw badRequest(result.error);
-    },
-  });
+  // OpenAPIHono for its registry: public routes document themselves there (see openapi.ts).
+  const app = new OpenAPIHono<ServiceEnv>();
   app.use(observeRequests(tracer, log));
   app.use("/metrics", notThroughProxy);
   app.use(`${INTERNAL_PREFIX}*`, notThroughProxy, async (c, next) => {

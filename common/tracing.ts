@@ -3,13 +3,26 @@
 //
 // Spans are recorded and exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the
 // OpenTelemetry SDK is not even loaded otherwise, and ids are made lazily, on first use.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomFillSync, randomUUID } from "node:crypto";
 import type { Logger } from "./log.js";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
+
+const randomPool = Buffer.alloc(4096);
+let poolOffset = randomPool.length;
+
+/** Random hex from a pooled buffer: crypto.randomBytes per id would cost a system call each. */
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > randomPool.length) {
+    randomFillSync(randomPool);
+    poolOffset = 0;
+  }
+  poolOffset += bytes;
+  return randomPool.toString("hex", poolOffset - bytes, poolOffset);
+}
 
 /** A traceparent header's fields, or undefined when it is missing or malformed (then ignored). */
 export function parseTraceparent(header: string | undefined): { traceId: string; spanId: string; flags: string } | undefined {
@@ -37,11 +50,11 @@ class IdsOnlySpan implements Span {
   constructor(private readonly parent?: { traceId: string; flags: string }) {}
 
   get traceId(): string {
-    return (this.#traceId ??= this.parent?.traceId ?? randomBytes(16).toString("hex"));
+    return (this.#traceId ??= this.parent?.traceId ?? randomHex(16));
   }
 
   get traceparent(): string {
-    this.#spanId ??= randomBytes(8).toString("hex");
+    this.#spanId ??= randomHex(8);
     return `00-${this.traceId}-${this.#spanId}-${this.parent?.flags ?? "01"}`;
   }
 

@@ -1,6 +1,8 @@
-// The order service's calls to stock and payment. Each participant's calls go through one policy:
-// a total deadline, then retries with backoff, then a circuit breaker. Every call made here is
-// idempotent (saga steps by transaction id, the rest are reads), so sending one again is safe.
+// The order service's calls to stock and payment: retries with backoff within a total deadline
+// (every call made here is idempotent: saga steps by transaction id, the rest are reads), and for
+// saga steps a per-participant circuit breaker. Reads (does this user exist, what does this item
+// cost) bypass the breaker: they change nothing, and failing them fast would only delay the probe
+// that closes it.
 //
 // Saga calls never throw: a step is done, refused (final, holds nothing), unknown (no clear answer:
 // it may have been applied), or not sent at all because the participant's breaker is open.
@@ -12,8 +14,6 @@ import {
   ExponentialBackoff,
   handleWhen,
   retry,
-  timeout,
-  TimeoutStrategy,
   wrap,
   type IPolicy,
 } from "cockatiel";
@@ -45,11 +45,16 @@ export interface ResilienceOptions {
 /** A participant's answer that says it could not do its part now: worth a retry, counts against the breaker. */
 class ParticipantFailure extends Error {}
 
-const isTransient = (err: Error) => !(err instanceof BrokenCircuitError);
+/** The call's deadline passed between attempts: nothing more is sent. */
+class DeadlinePassed extends Error {}
+
+/** Failures worth another attempt, and that say the participant is unwell. */
+const isTransient = (err: Error) => !(err instanceof BrokenCircuitError || err instanceof DeadlinePassed);
 
 export class Participant {
   private readonly breaker;
-  private readonly policy: IPolicy;
+  private readonly retries: IPolicy;
+  private readonly guarded: IPolicy;
   private openedAt = 0;
 
   constructor(
@@ -69,7 +74,8 @@ export class Participant {
       backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 200 }),
     });
     retries.onRetry(() => sagaStepRetries.inc({ participant: name }));
-    this.policy = wrap(timeout(options.deadlineMs, TimeoutStrategy.Aggressive), retries, this.breaker);
+    this.retries = retries;
+    this.guarded = wrap(retries, this.breaker);
   }
 
   /**
@@ -84,13 +90,25 @@ export class Participant {
     return left > 0 ? Math.ceil(left / 1000) : 0;
   }
 
-  /** A call through the policy; throws when there is no usable answer. */
-  call<T>(method: "GET" | "POST", path: string, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
+  /** A read, retried; throws when there is no usable answer. */
+  read<T>(path: string, ctx: RequestContext): Promise<ServiceReply<T>> {
+    return this.send(this.retries, "GET", path, ctx);
+  }
+
+  /**
+   * Sends through `policy`; throws when there is no usable answer. The deadline is enforced by each
+   * attempt's own timeout (what is left of it), not by an AbortSignal: aborting one per call would
+   * cost an exception with a stack trace on every success.
+   */
+  private send<T>(policy: IPolicy, method: "GET" | "POST", path: string, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
     const span = ctx.span.startCall(`${method} ${path}`);
     const headers = ctx.callHeaders(span);
-    return this.policy
-      .execute(async ({ signal }) => {
-        const reply = await this.client.request<T>(method, path, { body, headers, signal });
+    const deadline = Date.now() + this.options.deadlineMs;
+    return policy
+      .execute(async () => {
+        const timeoutMs = deadline - Date.now();
+        if (timeoutMs <= 0) throw new DeadlinePassed(`${this.name}: deadline passed`);
+        const reply = await this.client.request<T>(method, path, { body, headers, timeoutMs });
         // 5xx: the participant could not tell (e.g. its Redis did not answer). 4xx answers are its
         // decisions, and a healthy participant's.
         if (reply.status >= 500) throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
@@ -108,7 +126,7 @@ export class Participant {
   /** A saga step: its outcome, timed. */
   async step(step: string, path: string, ctx: RequestContext, body: unknown): Promise<StepOutcome> {
     const start = performance.now();
-    const outcome = await this.call<StepReply>("POST", path, ctx, body).then(toOutcome, (err) =>
+    const outcome = await this.send<StepReply>(this.guarded, "POST", path, ctx, body).then(toOutcome, (err) =>
       err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN,
     );
     sagaStepDuration.observe({ participant: this.name, step, result: outcome.kind }, elapsedSeconds(start));
@@ -170,7 +188,7 @@ export class Participants {
 
   /** The item's price, null if it does not exist; throws a 503 if stock cannot tell. */
   async itemPrice(itemId: string, ctx: RequestContext): Promise<number | null> {
-    const reply = await this.stock.call<{ price: number }>("GET", `/stock/find/${itemId}`, ctx).catch(() => null);
+    const reply = await this.stock.read<{ price: number }>(`/stock/find/${itemId}`, ctx).catch(() => null);
     if (reply?.status === 404) return null;
     if (reply?.status !== 200) throw unavailable("stock");
     return reply.body.price;
@@ -178,7 +196,7 @@ export class Participants {
 
   /** Whether the user exists; throws a 503 if payment cannot tell. */
   async userExists(userId: string, ctx: RequestContext): Promise<boolean> {
-    const reply = await this.payment.call("GET", `/payment/find_user/${userId}`, ctx).catch(() => null);
+    const reply = await this.payment.read(`/payment/find_user/${userId}`, ctx).catch(() => null);
     if (reply?.status === 404) return false;
     if (reply?.status !== 200) throw unavailable("payment");
     return true;

@@ -8,6 +8,8 @@ import { describe, expect, it } from "vitest";
 import { composeModel, instanceName, redisName, writeCompose } from "../local/compose.js";
 import { SERVICES } from "../local/stack.js";
 
+/** promtool comes with Debian's `prometheus` package (.ci/run installs it). */
+const promtool = (...args: string[]) => execFileSync("promtool", args, { encoding: "utf8" });
 const compose = (dir: string, ...args: string[]) => execFileSync("docker-compose", args, { cwd: dir, encoding: "utf8" });
 
 describe("docker compose", () => {
@@ -16,8 +18,11 @@ describe("docker compose", () => {
     try {
       writeCompose(dir, 1, 1);
       expect(readFileSync("docker-compose.yml", "utf8")).toBe(readFileSync(join(dir, "docker-compose.yml"), "utf8"));
-      expect(readFileSync("gateway/nginx.conf", "utf8")).toBe(readFileSync(join(dir, "gateway/nginx.conf"), "utf8"));
+      for (const file of ["gateway/nginx.conf", "observability/prometheus.yml", "observability/grafana/dashboards/shardshop.json"]) {
+        expect(readFileSync(file, "utf8"), file).toBe(readFileSync(join(dir, file), "utf8"));
+      }
       compose(".", "config", "-q");
+      compose(".", "--profile", "observability", "config", "-q");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -32,9 +37,21 @@ describe("docker compose", () => {
     try {
       writeCompose(dir, shards, replicas);
       compose(dir, "config", "-q");
-      const listed = compose(dir, "config", "--services").trim().split("\n").sort();
-      const { compose: model, nginx } = composeModel(shards, replicas);
+      const listed = compose(dir, "--profile", "observability", "config", "--services").trim().split("\n").sort();
+      const { compose: model, nginx, prometheus } = composeModel(shards, replicas);
       expect(listed).toEqual(Object.keys(model.services).sort());
+      const observability = Object.keys(model.services).filter((n) => (model.services[n] as any).profiles?.includes("observability"));
+      expect(observability.sort()).toEqual(["grafana", "jaeger", "prometheus", "redis-exporter"]);
+
+      // Prometheus scrapes every service instance, and every shard through the exporter.
+      const jobs = Object.fromEntries((prometheus as any).scrape_configs.map((j: any) => [j.job_name, j]));
+      expect(jobs.shardshop.static_configs[0].targets.sort()).toEqual(
+        SERVICES.flatMap((s) => Array.from({ length: replicas }, (_, r) => `${instanceName(s, r)}:8080`)).sort(),
+      );
+      expect(jobs.redis.static_configs[0].targets.sort()).toEqual(
+        SERVICES.flatMap((s) => Array.from({ length: shards }, (_, i) => `redis://${redisName(s, i)}:6379`)).sort(),
+      );
+      expect(jobs.redis.relabel_configs.at(-1).replacement).toMatch(/^redis-exporter:/);
 
       for (const service of SERVICES) {
         const redis = Array.from({ length: shards }, (_, i) => redisName(service, i));
@@ -60,14 +77,24 @@ describe("docker compose", () => {
       }
       const order = model.services["order-0"]! as any;
       expect(order.environment.STOCK_SERVICE_URL).toBe(Array.from({ length: replicas }, (_, r) => `http://stock-${r}:8080`).join(","));
-      for (const spec of Object.values(model.services) as any[]) {
-        expect(spec.restart).toBe("unless-stopped");
-        expect(spec.healthcheck.test.length).toBeGreaterThan(1);
+      for (const [name, spec] of Object.entries(model.services) as Array<[string, any]>) {
+        expect(spec.restart, name).toBe("unless-stopped");
+        if (!observability.includes(name)) expect(spec.healthcheck.test.length).toBeGreaterThan(1);
       }
       expect((model.services.gateway as any).ports).toEqual(["8000:80"]);
       expect(nginx).not.toMatch(/location \/internal/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("prometheus", () => {
+  it("accepts the committed configuration and its alert rules", () => {
+    expect(promtool("check", "config", "observability/prometheus.yml")).toMatch(/SUCCESS/);
+  });
+
+  it("fires each alert on its failure and stays quiet otherwise (promtool test rules)", () => {
+    expect(promtool("test", "rules", "observability/alerts.test.yml")).toMatch(/SUCCESS/);
   });
 });

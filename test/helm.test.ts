@@ -21,7 +21,7 @@ function helmBinary(): string {
 }
 const helm = (...args: string[]) => execFileSync(helmBinary(), args, { encoding: "utf8" });
 
-type Doc = { kind: string; metadata: { name: string }; spec: any; data?: Record<string, string> };
+type Doc = { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec: any; data?: Record<string, string> };
 
 function render(values: string[], sets: string[]): Doc[] {
   const out = helm("template", "shop", "k8s", ...values.flatMap((v) => ["-f", v]), ...sets.flatMap((s) => ["--set", s]));
@@ -103,6 +103,34 @@ describe("helm chart", () => {
       expect(of("PodDisruptionBudget")).toHaveLength(3);
       expect(of("HorizontalPodAutoscaler")).toHaveLength(values.length ? 3 : 0);
     });
+  });
+
+  it("annotates the service pods for scraping, and adds a ServiceMonitor and tracing only when asked", () => {
+    const plain = render([], []);
+    for (const deployment of plain.filter((d) => d.kind === "Deployment")) {
+      const { annotations } = deployment.spec.template.metadata;
+      const port = deployment.spec.template.spec.containers[0].ports[0].containerPort;
+      expect(annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": "/metrics" });
+      expect(deployment.spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain("OTEL_EXPORTER_OTLP_ENDPOINT");
+    }
+    expect(plain.filter((d) => d.kind === "ServiceMonitor")).toHaveLength(0);
+
+    const docs = render([], ["metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=kps", "tracing.otlpEndpoint=http://otel:4318"]);
+    const [monitor] = docs.filter((d) => d.kind === "ServiceMonitor") as any[];
+    expect(monitor.metadata.labels.release).toBe("kps");
+    expect(monitor.spec.endpoints).toEqual([{ port: "http", path: "/metrics", interval: "15s" }]);
+    // The selector picks exactly the three service Services, whose port it names.
+    const selected = docs.filter(
+      (d: any) =>
+        d.kind === "Service" &&
+        monitor.spec.selector.matchExpressions.every((e: any) => e.values.includes(d.metadata.labels?.[e.key])),
+    );
+    expect(selected.map((d) => d.metadata.name).sort()).toEqual(["shop-shardshop-order", "shop-shardshop-payment", "shop-shardshop-stock"]);
+    for (const service of selected) expect(service.spec.ports.map((p: any) => p.name)).toContain("http");
+    for (const deployment of docs.filter((d) => d.kind === "Deployment")) {
+      const env = deployment.spec.template.spec.containers[0].env;
+      expect(env.find((e: any) => e.name === "OTEL_EXPORTER_OTLP_ENDPOINT")?.value).toBe("http://otel:4318");
+    }
   });
 });
 

@@ -6,6 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricSum, rawHttp, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
 
+/** What the compose profile's redis_exporter exposes and our queries use. */
+const EXPORTER_METRICS = ["redis_up", "redis_commands_processed_total", "redis_memory_used_bytes"];
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const traceparent = (traceId: string) => `00-${traceId}-00f067aa0ba902b7-01`;
 
@@ -172,6 +174,23 @@ describe("metrics, ids and API documents", () => {
     const refused = await stack.api.get("/stock/find/bad%20id!");
     expect(refused.status).toBe(400);
     expect(Object.keys(refused.body)).toEqual(["error"]);
+  });
+
+  it("has a dashboard and alert rules that query only metrics the system exposes", async () => {
+    const exposed = new Set<string>(EXPORTER_METRICS);
+    for (const service of ["order", "stock", "payment"] as const) {
+      // Declared metrics, including those with no sample yet (an error counter, say).
+      for (const [, name, type] of (await scrape(stack.services[service][0]!)).matchAll(/^# TYPE (\w+) (\w+)$/gm)) {
+        for (const suffix of type === "histogram" ? ["_bucket", "_count", "_sum"] : [""]) exposed.add(`${name}${suffix}`);
+      }
+    }
+    const dashboard = JSON.parse(readFileSync("observability/grafana/dashboards/shardshop.json", "utf8"));
+    const queries: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+    const rules = readFileSync("observability/alerts.yml", "utf8");
+    for (const [where, text] of [...queries.map((q) => ["dashboard", q]), ["alerts.yml", rules]] as const) {
+      for (const [name] of text.matchAll(/\b(?:shardshop|process|nodejs|redis)_\w+/g)) expect(exposed.has(name), `${where}: ${name}`).toBe(true);
+    }
+    expect(queries.length).toBeGreaterThanOrEqual(12);
   });
 
   it("answers a malformed traceparent or request id by ignoring it", async () => {
