@@ -3,7 +3,7 @@
 //
 // Spans are recorded and exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the
 // OpenTelemetry SDK is not even loaded otherwise, and ids are made lazily, on first use.
-import { randomFillSync, randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import type { Logger } from "./log.js";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -98,9 +98,15 @@ export class RequestContext {
     private readonly givenRequestId?: string,
   ) {}
 
-  /** The caller's X-Request-Id when it is sane, else a new one. */
+  /** The caller's X-Request-Id when it is sane, else the trace id (one id fewer to make and send). */
   get requestId(): string {
-    return (this.#requestId ??= this.givenRequestId !== undefined && REQUEST_ID.test(this.givenRequestId) ? this.givenRequestId : randomUUID());
+    return (this.#requestId ??= this.ownRequestId ?? this.span.traceId);
+  }
+
+  /** A request id that differs from the trace id: only then is it sent on. */
+  private get ownRequestId(): string | undefined {
+    const given = this.givenRequestId;
+    return given !== undefined && REQUEST_ID.test(given) ? given : undefined;
   }
 
   /** The service's logger with this request's ids on every line. */
@@ -110,7 +116,8 @@ export class RequestContext {
 
   /** Headers for a call made within `span` (by default the request's own). */
   callHeaders(span: Span = this.span): Record<string, string> {
-    return { traceparent: span.traceparent, "x-request-id": this.requestId };
+    const own = this.ownRequestId;
+    return own === undefined ? { traceparent: span.traceparent } : { traceparent: span.traceparent, "x-request-id": own };
   }
 }
 

@@ -13,7 +13,7 @@ import type { Logger } from "../common/log.js";
 import { elapsedSeconds } from "../common/metrics.js";
 import { OutcomeUnknownError } from "../common/redis.js";
 import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
-import { abortCategory, checkoutDuration, checkoutRecoveries, checkoutsInFlight } from "./metrics.js";
+import { abortCategory, checkoutDuration, checkoutRecoveries } from "./metrics.js";
 import type { Participants, StepOutcome } from "./participants.js";
 import type { BeginResult, OrderStore, Transaction } from "./store.js";
 
@@ -54,19 +54,18 @@ export class Checkout {
     private readonly tracer: Tracer,
   ) {}
 
-  private inFlight = 0;
+  /** Checkouts this instance runs now. */
+  inFlight = 0;
 
   /** A checkout request: starts the order's transaction, or waits for the running one. */
   async checkout(orderId: string, ctx: RequestContext): Promise<CheckoutOutcome> {
     const start = performance.now();
     if (this.inFlight >= this.options.maxInFlight) return this.counted(start, { kind: "rejected", reason: "overloaded", retryAfter: 1 });
     this.inFlight++;
-    checkoutsInFlight.inc();
     try {
       return this.counted(start, await this.run(orderId, ctx));
     } finally {
       this.inFlight--;
-      checkoutsInFlight.dec();
     }
   }
 

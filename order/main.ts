@@ -3,7 +3,7 @@ import { ServiceClient } from "../common/http.js";
 import { startService } from "../common/server.js";
 import { Checkout } from "./checkout.js";
 import { orderConfig } from "./config.js";
-import { trackCheckoutBacklog } from "./metrics.js";
+import { trackCheckoutBacklog, trackCheckoutsInFlight } from "./metrics.js";
 import { Participant, Participants } from "./participants.js";
 import { orderRoutes } from "./routes.js";
 import { OrderStore } from "./store.js";
@@ -34,6 +34,7 @@ await startService({
       log,
       tracer,
     );
+    trackCheckoutsInFlight(() => checkout.inFlight);
     orderRoutes(app, store, participants, checkout);
     const stopRecovery = checkout.startRecovery(config.RECOVERY_INTERVAL_MS);
     return [stopRecovery, () => stock.close(), () => payment.close()];

@@ -31,15 +31,16 @@ export const circuitBreakerState = new client.Gauge({
   labelNames: ["participant"] as const,
 });
 
-export const checkoutsInFlight = new client.Gauge({
-  name: "shardshop_checkouts_in_flight",
-  help: "Checkouts this instance is running now",
-});
-
-export const checkoutsRejected = new client.Counter({
-  name: "shardshop_checkouts_rejected_total",
-  help: "Checkouts answered 429 because this instance already ran its maximum number at once",
-});
+/** Read at scrape time, so a checkout pays nothing for it. */
+export function trackCheckoutsInFlight(read: () => number): void {
+  new client.Gauge({
+    name: "shardshop_checkouts_in_flight",
+    help: "Checkouts this instance is running now",
+    collect() {
+      this.set(read());
+    },
+  });
+}
 
 export const checkoutRecoveries = new client.Counter({
   name: "shardshop_checkout_recoveries_total",

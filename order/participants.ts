@@ -100,27 +100,26 @@ export class Participant {
    * attempt's own timeout (what is left of it), not by an AbortSignal: aborting one per call would
    * cost an exception with a stack trace on every success.
    */
-  private send<T>(policy: IPolicy, method: "GET" | "POST", path: string, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
+  private async send<T>(policy: IPolicy, method: "GET" | "POST", path: string, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
     const span = ctx.span.startCall(`${method} ${path}`);
     const headers = ctx.callHeaders(span);
     const deadline = Date.now() + this.options.deadlineMs;
-    return policy
-      .execute(async () => {
+    try {
+      const reply = await policy.execute(async () => {
         const timeoutMs = deadline - Date.now();
         if (timeoutMs <= 0) throw new DeadlinePassed(`${this.name}: deadline passed`);
-        const reply = await this.client.request<T>(method, path, { body, headers, timeoutMs });
+        const answer = await this.client.request<T>(method, path, { body, headers, timeoutMs });
         // 5xx: the participant could not tell (e.g. its Redis did not answer). 4xx answers are its
         // decisions, and a healthy participant's.
-        if (reply.status >= 500) throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
-        return reply;
-      })
-      .then(
-        (reply) => (span.end(reply.status), reply),
-        (err: Error) => {
-          span.end(undefined, err);
-          throw err;
-        },
-      );
+        if (answer.status >= 500) throw new ParticipantFailure(`${this.name} answered ${answer.status}`);
+        return answer;
+      });
+      span.end(reply.status);
+      return reply;
+    } catch (err) {
+      span.end(undefined, err as Error);
+      throw err;
+    }
   }
 
   /** A saga step: its outcome, timed. */
