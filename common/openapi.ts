@@ -52,7 +52,7 @@ export function publicRoute<P extends z.ZodObject>(
       const params = route.params?.pick(inPath).required();
       app.openAPIRegistry.registerPath(createRoute({ method, path, summary: route.summary, request: params ? { params } : {}, responses }));
       const noParams = {} as z.output<P>;
-      app.on(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1"), (c) => handler(c, params ? (parseOr400(params, c.req.param()) as z.output<P>) : noParams));
+      app.serve(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1"), (c) => handler(c, params ? (parseOr400(params, c.req.param()) as z.output<P>) : noParams));
     }
   }
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
-import { elapsedSeconds, redisCommandDuration, redisCommandErrors } from "./metrics.js";
+import { elapsedSeconds, redisCommandDuration, redisCommandErrors, type Recorder } from "./metrics.js";
 import { groupByShard, shardIndexOf } from "./shards.js";
 
 export type ScriptReply = string | number | null | ScriptReply[];
@@ -114,16 +114,25 @@ export class Shards<Script extends string = string> {
    */
   async readAt<T>(shard: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
     const start = performance.now();
-    const labels = { shard: String(shard), command: name };
     try {
       return await op(this.clients[shard]!);
     } catch (err) {
       const unknown = isOutcomeUnknown(err);
-      redisCommandErrors.inc({ ...labels, kind: unknown ? "unknown_outcome" : "error" });
+      redisCommandErrors.inc({ shard: String(shard), command: name, kind: unknown ? "unknown_outcome" : "error" });
       throw unknown ? new OutcomeUnknownError(err) : err;
     } finally {
-      redisCommandDuration.observe(labels, elapsedSeconds(start));
+      this.recorder(shard, name).observe(elapsedSeconds(start));
     }
+  }
+
+  /** Latency recorders by shard and call name, resolved once each. */
+  private readonly recorders = new Map<string, Recorder>();
+
+  private recorder(shard: number, name: string): Recorder {
+    const key = `${shard}:${name}`;
+    let recorder = this.recorders.get(key);
+    if (recorder === undefined) this.recorders.set(key, (recorder = redisCommandDuration.recorder(String(shard), name)));
+    return recorder;
   }
 
   /** A plain read on the shard that owns `id`. */

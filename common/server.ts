@@ -6,19 +6,16 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { routePath } from "hono/route";
 import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import type { BaseConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
-import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth } from "./metrics.js";
+import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
 import { OutcomeUnknownError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "./saga.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
 
 export type ServiceEnv = { Bindings: HttpBindings; Variables: { request: RequestContext } };
-export type ServiceApp = OpenAPIHono<ServiceEnv>;
-
 const MAX_INTERNAL_BODY = 256 * 1024;
 
 /** A header read from Node's own request object: cheaper than materialising the web Headers. */
@@ -27,26 +24,72 @@ function header(c: Context<ServiceEnv>, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+type RouteHandler = (c: Context<ServiceEnv>) => Response | Promise<Response>;
+
 /**
- * Every request: its context (request id, trace span, logger), its latency by route template, and
- * at debug level one log line.
+ * A service's Hono app (OpenAPIHono, whose registry the public routes document themselves in: see
+ * openapi.ts). Routes added with `serve` are observed: each request gets its context (request id,
+ * trace span, logger), its latency by route template, and at debug level one log line.
  */
-function observeRequests(tracer: Tracer, log: Logger): MiddlewareHandler<ServiceEnv> {
-  const debug = log.isLevelEnabled("debug");
-  return async (c, next) => {
-    const start = performance.now();
-    const span = tracer.startRequest(c.req.method, header(c, "traceparent"));
-    const ctx = new RequestContext(span, log, header(c, "x-request-id"));
-    c.set("request", ctx);
-    await next();
-    const status = c.res.status;
-    // Unmatched paths share one label: hostile URLs must not make new series.
-    const matched = routePath(c, -1);
-    const route = matched === "/*" ? "unmatched" : matched;
-    httpRequestDuration.observe({ method: c.req.method, route, status: String(status) }, elapsedSeconds(start));
-    span.end(status);
-    if (debug) ctx.log.debug({ method: c.req.method, path: c.req.path, route, status, ms: performance.now() - start }, "request");
-  };
+export class ServiceApp extends OpenAPIHono<ServiceEnv> {
+  private readonly debug: boolean;
+
+  constructor(
+    private readonly tracer: Tracer,
+    readonly log: Logger,
+  ) {
+    super();
+    this.debug = log.isLevelEnabled("debug");
+  }
+
+  /**
+   * Adds an observed route. The observation wraps the handler rather than being a middleware, so
+   * a route with one handler keeps Hono's fast path (no middleware chain per request).
+   */
+  serve(method: string, path: string, handler: RouteHandler): void {
+    const byStatus = new Map<number, Recorder>();
+    this.on(method, path, async (c) => {
+      const start = performance.now();
+      const span = this.tracer.startRequest(c.req.method, header(c, "traceparent"));
+      const ctx = new RequestContext(span, this.log, header(c, "x-request-id"));
+      c.set("request", ctx);
+      let res: Response;
+      try {
+        res = await handler(c);
+      } catch (err) {
+        res = errorResponse(c, err, ctx.log);
+      }
+      const status = res.status;
+      let recorder = byStatus.get(status);
+      if (recorder === undefined) byStatus.set(status, (recorder = httpRequestDuration.recorder(method, path, String(status))));
+      recorder.observe(elapsedSeconds(start));
+      if (this.debug) this.logRequest(c, path, status, start);
+      span.end(status);
+      return res;
+    });
+  }
+
+  /** Records a request no route matched: all share one label, so hostile URLs make no new series. */
+  unmatched(c: Context<ServiceEnv>): void {
+    httpRequestDuration.observe({ method: c.req.method, route: "unmatched", status: "404" }, 0);
+    if (this.debug) this.logRequest(c, "unmatched", 404, performance.now());
+  }
+
+  private logRequest(c: Context<ServiceEnv>, route: string, status: number, start: number): void {
+    const log = c.var.request?.log ?? this.log;
+    log.debug({ method: c.req.method, path: c.req.path, route, status, ms: performance.now() - start }, "request");
+  }
+}
+
+/** The JSON answer for an error a handler threw. */
+function errorResponse(c: Context<ServiceEnv>, err: unknown, log: Logger): Response {
+  if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
+  if (err instanceof OutcomeUnknownError) {
+    log.warn({ err: err.message, path: c.req.path }, "storage did not answer");
+    return c.json({ error: "storage unavailable; the outcome of this request is unknown" }, 503);
+  }
+  log.error({ err, path: c.req.path }, "unhandled error");
+  return c.json({ error: "internal error" }, 500);
 }
 
 /** Internal routes and /metrics are for other services and the scraper, never for a proxied client. */
@@ -68,9 +111,7 @@ export interface ServiceAppOptions {
 
 /** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
 export function createServiceApp({ name, publicPrefix, shards, log, tracer }: ServiceAppOptions): ServiceApp {
-  // OpenAPIHono for its registry: public routes document themselves there (see openapi.ts).
-  const app = new OpenAPIHono<ServiceEnv>();
-  app.use(observeRequests(tracer, log));
+  const app = new ServiceApp(tracer, log);
   app.use("/metrics", notThroughProxy);
   app.use(`${INTERNAL_PREFIX}*`, notThroughProxy, async (c, next) => {
     // Saga bodies are small and always sent with a length. Checked on the header alone: touching
@@ -95,17 +136,11 @@ export function createServiceApp({ name, publicPrefix, shards, log, tracer }: Se
       ? c.json({ status: "ready", service: name, shards: shards.count })
       : c.json({ status: "unavailable", service: name, error: "a redis shard is unreachable" }, 503),
   );
-  app.notFound((c) => c.json({ error: "not found" }, 404));
-  app.onError((err, c) => {
-    if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
-    const requestLog = c.var.request?.log ?? log;
-    if (err instanceof OutcomeUnknownError) {
-      requestLog.warn({ err: err.message, path: c.req.path }, "storage did not answer");
-      return c.json({ error: "storage unavailable; the outcome of this request is unknown" }, 503);
-    }
-    requestLog.error({ err, path: c.req.path }, "unhandled error");
-    return c.json({ error: "internal error" }, 500);
+  app.notFound((c) => {
+    app.unmatched(c);
+    return c.json({ error: "not found" }, 404);
   });
+  app.onError((err, c) => errorResponse(c, err, c.var.request?.log ?? log));
   return app;
 }
 

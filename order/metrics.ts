@@ -1,23 +1,20 @@
 // The order service's own metrics: checkouts, saga steps, breakers and the recovery backlog.
 import client from "prom-client";
-import { LATENCY_BUCKETS } from "../common/metrics.js";
+import { FastHistogram } from "../common/metrics.js";
 import type { OrderStore } from "./store.js";
 
-export const checkoutDuration = new client.Histogram({
-  name: "shardshop_checkout_duration_seconds",
-  help:
-    "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty) and reason " +
+export const checkoutDuration = new FastHistogram(
+  "shardshop_checkout_duration_seconds",
+  "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty) and reason " +
     "(aborted: stock, credit, unreachable; rejected: circuit_open, overloaded), with their duration",
-  labelNames: ["outcome", "reason"] as const,
-  buckets: LATENCY_BUCKETS,
-});
+  ["outcome", "reason"],
+);
 
-export const sagaStepDuration = new client.Histogram({
-  name: "shardshop_saga_step_duration_seconds",
-  help: "Saga calls to a participant by step and result (done, refused, unknown, circuit_open), with their latency",
-  labelNames: ["participant", "step", "result"] as const,
-  buckets: LATENCY_BUCKETS,
-});
+export const sagaStepDuration = new FastHistogram(
+  "shardshop_saga_step_duration_seconds",
+  "Saga calls to a participant by step and result (done, refused, unknown, not_sent), with their latency",
+  ["participant", "step", "result"],
+);
 
 export const sagaStepRetries = new client.Counter({
   name: "shardshop_saga_step_retries_total",

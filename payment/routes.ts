@@ -110,13 +110,13 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
   );
 
   // Saga participant routes, called by the order service only.
-  app.post(sagaRoutes.chargeCredit, async (c) => {
+  app.serve("POST", sagaRoutes.chargeCredit, async (c) => {
     const { tx, user_id, amount } = await jsonBodyOr400(c, chargeBody);
     const reply = await store.charge(tx, user_id, amount);
     return c.json(reply, reply.status === "done" ? 200 : 409);
   });
 
-  app.post(sagaRoutes.refundCredit, async (c) => {
+  app.serve("POST", sagaRoutes.refundCredit, async (c) => {
     const { tx, user_id } = await jsonBodyOr400(c, refundBody);
     await store.refund(tx, user_id);
     return c.json({ status: "done" });

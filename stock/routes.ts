@@ -59,13 +59,13 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
   );
 
   // Saga participant routes, called by the order service only.
-  app.post(sagaRoutes.reserveStock, async (c) => {
+  app.serve("POST", sagaRoutes.reserveStock, async (c) => {
     const { tx, items } = await jsonBodyOr400(c, stockStepBody);
     const reply = await store.reserve(tx, items);
     return c.json(reply, reply.status === "done" ? 200 : 409);
   });
 
-  app.post(sagaRoutes.releaseStock, async (c) => {
+  app.serve("POST", sagaRoutes.releaseStock, async (c) => {
     const { tx, items } = await jsonBodyOr400(c, stockStepBody);
     await store.release(tx, items);
     return c.json({ status: "done" });
