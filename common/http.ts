@@ -41,8 +41,13 @@ export class ServiceClient {
   async request<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<ServiceReply<T>> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers = payload === undefined ? options.headers : { ...options.headers, "content-type": "application/json" };
+    // A timeout of its own only when asked: a per-request value makes undici arm a new timer.
     const timeout = options.timeoutMs;
-    const res = await this.dispatcher.request({ method, path, headers, body: payload, headersTimeout: timeout, bodyTimeout: timeout });
+    const res = await this.dispatcher.request(
+      timeout === undefined
+        ? { method, path, headers, body: payload }
+        : { method, path, headers, body: payload, headersTimeout: timeout, bodyTimeout: timeout },
+    );
     const text = await res.body.text();
     let parsed: unknown;
     try {

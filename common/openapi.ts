@@ -4,6 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { parseOr400 } from "./params.js";
 import type { ServiceApp, ServiceEnv } from "./server.js";
+import type { RequestContext } from "./tracing.js";
 
 export const errorBody = z.object({ error: z.string() }).openapi("Error", { example: { error: "order 42 not found" } });
 
@@ -38,7 +39,7 @@ export interface PublicRoute<P extends z.ZodObject> {
 export function publicRoute<P extends z.ZodObject>(
   app: ServiceApp,
   route: PublicRoute<P>,
-  handler: (c: Context<ServiceEnv>, params: z.output<P>) => Promise<Response>,
+  handler: (c: Context<ServiceEnv>, params: z.output<P>, request: RequestContext) => Promise<Response>,
 ): void {
   const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
   const responses = {
@@ -52,7 +53,9 @@ export function publicRoute<P extends z.ZodObject>(
       const params = route.params?.pick(inPath).required();
       app.openAPIRegistry.registerPath(createRoute({ method, path, summary: route.summary, request: params ? { params } : {}, responses }));
       const noParams = {} as z.output<P>;
-      app.serve(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1"), (c) => handler(c, params ? (parseOr400(params, c.req.param()) as z.output<P>) : noParams));
+      app.serve(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1"), (c, request) =>
+        handler(c, params ? (parseOr400(params, c.req.param()) as z.output<P>) : noParams, request),
+      );
     }
   }
 }

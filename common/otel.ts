@@ -36,8 +36,9 @@ class RecordedSpan implements Span {
     return carrier.traceparent!;
   }
 
-  startCall(name: string): Span {
-    return new RecordedSpan(this.tracer, this.tracer.startSpan(name, { kind: SpanKind.CLIENT }, this.#context), this.#context);
+  startCall(method: string, path: string): Span {
+    const span = this.tracer.startSpan(`${method} ${path}`, { kind: SpanKind.CLIENT }, this.#context);
+    return new RecordedSpan(this.tracer, span, this.#context);
   }
 
   end(status?: number, error?: Error): void {

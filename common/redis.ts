@@ -125,13 +125,13 @@ export class Shards<Script extends string = string> {
     }
   }
 
-  /** Latency recorders by shard and call name, resolved once each. */
-  private readonly recorders = new Map<string, Recorder>();
+  /** Latency recorders by shard, then call name, resolved once each. */
+  private readonly recorders: Array<Map<string, Recorder>> = [];
 
   private recorder(shard: number, name: string): Recorder {
-    const key = `${shard}:${name}`;
-    let recorder = this.recorders.get(key);
-    if (recorder === undefined) this.recorders.set(key, (recorder = redisCommandDuration.recorder(String(shard), name)));
+    const byName = (this.recorders[shard] ??= new Map());
+    let recorder = byName.get(name);
+    if (recorder === undefined) byName.set(name, (recorder = redisCommandDuration.recorder(String(shard), name)));
     return recorder;
   }
 

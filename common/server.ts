@@ -15,7 +15,8 @@ import { OutcomeUnknownError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "./saga.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
 
-export type ServiceEnv = { Bindings: HttpBindings; Variables: { request: RequestContext } };
+export type ServiceEnv = { Bindings: HttpBindings };
+
 const MAX_INTERNAL_BODY = 256 * 1024;
 
 /** A header read from Node's own request object: cheaper than materialising the web Headers. */
@@ -24,7 +25,8 @@ function header(c: Context<ServiceEnv>, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-type RouteHandler = (c: Context<ServiceEnv>) => Response | Promise<Response>;
+/** A route's handler, given the request's context (ids, span, logger) beside Hono's. */
+export type RouteHandler = (c: Context<ServiceEnv>, request: RequestContext) => Response | Promise<Response>;
 
 /**
  * A service's Hono app (OpenAPIHono, whose registry the public routes document themselves in: see
@@ -36,7 +38,7 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
 
   constructor(
     private readonly tracer: Tracer,
-    readonly log: Logger,
+    private readonly log: Logger,
   ) {
     super();
     this.debug = log.isLevelEnabled("debug");
@@ -48,14 +50,14 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
    */
   serve(method: string, path: string, handler: RouteHandler): void {
     const byStatus = new Map<number, Recorder>();
+    const spanName = `${method} ${path}`;
     this.on(method, path, async (c) => {
       const start = performance.now();
-      const span = this.tracer.startRequest(c.req.method, header(c, "traceparent"));
+      const span = this.tracer.startRequest(spanName, header(c, "traceparent"));
       const ctx = new RequestContext(span, this.log, header(c, "x-request-id"));
-      c.set("request", ctx);
       let res: Response;
       try {
-        res = await handler(c);
+        res = await handler(c, ctx);
       } catch (err) {
         res = errorResponse(c, err, ctx.log);
       }
@@ -63,20 +65,22 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
       let recorder = byStatus.get(status);
       if (recorder === undefined) byStatus.set(status, (recorder = httpRequestDuration.recorder(method, path, String(status))));
       recorder.observe(elapsedSeconds(start));
-      if (this.debug) this.logRequest(c, path, status, start);
+      if (this.debug) this.logRequest(c, ctx.log, path, status, start);
       span.end(status);
       return res;
     });
   }
 
-  /** Records a request no route matched: all share one label, so hostile URLs make no new series. */
+  /**
+   * Records a request no route matched, untimed (it is answered at once). All share one label, so
+   * hostile URLs make no new series.
+   */
   unmatched(c: Context<ServiceEnv>): void {
     httpRequestDuration.observe({ method: c.req.method, route: "unmatched", status: "404" }, 0);
-    if (this.debug) this.logRequest(c, "unmatched", 404, performance.now());
+    if (this.debug) this.logRequest(c, this.log, "unmatched", 404, performance.now());
   }
 
-  private logRequest(c: Context<ServiceEnv>, route: string, status: number, start: number): void {
-    const log = c.var.request?.log ?? this.log;
+  private logRequest(c: Context<ServiceEnv>, log: Logger, route: string, status: number, start: number): void {
     log.debug({ method: c.req.method, path: c.req.path, route, status, ms: performance.now() - start }, "request");
   }
 }
@@ -140,7 +144,7 @@ export function createServiceApp({ name, publicPrefix, shards, log, tracer }: Se
     app.unmatched(c);
     return c.json({ error: "not found" }, 404);
   });
-  app.onError((err, c) => errorResponse(c, err, c.var.request?.log ?? log));
+  app.onError((err, c) => errorResponse(c, err, log));
   return app;
 }
 

@@ -37,7 +37,7 @@ export interface Span {
   /** The header a call made inside this span sends. */
   readonly traceparent: string;
   /** A span for a call to another service, a child of this one. */
-  startCall(name: string): Span;
+  startCall(method: string, path: string): Span;
   /** Ends the span; `status` is the HTTP status, `error` a failure with no status. */
   end(status?: number, error?: Error): void;
 }
@@ -45,7 +45,7 @@ export interface Span {
 /** Without an exporter: the ids are carried, nothing is recorded, calls share the request's span. */
 class IdsOnlySpan implements Span {
   #traceId?: string;
-  #spanId?: string;
+  #traceparent?: string;
 
   constructor(private readonly parent?: { traceId: string; flags: string }) {}
 
@@ -54,8 +54,7 @@ class IdsOnlySpan implements Span {
   }
 
   get traceparent(): string {
-    this.#spanId ??= randomHex(8);
-    return `00-${this.traceId}-${this.#spanId}-${this.parent?.flags ?? "01"}`;
+    return (this.#traceparent ??= `00-${this.traceId}-${randomHex(8)}-${this.parent?.flags ?? "01"}`);
   }
 
   startCall(): Span {
@@ -103,7 +102,7 @@ export class RequestContext {
     return (this.#requestId ??= this.ownRequestId ?? this.span.traceId);
   }
 
-  /** A request id that differs from the trace id: only then is it sent on. */
+  /** The caller's own request id, if sane: only that is sent on (otherwise the trace id serves). */
   private get ownRequestId(): string | undefined {
     const given = this.givenRequestId;
     return given !== undefined && REQUEST_ID.test(given) ? given : undefined;

@@ -63,30 +63,30 @@ export class Checkout {
     if (this.inFlight >= this.options.maxInFlight) return this.counted(start, { kind: "rejected", reason: "overloaded", retryAfter: 1 });
     this.inFlight++;
     try {
-      return this.counted(start, await this.run(orderId, ctx));
+      const down = this.participants.failingFast();
+      if (down) return this.counted(start, await this.refuseWhileDown(orderId, down));
+      const txId = newId();
+      let result = await this.begin(orderId, "start", txId);
+      if (result.kind === "drive" && result.tx.id !== txId && result.tx.state === "aborting") {
+        // An earlier attempt was rolled back but not yet fully compensated: finish it, then start afresh.
+        await this.drive(result.tx, ctx);
+        result = await this.begin(orderId, "start", txId);
+      }
+      return this.counted(start, await this.follow(orderId, result, ctx));
     } finally {
       this.inFlight--;
     }
   }
 
-  private async run(orderId: string, ctx: RequestContext): Promise<CheckoutOutcome> {
-    const down = this.participants.failingFast();
-    if (down) {
-      // Nothing is started while a participant is known down. The order is read only so that an
-      // order already paid still says so.
-      const order = await this.store.find(orderId);
-      if (!order) return { kind: "not_found" };
-      if (order.paid) return { kind: "already_paid" };
-      return { kind: "rejected", reason: "circuit_open", ...down };
-    }
-    const txId = newId();
-    let result = await this.begin(orderId, "start", txId);
-    if (result.kind === "drive" && result.tx.id !== txId && result.tx.state === "aborting") {
-      // An earlier attempt was rolled back but not yet fully compensated: finish it, then start afresh.
-      await this.drive(result.tx, ctx);
-      result = await this.begin(orderId, "start", txId);
-    }
-    return this.follow(orderId, result, ctx);
+  /**
+   * Nothing is started while a participant is known down. The order is read only so that an order
+   * already paid still says so.
+   */
+  private async refuseWhileDown(orderId: string, down: { participant: string; retryAfter: number }): Promise<CheckoutOutcome> {
+    const order = await this.store.find(orderId);
+    if (!order) return { kind: "not_found" };
+    if (order.paid) return { kind: "already_paid" };
+    return { kind: "rejected", reason: "circuit_open", ...down };
   }
 
   private counted(start: number, outcome: CheckoutOutcome): CheckoutOutcome {

@@ -23,8 +23,8 @@ export function orderRoutes(app: ServiceApp, store: OrderStore, participants: Pa
   publicRoute(
     app,
     { method: "post", path: "/orders/create/{user_id}", summary: "Create an empty order for a user", params: userParams, reply: orderCreated, errors: [400, 404, 503] },
-    async (c, { user_id }) => {
-      if (!(await participants.userExists(user_id, c.var.request))) throw new HTTPException(404, { message: `user ${user_id} not found` });
+    async (c, { user_id }, request) => {
+      if (!(await participants.userExists(user_id, request))) throw new HTTPException(404, { message: `user ${user_id} not found` });
       return c.json({ order_id: await store.create(user_id) });
     },
   );
@@ -65,8 +65,8 @@ export function orderRoutes(app: ServiceApp, store: OrderStore, participants: Pa
       reply: orderTotal,
       errors: [400, 404, 409, 503],
     },
-    async (c, { order_id, item_id, quantity = 1 }) => {
-      const price = await participants.itemPrice(item_id, c.var.request);
+    async (c, { order_id, item_id, quantity = 1 }, request) => {
+      const price = await participants.itemPrice(item_id, request);
       if (price === null) throw new HTTPException(404, { message: `item ${item_id} not found` });
       return orderChanged(c, order_id, await store.addItem(order_id, item_id, quantity, price));
     },
@@ -104,8 +104,8 @@ export function orderRoutes(app: ServiceApp, store: OrderStore, participants: Pa
       reply: checkoutDone,
       errors: [400, 404, 424, 429, 503],
     },
-    async (c, { order_id }) => {
-      const [status, body, headers] = checkoutReply(order_id, await checkout.checkout(order_id, c.var.request));
+    async (c, { order_id }, request) => {
+      const [status, body, headers] = checkoutReply(order_id, await checkout.checkout(order_id, request));
       return c.json(body, status, headers);
     },
   );
