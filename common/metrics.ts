@@ -7,7 +7,7 @@ import type { Shards } from "./redis.js";
 export const registry = client.register;
 
 /** Seconds; from a cached find (~1 ms) to a checkout that waits out a participant's timeout. */
-export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Process metrics (CPU, memory, event loop, GC) and a `service` label on every series. */
 export function startProcessMetrics(service: string, machineId: string): void {
@@ -37,7 +37,7 @@ export class Recorder {
 }
 
 /**
- * A Prometheus histogram whose label sets are resolved once: `series(...)` hands back a recorder
+ * A Prometheus histogram whose label sets are resolved once: `recorder(...)` hands back one
  * whose `observe` only adds. prom-client's own Histogram validates and hashes the labels on every
  * observation; on the checkout path (ten observations across the services) that cost more than
  * the few percent of throughput metrics may take. It is served by prom-client's registry, in its

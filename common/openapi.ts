@@ -6,7 +6,7 @@ import { parseOr400 } from "./params.js";
 import type { ServiceApp, ServiceEnv } from "./server.js";
 import type { RequestContext } from "./tracing.js";
 
-export const errorBody = z.object({ error: z.string() }).openapi("Error", { example: { error: "order 42 not found" } });
+const errorBody = z.object({ error: z.string() }).openapi("Error", { example: { error: "order 42 not found" } });
 
 const ERRORS = {
   400: "Malformed input (an id or number that does not parse), or a request that cannot be done",

@@ -88,24 +88,21 @@ export async function startTracing(service: string, env: NodeJS.ProcessEnv = pro
 
 /** What a request knows about itself: ids for logs and for the calls it makes. */
 export class RequestContext {
-  #requestId?: string;
+  /** The caller's own request id, if sane: only that is sent on (otherwise the trace id serves). */
+  private readonly ownRequestId: string | undefined;
   #log?: Logger;
 
   constructor(
     readonly span: Span,
     private readonly baseLog: Logger,
-    private readonly givenRequestId?: string,
-  ) {}
+    givenRequestId?: string,
+  ) {
+    this.ownRequestId = givenRequestId !== undefined && REQUEST_ID.test(givenRequestId) ? givenRequestId : undefined;
+  }
 
   /** The caller's X-Request-Id when it is sane, else the trace id (one id fewer to make and send). */
   get requestId(): string {
-    return (this.#requestId ??= this.ownRequestId ?? this.span.traceId);
-  }
-
-  /** The caller's own request id, if sane: only that is sent on (otherwise the trace id serves). */
-  private get ownRequestId(): string | undefined {
-    const given = this.givenRequestId;
-    return given !== undefined && REQUEST_ID.test(given) ? given : undefined;
+    return this.ownRequestId ?? this.span.traceId;
   }
 
   /** The service's logger with this request's ids on every line. */

@@ -39,6 +39,9 @@ class ParticipantFailure extends Error {}
 /** Failures worth another attempt, and that say the participant is unwell. */
 const isTransient = (err: unknown) => !(err instanceof BrokenCircuitError);
 
+/** An answer that is a failure too: a 5xx, the participant could not tell (e.g. its Redis did not answer). */
+const failedAnswer = (reply: ServiceReply) => reply.status >= 500;
+
 export class Participant {
   private readonly breaker;
   private openedAt = 0;
@@ -50,8 +53,7 @@ export class Participant {
     private readonly client: ServiceClient,
     private readonly options: ResilienceOptions,
   ) {
-    // Failures are thrown errors (no answer) and 5xx answers.
-    this.breaker = circuitBreaker(handleWhen(isTransient).orWhenResult((reply) => (reply as ServiceReply).status >= 500), {
+    this.breaker = circuitBreaker(handleWhen(isTransient).orWhenResult((reply) => failedAnswer(reply as ServiceReply)), {
       halfOpenAfter: options.breakerHalfOpenMs,
       breaker: new ConsecutiveBreaker(options.breakerFailures),
     });
@@ -81,7 +83,7 @@ export class Participant {
 
   /**
    * Sends (through the breaker when `guarded`), and again after a transient failure (no answer, or
-   * a 5xx: the participant could not tell, e.g. its Redis did not answer) with exponential backoff
+   * a failed answer) with exponential backoff
    * (20, 40, 80... ms), while attempts and the deadline allow. 4xx answers are the participant's
    * decisions, and a healthy participant's. Throws when there is no usable answer.
    *
@@ -100,7 +102,7 @@ export class Participant {
         const reply = guarded
           ? await this.breaker.execute(() => this.client.request<T>(method, path, options))
           : await this.client.request<T>(method, path, options);
-        if (reply.status < 500) {
+        if (!failedAnswer(reply)) {
           span.end(reply.status);
           return reply;
         }
@@ -130,8 +132,6 @@ export class Participant {
     this.stepRecorders[step][outcome.kind].observe(elapsedSeconds(start));
     return outcome;
   }
-
-
 }
 
 const STEPS = ["reserve", "charge", "release", "refund"] as const;
