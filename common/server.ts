@@ -51,13 +51,14 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
   serve(method: string, path: string, handler: RouteHandler): void {
     const byStatus = new Map<number, Recorder>();
     const spanName = `${method} ${path}`;
+    const internal = path.startsWith(INTERNAL_PREFIX);
     this.on(method, path, async (c) => {
       const start = performance.now();
       const span = this.tracer.startRequest(spanName, header(c, "traceparent"));
       const ctx = new RequestContext(span, this.log, header(c, "x-request-id"));
       let res: Response;
       try {
-        res = await handler(c, ctx);
+        res = (internal && refuseInternal(c)) || (await handler(c, ctx));
       } catch (err) {
         res = errorResponse(c, err, ctx.log);
       }
@@ -96,13 +97,32 @@ function errorResponse(c: Context<ServiceEnv>, err: unknown, log: Logger): Respo
   return c.json({ error: "internal error" }, 500);
 }
 
-/** Internal routes and /metrics are for other services and the scraper, never for a proxied client. */
+/** True when a request came through a proxy: internal routes and /metrics are never for those. */
+function proxied(c: Context<ServiceEnv>): boolean {
+  return header(c, "x-forwarded-for") !== undefined || header(c, "forwarded") !== undefined;
+}
+
 const notThroughProxy: MiddlewareHandler<ServiceEnv> = async (c, next) => {
-  if (header(c, "x-forwarded-for") !== undefined || header(c, "forwarded") !== undefined) {
-    return c.json({ error: "not found" }, 404);
-  }
+  if (proxied(c)) return c.json({ error: "not found" }, 404);
   await next();
 };
+
+/**
+ * The answer refusing a call to an internal route, or undefined when it may go on. Checked by the
+ * route's own wrapper rather than a middleware, so the saga steps keep Hono's single-handler path.
+ *
+ * Saga bodies are small and always sent with a length. They are checked on the header alone:
+ * touching the body stream here would cost every step a web-stream conversion. The unread body
+ * leaves the connection unusable, so it is closed after the answer.
+ */
+function refuseInternal(c: Context<ServiceEnv>): Response | undefined {
+  if (proxied(c)) return c.json({ error: "not found" }, 404);
+  if (c.req.method !== "POST") return undefined;
+  const length = Number(header(c, "content-length") ?? Number.NaN);
+  if (length <= MAX_INTERNAL_BODY) return undefined;
+  const [status, error] = Number.isNaN(length) ? ([411, "content-length required"] as const) : ([413, "request body too large"] as const);
+  return c.json({ error }, status, { Connection: "close" });
+}
 
 export interface ServiceAppOptions {
   name: string;
@@ -117,17 +137,6 @@ export interface ServiceAppOptions {
 export function createServiceApp({ name, publicPrefix, shards, log, tracer }: ServiceAppOptions): ServiceApp {
   const app = new ServiceApp(tracer, log);
   app.use("/metrics", notThroughProxy);
-  app.use(`${INTERNAL_PREFIX}*`, notThroughProxy, async (c, next) => {
-    // Saga bodies are small and always sent with a length. Checked on the header alone: touching
-    // the body stream here would cost every step a web-stream conversion. The unread body leaves
-    // the connection unusable, so it is closed after the answer.
-    const length = Number(c.req.header("content-length") ?? Number.NaN);
-    if (c.req.method === "POST" && !(length <= MAX_INTERNAL_BODY)) {
-      const [status, error] = Number.isNaN(length) ? ([411, "content-length required"] as const) : ([413, "request body too large"] as const);
-      return c.json({ error }, status, { Connection: "close" });
-    }
-    await next();
-  });
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
   app.doc(`${publicPrefix}/openapi.json`, {
     openapi: "3.0.3",

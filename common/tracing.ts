@@ -42,12 +42,21 @@ export interface Span {
   end(status?: number, error?: Error): void;
 }
 
-/** Without an exporter: the ids are carried, nothing is recorded, calls share the request's span. */
+/**
+ * Without an exporter: the ids are carried, nothing is recorded, calls share the request's span.
+ * Everything is lazy: a participant that logs nothing never even parses the caller's header.
+ */
 class IdsOnlySpan implements Span {
+  #parent?: { traceId: string; flags: string } | null;
   #traceId?: string;
   #traceparent?: string;
 
-  constructor(private readonly parent?: { traceId: string; flags: string }) {}
+  constructor(private readonly header?: string) {}
+
+  private get parent(): { traceId: string; flags: string } | undefined {
+    if (this.#parent === undefined) this.#parent = parseTraceparent(this.header) ?? null;
+    return this.#parent ?? undefined;
+  }
 
   get traceId(): string {
     return (this.#traceId ??= this.parent?.traceId ?? randomHex(16));
@@ -72,7 +81,7 @@ export interface Tracer {
 }
 
 export const idsOnlyTracer: Tracer = {
-  startRequest: (_name, traceparent) => new IdsOnlySpan(parseTraceparent(traceparent)),
+  startRequest: (_name, traceparent) => new IdsOnlySpan(traceparent),
   shutdown: async () => {},
 };
 

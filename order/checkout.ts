@@ -91,7 +91,7 @@ export class Checkout {
 
   private counted(start: number, outcome: CheckoutOutcome): CheckoutOutcome {
     const reason = outcome.kind === "aborted" ? abortCategory(outcome.reason) : outcome.kind === "rejected" ? outcome.reason : "";
-    checkoutDuration.observe({ outcome: outcome.kind, reason }, elapsedSeconds(start));
+    checkoutDuration.recorder(outcome.kind, reason).observe(elapsedSeconds(start));
     return outcome;
   }
 
