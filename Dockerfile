@@ -18,7 +18,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=8" \
+    NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=16" \
     PORT=8080
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -23,7 +23,7 @@ const DIST = join(resolve(HERE, HERE.includes("/dist/") ? "../.." : ".."), "dist
  * a small young generation and a bounded old space keep each service well under 150 MB RSS under
  * load, with no measurable cost in throughput (see BENCHMARKS.md).
  */
-export const SERVICE_NODE_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=8"];
+export const SERVICE_NODE_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=16"];
 
 export interface StackOptions {
   /** Redis shards per service. */
