@@ -83,9 +83,9 @@ export class Participant {
 
   /**
    * Sends (through the breaker when `guarded`), and again after a transient failure (no answer, or
-   * a failed answer) with exponential backoff
-   * (20, 40, 80... ms), while attempts and the deadline allow. 4xx answers are the participant's
-   * decisions, and a healthy participant's. Throws when there is no usable answer.
+   * a failed answer) with exponential backoff (20, 40, 80... ms), while attempts and the deadline
+   * allow. 4xx answers are the participant's decisions, and a healthy participant's. Throws when
+   * there is no usable answer.
    *
    * The first attempt waits with the client's own timeout, the whole deadline; only a retry sets a
    * shorter one. The loop is ours rather than cockatiel's retry policy, whose promise layers cost
