@@ -13,6 +13,8 @@ COPY order ./order
 COPY stock ./stock
 COPY payment ./payment
 COPY local ./local
+COPY deploy ./deploy
+COPY tools ./tools
 COPY test ./test
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -21,6 +21,8 @@ export const decimal = (min: number, max = MAX_VALUE) =>
 export const amount = decimal(1);
 export const quantity = decimal(1);
 export const price = decimal(0);
+/** What batch_init gives every item or user to start with. */
+export const startingAmount = decimal(0);
 
 /** Parses with `schema` or throws a 400 naming the first offending field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

@@ -1,5 +1,6 @@
 // One ioredis client per shard, every Lua script of the service defined on each, and nothing else:
-// services call scripts through `Shards.run`, which is the only way state changes.
+// services call scripts through `Shards.run`, which is the only way state changes, and every call
+// to a shard (scripts and reads) goes through `Shards.call`, which classifies failures and times it.
 import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
@@ -97,7 +98,7 @@ export class Shards<Script extends string = string> {
 
   /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */
   run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    return this.readAt(shard, script, (client) => {
+    return this.call(shard, script, (client) => {
       const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
       return command.call(client, keys.length, ...keys, ...args);
     });
@@ -113,7 +114,7 @@ export class Shards<Script extends string = string> {
    * failures are classified and latency recorded in one place. Plain promise callbacks rather than
    * an async function: this runs several times per checkout, and each await costs a microtask.
    */
-  readAt<T>(shard: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
+  call<T>(shard: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
     const start = performance.now();
     const recorder = this.recorder(shard, name);
     let pending: Promise<T>;
@@ -146,9 +147,9 @@ export class Shards<Script extends string = string> {
     return recorder;
   }
 
-  /** A plain read on the shard that owns `id`. */
-  readFor<T>(id: string, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
-    return this.readAt(this.indexOf(id), name, op);
+  /** `call` on the shard that owns `id`. */
+  callFor<T>(id: string, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
+    return this.call(this.indexOf(id), name, op);
   }
 
   /** For each shard, whether it answers PING. */

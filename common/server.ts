@@ -3,16 +3,17 @@
 // and a graceful stop on SIGTERM/SIGINT.
 import { getRequestListener, RequestError, type HttpBindings } from "@hono/node-server";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { createServer, type Server } from "node:http";
-import type { Duplex } from "node:stream";
 import type { BaseConfig } from "./config.js";
+import { mountDocs } from "./docs.js";
 import { createLogger, type Logger } from "./log.js";
+import { answerMalformedRequests } from "./malformed.js";
 import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
 import { OutcomeUnknownError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "./saga.js";
+import { publicPrefix, type Service } from "./services.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
 
 export type ServiceEnv = { Bindings: HttpBindings };
@@ -35,6 +36,8 @@ export type RouteHandler = (c: Context<ServiceEnv>, request: RequestContext) => 
  */
 export class ServiceApp extends OpenAPIHono<ServiceEnv> {
   private readonly debug: boolean;
+  /** The handlers `serve` installed: only these carry the internal-route guard. */
+  private readonly observed = new WeakSet<object>();
 
   constructor(
     private readonly tracer: Tracer,
@@ -52,7 +55,7 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
     const byStatus = new Map<number, Recorder>();
     const spanName = `${method} ${path}`;
     const internal = path.startsWith(INTERNAL_PREFIX);
-    this.on(method, path, async (c) => {
+    const observed = async (c: Context<ServiceEnv>) => {
       const start = performance.now();
       const span = this.tracer.startRequest(spanName, header(c, "traceparent"));
       const ctx = new RequestContext(span, this.log, header(c, "x-request-id"));
@@ -69,7 +72,23 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
       if (this.debug) this.logRequest(c, ctx.log, path, status, start);
       span.end(status);
       return res;
-    });
+    };
+    this.observed.add(observed);
+    this.on(method, path, observed);
+  }
+
+  /**
+   * Throws unless every route and middleware under /internal/ was added with `serve`. A plain
+   * `app.post("/internal/…")` would skip the proxy refusal, the body bound, the metrics and the
+   * error mapping, so `startService` calls this once the routes are mounted and a service with
+   * such a route does not boot.
+   */
+  assertInternalRoutesGuarded(): void {
+    const unguarded = this.routes.filter((r) => r.path.startsWith(INTERNAL_PREFIX) && !this.observed.has(r.handler));
+    if (unguarded.length > 0) {
+      const list = unguarded.map((r) => `${r.method} ${r.path}`).join(", ");
+      throw new Error(`internal routes must be added with ServiceApp.serve, which guards them: ${list}`);
+    }
   }
 
   /**
@@ -125,24 +144,23 @@ function refuseInternal(c: Context<ServiceEnv>): Response | undefined {
 }
 
 export interface ServiceAppOptions {
-  name: string;
-  /** The path prefix the gateway routes to this service, e.g. /orders; the API docs live under it. */
-  publicPrefix: string;
+  name: Service;
   shards: Shards<string>;
   log: Logger;
   tracer: Tracer;
 }
 
 /** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
-export function createServiceApp({ name, publicPrefix, shards, log, tracer }: ServiceAppOptions): ServiceApp {
+export function createServiceApp({ name, shards, log, tracer }: ServiceAppOptions): ServiceApp {
   const app = new ServiceApp(tracer, log);
+  const prefix = publicPrefix(name);
   app.use("/metrics", notThroughProxy);
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
-  app.doc(`${publicPrefix}/openapi.json`, {
+  app.doc(`${prefix}/openapi.json`, {
     openapi: "3.0.3",
     info: { title: `shardshop ${name} service`, version: "1.0.0", description: `The public API of the ${name} service, as routed by the gateway.` },
   });
-  app.get(`${publicPrefix}/docs`, swaggerUI({ url: `${publicPrefix}/openapi.json`, title: `shardshop ${name} API` }));
+  mountDocs(app, { base: `${prefix}/docs`, spec: `${prefix}/openapi.json`, title: `shardshop ${name} API` });
   app.get("/health", (c) => c.json({ status: "ok", service: name }));
   app.get("/ready", async (c) =>
     (await shards.ready())
@@ -157,27 +175,10 @@ export function createServiceApp({ name, publicPrefix, shards, log, tracer }: Se
   return app;
 }
 
-/** Requests too malformed to reach a handler still get a JSON error, not a bare status line. */
-export function answerMalformedRequests(server: Server): void {
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable) return socket.destroy();
-    const [status, reason, text] =
-      err.code === "HPE_HEADER_OVERFLOW"
-        ? [431, "Request Header Fields Too Large", "request headers too large"]
-        : [400, "Bad Request", "malformed request"];
-    const body = JSON.stringify({ error: text });
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
-}
-
 type Closer = () => unknown;
 
 export interface ServiceDefinition {
-  name: string;
-  publicPrefix: string;
+  name: Service;
   config: BaseConfig;
   shards: Shards<string>;
   /** Adds the service's routes; may return what to close on shutdown (before the shards). */
@@ -185,13 +186,14 @@ export interface ServiceDefinition {
 }
 
 /** Builds the app, listens, and stops gracefully: drain HTTP, then close clients, shards and tracing. */
-export async function startService({ name, publicPrefix, config, shards, mount }: ServiceDefinition): Promise<Server> {
+export async function startService({ name, config, shards, mount }: ServiceDefinition): Promise<Server> {
   const log = createLogger(name, config.LOG_LEVEL, config.MACHINE_ID);
   const tracer = await startTracing(name);
   startProcessMetrics(name, config.MACHINE_ID);
   trackShardHealth(shards);
-  const app = createServiceApp({ name, publicPrefix, shards, log, tracer });
+  const app = createServiceApp({ name, shards, log, tracer });
   const closers = [...(mount(app, log, tracer) ?? []), () => shards.close(), () => tracer.shutdown()];
+  app.assertInternalRoutesGuarded();
 
   // The adapter refuses request targets it cannot turn into a URL (a backslash in the path, say)
   // before Hono runs; those get the same JSON 400 as any other bad input.

@@ -3,10 +3,11 @@
 // else with a JSON 404. It listens on both loopback addresses, since `localhost` resolves either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
-import { answerMalformedRequests } from "../common/server.js";
+import { answerMalformedRequests } from "../common/malformed.js";
+import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
-export const PUBLIC_PREFIXES = { "/orders/": "order", "/stock/": "stock", "/payment/": "payment" } as const;
-type ServiceName = (typeof PUBLIC_PREFIXES)[keyof typeof PUBLIC_PREFIXES];
+/** The service each public path prefix (with its trailing slash) is routed to. */
+const ROUTES = SERVICES.map((service) => [`${publicPrefix(service)}/`, service] as const);
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"]);
@@ -85,13 +86,13 @@ export interface Gateway {
 }
 
 export async function startGateway(
-  upstreams: Record<ServiceName, string[]>,
+  upstreams: Record<Service, string[]>,
   port: number,
   hosts: string[] = ["127.0.0.1", "::1"],
 ): Promise<Gateway> {
   const pools = Object.fromEntries(
     Object.entries(upstreams).map(([name, urls]) => [name, new Upstream(urls)]),
-  ) as Record<ServiceName, Upstream>;
+  ) as Record<Service, Upstream>;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     // Route on the normalised path ("/stock/../internal/x" is "/internal/x") and forward that.
@@ -101,8 +102,8 @@ export async function startGateway(
     } catch {
       return sendJson(res, 400, { error: "bad request target" });
     }
-    const prefix = Object.keys(PUBLIC_PREFIXES).find((p) => url.pathname.startsWith(p)) as keyof typeof PUBLIC_PREFIXES | undefined;
-    if (!prefix) return sendJson(res, 404, { error: "not found" });
+    const service = ROUTES.find(([prefix]) => url.pathname.startsWith(prefix))?.[1];
+    if (!service) return sendJson(res, 404, { error: "not found" });
 
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -115,7 +116,7 @@ export async function startGateway(
     const body = await readBody(req);
     if (body === null) return sendJson(res, 413, { error: "request body too large" });
     try {
-      const upstream = await pools[PUBLIC_PREFIXES[prefix]].request(
+      const upstream = await pools[service].request(
         { method: req.method as Dispatcher.HttpMethod, path: url.pathname + url.search, headers, body: body.length > 0 ? body : undefined },
         // As in the nginx configuration: reads, and checkout (idempotent by order id), may be re-sent.
         req.method === "GET" || url.pathname.startsWith("/orders/checkout/"),
@@ -128,7 +129,7 @@ export async function startGateway(
       for await (const chunk of upstream.body) res.write(chunk);
       res.end();
     } catch {
-      if (!res.headersSent) sendJson(res, 502, { error: `${PUBLIC_PREFIXES[prefix]} service unavailable` });
+      if (!res.headersSent) sendJson(res, 502, { error: `${service} service unavailable` });
       else res.destroy();
     }
   };

@@ -8,11 +8,11 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
+import { Redis } from "ioredis";
+import { SERVICES, type Service } from "../common/services.js";
+import { renderNginxConfig } from "../deploy/nginx.js";
+import { PENDING_CHECKOUTS } from "../order/keys.js";
 import { startGateway } from "./gateway.js";
-import { renderNginxConfig } from "./nginx.js";
-
-export const SERVICES = ["order", "stock", "payment"] as const;
-export type Service = (typeof SERVICES)[number];
 
 // This file runs compiled (dist/local/) or from source under vitest (local/); services always compiled.
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -171,7 +171,7 @@ function nginxComponent(dataDir: string, port: number, servicePorts: Record<Serv
   const hostPorts = (s: Service) => servicePorts[s].map((p) => `127.0.0.1:${p}`);
   const config = renderNginxConfig({
     listen: [`127.0.0.1:${port}`, ...(ipv6Loopback ? [`[::1]:${port}`] : [])],
-    upstreams: { order: hostPorts("order"), stock: hostPorts("stock"), payment: hostPorts("payment") },
+    upstreams: Object.fromEntries(SERVICES.map((s) => [s, hostPorts(s)])) as Record<Service, string[]>,
     runDir,
     workerProcesses: 1,
   });
@@ -248,8 +248,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await nginx.start();
       closeGateway = () => nginx.stop("SIGQUIT");
     } else {
-      const upstream = (s: Service) => services[s].map((c) => c.url);
-      const gateway = await startGateway({ order: upstream("order"), stock: upstream("stock"), payment: upstream("payment") }, gatewayPort);
+      const upstreams = Object.fromEntries(SERVICES.map((s) => [s, services[s].map((c) => c.url)])) as Record<Service, string[]>;
+      const gateway = await startGateway(upstreams, gatewayPort);
       closeGateway = () => gateway.close();
     }
   } catch (err) {
@@ -269,4 +269,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.stop())));
     },
   };
+}
+
+/** Checkouts not yet finished, over every order shard of the stack (read from Redis directly). */
+export async function pendingCheckouts(stack: Stack): Promise<number> {
+  const counts = await Promise.all(
+    stack.redis.order.map(async (c) => {
+      const r = new Redis({ port: c.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        return await r.zcard(PENDING_CHECKOUTS);
+      } finally {
+        r.disconnect();
+      }
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }

@@ -23,7 +23,6 @@ trackCheckoutBacklog(store);
 
 await startService({
   name: "order",
-  publicPrefix: "/orders",
   config,
   shards: store.shards,
   mount: (app, log, tracer) => {

@@ -7,6 +7,7 @@ import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import type { Redis } from "ioredis";
 import { loadLuaScripts, Shards } from "../common/redis.js";
+import { itemsKey, orderKey, PENDING_CHECKOUTS } from "./keys.js";
 
 const SCRIPTS = [
   "createOrder",
@@ -20,9 +21,6 @@ const SCRIPTS = [
   "finishAbort",
 ] as const;
 
-const orderKey = (id: string) => `order:{${id}}`;
-const itemsKey = (id: string) => `order:{${id}}:items`;
-const PENDING = "checkouts:pending";
 
 export interface Order {
   order_id: string;
@@ -90,7 +88,7 @@ export class OrderStore {
   }
 
   async find(id: string): Promise<Order | null> {
-    const [order, items] = await this.shards.readFor(id, "findOrder", (shard) =>
+    const [order, items] = await this.shards.callFor(id, "findOrder", (shard) =>
       Promise.all([shard.hmget(orderKey(id), "user_id", "paid", "total_cost"), shard.hgetall(itemsKey(id))]),
     );
     const [userId, paid, total] = order;
@@ -119,7 +117,7 @@ export class OrderStore {
   }
 
   async beginCheckout(id: string, mode: BeginMode, newTxId: string, leaseMs: number, owner: string): Promise<BeginResult> {
-    const reply = (await this.shards.runFor(id, "beginCheckout", [orderKey(id), itemsKey(id), PENDING], [
+    const reply = (await this.shards.runFor(id, "beginCheckout", [orderKey(id), itemsKey(id), PENDING_CHECKOUTS], [
       mode,
       newTxId,
       leaseMs,
@@ -146,7 +144,7 @@ export class OrderStore {
   }
 
   async commit(tx: Transaction): Promise<TxStatus> {
-    return toTxStatus(await this.shards.runFor(tx.orderId, "commitCheckout", [orderKey(tx.orderId), PENDING], [tx.id, tx.orderId]));
+    return toTxStatus(await this.shards.runFor(tx.orderId, "commitCheckout", [orderKey(tx.orderId), PENDING_CHECKOUTS], [tx.id, tx.orderId]));
   }
 
   async decideAbort(tx: Transaction, reason: string): Promise<TxStatus> {
@@ -154,21 +152,21 @@ export class OrderStore {
   }
 
   async finishAbort(tx: Transaction): Promise<TxStatus> {
-    return toTxStatus(await this.shards.runFor(tx.orderId, "finishAbort", [orderKey(tx.orderId), PENDING], [tx.id, tx.orderId]));
+    return toTxStatus(await this.shards.runFor(tx.orderId, "finishAbort", [orderKey(tx.orderId), PENDING_CHECKOUTS], [tx.id, tx.orderId]));
   }
 
   /** Orders on one shard whose checkout lease has run out (by the shard's clock). */
   async expiredCheckouts(shard: number, limit: number): Promise<string[]> {
-    return this.shards.readAt(shard, "expiredCheckouts", async (client) =>
-      client.zrangebyscore(PENDING, "-inf", await shardClock(client), "LIMIT", 0, limit),
+    return this.shards.call(shard, "expiredCheckouts", async (client) =>
+      client.zrangebyscore(PENDING_CHECKOUTS, "-inf", await shardClock(client), "LIMIT", 0, limit),
     );
   }
 
   /** Running checkouts on one shard, and how many of them wait for recovery (lease run out). */
   async checkoutBacklog(shard: number): Promise<{ open: number; expired: number }> {
-    return this.shards.readAt(shard, "checkoutBacklog", async (client) => {
+    return this.shards.call(shard, "checkoutBacklog", async (client) => {
       const now = await shardClock(client);
-      const [open, expired] = await Promise.all([client.zcard(PENDING), client.zcount(PENDING, "-inf", now)]);
+      const [open, expired] = await Promise.all([client.zcard(PENDING_CHECKOUTS), client.zcount(PENDING_CHECKOUTS, "-inf", now)]);
       return { open, expired };
     });
   }

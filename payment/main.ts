@@ -5,4 +5,4 @@ import { PaymentStore } from "./store.js";
 
 const config = loadConfig("payment", baseConfig);
 const store = new PaymentStore(config);
-await startService({ name: "payment", publicPrefix: "/payment", config, shards: store.shards, mount: (app) => paymentRoutes(app, store) });
+await startService({ name: "payment", config, shards: store.shards, mount: (app) => paymentRoutes(app, store) });

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { amount, batchSize, id, price } from "../common/params.js";
+import { amount, batchSize, id, startingAmount } from "../common/params.js";
 
-export const batchInitParams = z.object({ n: batchSize, starting_money: price });
+export const batchInitParams = z.object({ n: batchSize, starting_money: startingAmount });
 export const userParams = z.object({ user_id: id });
 export const fundsParams = z.object({ user_id: id, amount });
 export const orderPaymentParams = z.object({ user_id: id, order_id: id, amount });

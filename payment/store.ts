@@ -4,7 +4,7 @@ import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
-import { TX_MARKER_TTL_SECONDS, type RefusalReason, type StepReply } from "../common/saga.js";
+import { decodeCompensation, decodeStep, TX_MARKER_TTL_SECONDS, type StepReply } from "../common/saga.js";
 
 const SCRIPTS = [
   "createUser",
@@ -45,7 +45,7 @@ export class PaymentStore {
   }
 
   async credit(id: string): Promise<number | null> {
-    const credit = await this.shards.readFor(id, "findUser", (shard) => shard.get(userKey(id)));
+    const credit = await this.shards.callFor(id, "findUser", (shard) => shard.get(userKey(id)));
     return credit == null ? null : Number(credit);
   }
 
@@ -69,21 +69,19 @@ export class PaymentStore {
   }
 
   async orderPaid(id: string, orderId: string): Promise<boolean> {
-    return (await this.shards.readFor(id, "orderPaid", (shard) => shard.exists(orderPaymentKey(id, orderId)))) === 1;
+    return (await this.shards.callFor(id, "orderPaid", (shard) => shard.exists(orderPaymentKey(id, orderId)))) === 1;
   }
 
   /** Saga step; a refusal is final and holds nothing. */
   async charge(tx: string, id: string, amount: number): Promise<StepReply> {
-    const [status, reason] = (await this.shards.runFor(id, "chargeCredit", [userKey(id), markerKey(id, tx)], [
-      amount,
-      TX_MARKER_TTL_SECONDS,
-    ])) as [string, RefusalReason];
-    return status === "charged" ? { status: "done" } : { status: "refused", reason };
+    const reply = await this.shards.runFor(id, "chargeCredit", [userKey(id), markerKey(id, tx)], [amount, TX_MARKER_TTL_SECONDS]);
+    return decodeStep("chargeCredit", "charged", reply);
   }
 
-  /** Saga compensation; idempotent and final. */
-  async refund(tx: string, id: string): Promise<void> {
-    await this.shards.runFor(id, "refundCredit", [userKey(id), markerKey(id, tx)], [TX_MARKER_TTL_SECONDS]);
+  /** Saga compensation; idempotent and final. Credit returned by this call. */
+  async refund(tx: string, id: string): Promise<number> {
+    const reply = await this.shards.runFor(id, "refundCredit", [userKey(id), markerKey(id, tx)], [TX_MARKER_TTL_SECONDS]);
+    return decodeCompensation("refundCredit", "refunded", reply);
   }
 }
 

@@ -5,4 +5,4 @@ import { StockStore } from "./store.js";
 
 const config = loadConfig("stock", baseConfig);
 const store = new StockStore(config);
-await startService({ name: "stock", publicPrefix: "/stock", config, shards: store.shards, mount: (app) => stockRoutes(app, store) });
+await startService({ name: "stock", config, shards: store.shards, mount: (app) => stockRoutes(app, store) });

@@ -4,7 +4,7 @@ import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
-import { TX_MARKER_TTL_SECONDS, type RefusalReason, type StepReply } from "../common/saga.js";
+import { decodeCompensation, decodeStep, TX_MARKER_TTL_SECONDS, type StepReply } from "../common/saga.js";
 
 const SCRIPTS = ["createItem", "batchInitItems", "addStock", "subtractStock", "reserveStock", "releaseStock"] as const;
 
@@ -48,7 +48,7 @@ export class StockStore {
   }
 
   async find(id: string): Promise<Item | null> {
-    const [stock, price] = await this.shards.readFor(id, "findItem", (shard) => shard.hmget(itemKey(id), "stock", "price"));
+    const [stock, price] = await this.shards.callFor(id, "findItem", (shard) => shard.hmget(itemKey(id), "stock", "price"));
     return stock == null || price == null ? null : { stock: Number(stock), price: Number(price) };
   }
 
@@ -77,19 +77,20 @@ export class StockStore {
         ]),
       ),
     );
-    const refused = replies.find((r) => (r as string[])[0] === "refused") as string[] | undefined;
+    const refused = replies.map((reply) => decodeStep("reserveStock", "reserved", reply)).find((r) => r.status === "refused");
     if (!refused) return { status: "done" };
     if (groups.length > 1) await this.release(tx, items);
-    return { status: "refused", reason: refused[1] as RefusalReason };
+    return refused;
   }
 
-  /** Saga compensation on every shard the items live on; idempotent and final. */
-  async release(tx: string, items: Array<[string, number]>): Promise<void> {
-    await Promise.all(
+  /** Saga compensation on every shard the items live on; idempotent and final. Units returned by this call. */
+  async release(tx: string, items: Array<[string, number]>): Promise<number> {
+    const replies = await Promise.all(
       [...this.shards.group(items, ([id]) => id)].map(([shard, group]) =>
         this.shards.run(shard, "releaseStock", stepKeys(tx, group), [TX_MARKER_TTL_SECONDS]),
       ),
     );
+    return replies.reduce<number>((sum, reply) => sum + decodeCompensation("releaseStock", "released", reply), 0);
   }
 }
 

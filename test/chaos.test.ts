@@ -1,7 +1,7 @@
 // A short, fixed-seed chaos run: service instances and Redis shards killed with SIGKILL while
 // checkouts run; afterwards nothing is lost or created and no answer contradicts the database.
 import { describe, expect, it } from "vitest";
-import { runChaos } from "./chaos.js";
+import { runChaos } from "../tools/chaos.js";
 
 describe("chaos", () => {
   it("keeps stock and credit exact while random components are killed", async () => {

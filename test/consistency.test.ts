@@ -1,6 +1,6 @@
 // Our version of the public consistency test, both variants, against the local stack.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConsistency } from "./consistency.js";
+import { runConsistency } from "../tools/consistency.js";
 import { startTestStack, type TestStack } from "./helpers.js";
 
 describe.each([1, 3])("consistency test on %i shard(s) per service", (shards) => {

@@ -4,7 +4,7 @@
 // taken.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAULT_POINTS } from "../order/checkout.js";
-import { pendingCheckouts } from "./chaos.js";
+import { pendingCheckouts } from "../local/stack.js";
 import { shardIndexOf } from "../common/shards.js";
 import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
 

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { composeModel, instanceName, redisName, writeCompose } from "../local/compose.js";
-import { SERVICES } from "../local/stack.js";
+import { composeModel, instanceName, redisName, writeCompose } from "../deploy/compose.js";
+import { SERVICES } from "../common/services.js";
 
 /** promtool comes with Debian's `prometheus` package (.ci/run installs it). */
 const promtool = (...args: string[]) => execFileSync("promtool", args, { encoding: "utf8" });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack, type StackOptions } from "../local/stack.js";
 import { connect } from "node:net";
-import { apiClient, type Api } from "./workload.js";
+import { apiClient, type Api } from "../tools/workload.js";
 
 /** A client bound to one base URL (the gateway or a single instance). */
 export const client = (base: string) => apiClient(base, 16);

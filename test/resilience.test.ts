@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
-import { mapLimit } from "./workload.js";
+import { mapLimit } from "../tools/workload.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;

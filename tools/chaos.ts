@@ -8,14 +8,13 @@
 //   --every S      seconds between kills (default 3), --down S: how long a victim stays down (1.5)
 //   --shards N --instances N      stack layout (default 3, 2)
 //   --orders N     checkouts spread over the window (default 40 per second)
-import { Redis } from "ioredis";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startStack, type Component, type Stack } from "../local/stack.js";
+import { pendingCheckouts, startStack, type Component, type Stack } from "../local/stack.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
-import { helpFromHeader, isMain, parseArgs } from "../local/cli.js";
+import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, seededRandom } from "./workload.js";
 
 export interface ChaosOptions {
@@ -45,21 +44,6 @@ export interface ChaosReport {
   figures: { stockLog: number; stockDb: number; paymentLog: number; paymentDb: number };
   recoverySeconds: number;
   ok: boolean;
-}
-
-/** Checkouts not yet finished, over every order shard of the stack. */
-export async function pendingCheckouts(stack: Stack): Promise<number> {
-  const counts = await Promise.all(
-    stack.redis.order.map(async (c) => {
-      const r = new Redis({ port: c.port, lazyConnect: true, maxRetriesPerRequest: 0 });
-      try {
-        return await r.zcard("checkouts:pending");
-      } finally {
-        r.disconnect();
-      }
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** Re-reads what the shop actually holds, so the ledger starts from the truth, not the plan. */

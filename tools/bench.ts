@@ -24,7 +24,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
 import { findShopProcesses, sampleProcesses, type ProcessFigures } from "./procstats.js";
-import { helpFromHeader, isMain, parseArgs } from "../local/cli.js";
+import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, type Api } from "./workload.js";
 
 export const SCENARIOS = ["checkout-random", "checkout-distinct", "find", "add-funds"] as const;

@@ -3,10 +3,10 @@
 // REDIS_ADDRS, MACHINE_ID, the service URLs and the gateway's upstreams agree by construction.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { helpFromHeader, isMain, parseArgs } from "./cli.js";
+import { helpFromHeader, isMain, parseArgs } from "../tools/cli.js";
 import { renderNginxConfig } from "./nginx.js";
 import { renderDashboard, renderPrometheusConfig } from "./observability.js";
-import { SERVICES, type Service } from "./stack.js";
+import { SERVICES, type Service } from "../common/services.js";
 
 type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
 

@@ -1,11 +1,13 @@
 // The nginx gateway configuration, rendered from one place for every deployment that uses nginx:
 // only the public prefixes are routed, upstream connections are kept alive, and the proxy
 // timeouts are longer than any checkout can take.
+import { publicPrefix, SERVICES, type Service } from "../common/services.js";
+
 export interface NginxOptions {
   /** Addresses to listen on, e.g. ["127.0.0.1:8000", "[::1]:8000"] or ["80"]. */
   listen: string[];
   /** Instances per service, as host:port. */
-  upstreams: { order: string[]; stock: string[]; payment: string[] };
+  upstreams: Record<Service, string[]>;
   /** For a private nginx (tests, benchmarks): where it keeps its pid, logs and temp files. */
   runDir?: string;
   workerProcesses?: number | "auto";
@@ -13,7 +15,6 @@ export interface NginxOptions {
   resolver?: string;
 }
 
-export const PUBLIC_SERVICES = ["orders", "stock", "payment"] as const;
 const NGINX_ERRORS: Array<[number, string]> = [
   [400, "malformed request"],
   [405, "method not allowed"],
@@ -22,11 +23,10 @@ const NGINX_ERRORS: Array<[number, string]> = [
   [414, "request URI too long"],
   [494, "request headers too large"],
 ];
-const UPSTREAM_OF = { orders: "order", stock: "stock", payment: "payment" } as const;
 
 export function renderNginxConfig(o: NginxOptions): string {
   const run = o.runDir;
-  const upstreams = (["order", "stock", "payment"] as const)
+  const upstreams = SERVICES
     .map(
       (name) => `
   upstream ${name} {
@@ -37,10 +37,10 @@ ${o.upstreams[name].map((addr) => `    server ${addr} max_fails=1 fail_timeout=2
   }`,
     )
     .join("\n");
-  const locations = PUBLIC_SERVICES.map(
-    (prefix) => `
-    location /${prefix}/ {
-      proxy_pass http://${UPSTREAM_OF[prefix]};
+  const locations = SERVICES.map(
+    (service) => `
+    location ${publicPrefix(service)}/ {
+      proxy_pass http://${service};
     }`,
   ).join("\n");
 

@@ -7,7 +7,7 @@
 //
 // Strict: 5 items (prices 1/2/5/10/20, limited stock), 2000 orders of 1-4 items, and a ledger per
 // user and per item: an order is paid exactly when its stock and credit were taken.
-import { helpFromHeader, isMain, parseArgs } from "../local/cli.js";
+import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, seededRandom, type Api } from "./workload.js";
 
 export interface Figures {
