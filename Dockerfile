@@ -1,4 +1,5 @@
-# One image for the three services; the command picks which one runs, e.g.
+# One image for the three services (and the compose deployment's watchdog); the command picks which
+# one runs, e.g.
 #   docker run shardshop node dist/stock/main.js
 # Build behind a registry mirror with --build-arg NPM_REGISTRY=http://mirror:4873/
 
@@ -29,6 +30,7 @@ COPY --from=build /app/dist/common ./dist/common
 COPY --from=build /app/dist/order ./dist/order
 COPY --from=build /app/dist/stock ./dist/stock
 COPY --from=build /app/dist/payment ./dist/payment
+COPY --from=build /app/dist/deploy/watchdog.js ./dist/deploy/watchdog.js
 USER node
 EXPOSE 8080
 # node is PID 1 and handles SIGTERM itself: it stops accepting, drains, then closes Redis.

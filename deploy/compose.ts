@@ -1,12 +1,13 @@
-// `npm run compose [-- --shards N --replicas M]`: writes docker-compose.yml and gateway/nginx.conf
-// for N Redis shards and M instances per service. Every address is derived from N and M here, so
-// REDIS_ADDRS, MACHINE_ID, the service URLs and the gateway's upstreams agree by construction.
+// `npm run compose [-- --shards N --replicas M] [--subnet A.B.C.0/22]`: writes docker-compose.yml,
+// gateway/nginx.conf and observability/ for N Redis shards and M instances per service. Every
+// address is derived from N, M and the subnet here, so REDIS_ADDRS, MACHINE_ID, the service URLs,
+// the fixed container addresses and the gateway's upstreams agree by construction.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { helpFromHeader, isMain, parseArgs } from "../tools/cli.js";
-import { renderNginxConfig } from "./nginx.js";
+import { renderNginxConfig, type Upstream } from "./nginx.js";
 import { renderDashboard, renderPrometheusConfig } from "./observability.js";
-import { SERVICES, type Service } from "../common/services.js";
+import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
 type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
 
@@ -36,7 +37,7 @@ export const redisName = (service: Service, shard: number) => `redis-${service}-
 export const instanceName = (service: Service, replica: number) => `${service}-${replica}`;
 
 export interface ComposeModel {
-  compose: { services: Record<string, Record<string, Yaml>>; volumes: Record<string, Yaml> };
+  compose: { services: Record<string, Record<string, Yaml>>; volumes: Record<string, Yaml>; networks: Record<string, Yaml> };
   nginx: string;
   prometheus: object;
 }
@@ -79,8 +80,74 @@ function observabilityServices(): Record<string, Record<string, Yaml>> {
   };
 }
 
-export function composeModel(shards: number, replicas: number): ComposeModel {
+/**
+ * Fixed addresses on the compose network. Docker hands out addresses anew when a container is
+ * recreated, so two recreated services can swap them; nginx resolves upstream names once, at
+ * start, and would then send /stock/ to the payment service. With fixed addresses a recreated,
+ * restarted or scaled container is always where nginx expects it, and nginx is given addresses
+ * rather than names, so it also starts while a service container is down (Docker's DNS only
+ * knows running containers). The /22 holds the gateway, up to 32 instances and 64 shards per
+ * service in its first half; Docker picks addresses only from the second half (`ip_range`), for
+ * anything else started on the network.
+ */
+export class ComposeAddresses {
+  private readonly base: number;
+
+  constructor(readonly subnet = DEFAULT_SUBNET) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/22$/.exec(subnet);
+    const octets = m?.slice(1).map(Number) ?? [];
+    if (octets.length !== 4 || octets.some((o) => o > 255) || octets[2]! % 4 !== 0 || octets[3] !== 0) {
+      throw new Error(`--subnet must be an IPv4 /22 such as ${DEFAULT_SUBNET}`);
+    }
+    this.base = octets.reduce((a, o) => a * 256 + o, 0);
+  }
+
+  private at(offset: number): string {
+    const n = this.base + offset;
+    return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+  }
+
+  /** Where Docker may place containers that have no fixed address. */
+  get dynamicRange(): string {
+    return `${this.at(512)}/23`;
+  }
+
+  get gateway(): string {
+    return this.at(10);
+  }
+
+  instance(service: Service, replica: number): string {
+    return this.at(64 + SERVICES.indexOf(service) * 32 + replica);
+  }
+
+  redis(service: Service, shard: number): string {
+    return this.at(256 + SERVICES.indexOf(service) * 64 + shard);
+  }
+}
+
+/** The shop's one image (Dockerfile), built by whichever service needs it first. */
+const IMAGE_BUILD = { context: ".", args: { NPM_REGISTRY: "${NPM_REGISTRY:-https://registry.npmjs.org/}" } };
+
+export const DEFAULT_SUBNET = "172.28.56.0/22";
+export const MAX_REPLICAS = 32;
+export const MAX_SHARDS = 64;
+
+/**
+ * The gateway's health check proves routing, not just that nginx listens: each public prefix must
+ * reach the service it names (its docs page carries the service's name).
+ */
+function routingCheck(): string[] {
+  const probes = SERVICES.map(
+    (s) =>
+      `exec 3<>/dev/tcp/127.0.0.1/80 && printf 'GET ${publicPrefix(s)}/docs HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && grep -q '<title>shardshop ${s} API</title>' <&3`,
+  );
+  return ["CMD", "bash", "-c", probes.join(" && ")];
+}
+
+export function composeModel(shards: number, replicas: number, subnet = DEFAULT_SUBNET): ComposeModel {
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const addresses = new ComposeAddresses(subnet);
+  const at = (address: string) => ({ default: { ipv4_address: address } });
   const instances = (s: Service) => range(replicas).map((r) => instanceName(s, r));
   const urls = (s: Service) => instances(s).map((name) => `http://${name}:${SERVICE_PORT}`).join(",");
   const services: Record<string, Record<string, Yaml>> = {};
@@ -88,24 +155,35 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
 
   const nginx = renderNginxConfig({
     listen: ["80"],
-    upstreams: {
-      order: instances("order").map((n) => `${n}:${SERVICE_PORT}`),
-      stock: instances("stock").map((n) => `${n}:${SERVICE_PORT}`),
-      payment: instances("payment").map((n) => `${n}:${SERVICE_PORT}`),
-    },
+    upstreams: Object.fromEntries(
+      SERVICES.map((s) => [s, range(replicas).map((r) => ({ address: `${addresses.instance(s, r)}:${SERVICE_PORT}`, name: instanceName(s, r) }))]),
+    ) as Record<Service, Upstream[]>,
   });
   services.gateway = {
     image: "nginx:1.27-bookworm",
     ports: ["8000:80"],
     volumes: ["./gateway/nginx.conf:/etc/nginx/nginx.conf:ro"],
     depends_on: Object.fromEntries(SERVICES.flatMap(instances).map((n) => [n, healthy])),
-    healthcheck: check(["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/80"]),
+    // Few retries: a gateway that misroutes should read unhealthy within seconds.
+    healthcheck: { ...check(routingCheck()), retries: 3 },
+    networks: at(addresses.gateway),
+    restart: "unless-stopped",
+  };
+  // Docker never restarts a killed container (it counts as a manual stop); this starts it again.
+  services.watchdog = {
+    build: IMAGE_BUILD,
+    image: "shardshop:latest",
+    command: ["node", "dist/deploy/watchdog.js"],
+    // The engine's socket is root's; the watchdog reads events and starts containers, nothing else.
+    user: "root",
+    volumes: ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"],
+    depends_on: ["gateway"],
     restart: "unless-stopped",
   };
 
   for (const service of SERVICES) {
     const redis = range(shards).map((i) => redisName(service, i));
-    for (const name of redis) {
+    for (const [i, name] of redis.entries()) {
       services[name] = {
         image: "redis:7.4-bookworm",
         // Nothing acknowledged is lost: every write goes to the append-only file on the volume.
@@ -114,6 +192,7 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
         command: ["redis-server", "--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no"],
         volumes: [`${name}:/data`],
         healthcheck: check(["CMD", "redis-cli", "ping"]),
+        networks: at(addresses.redis(service, i)),
         restart: "unless-stopped",
       };
       volumes[name] = {};
@@ -122,7 +201,7 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
     const dependsOn = [...redis, ...(service === "order" ? [...instances("stock"), ...instances("payment")] : [])];
     for (const replica of range(replicas)) {
       services[instanceName(service, replica)] = {
-        build: { context: ".", args: { NPM_REGISTRY: "${NPM_REGISTRY:-https://registry.npmjs.org/}" } },
+        build: IMAGE_BUILD,
         image: "shardshop:latest",
         command: ["node", `dist/${service}/main.js`],
         environment: {
@@ -142,6 +221,7 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
           "-c",
           `exec 3<>/dev/tcp/127.0.0.1/${SERVICE_PORT} && printf 'GET /ready HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
         ]),
+        networks: at(addresses.instance(service, replica)),
         restart: "unless-stopped",
         stop_grace_period: "15s",
       };
@@ -153,15 +233,17 @@ export function composeModel(shards: number, replicas: number): ComposeModel {
     redis: SERVICES.flatMap((s) => range(shards).map((i) => `${redisName(s, i)}:6379`)),
     exporter: `redis-exporter:${EXPORTER_PORT}`,
   });
-  return { compose: { services, volumes }, nginx, prometheus };
+  const networks = { default: { ipam: { config: [{ subnet: addresses.subnet, ip_range: addresses.dynamicRange }] } } };
+  return { compose: { services, volumes, networks }, nginx, prometheus };
 }
 
 /** Writes the compose file, the gateway configuration, Prometheus's and the dashboard into `dir`. */
-export function writeCompose(dir: string, shards: number, replicas: number): void {
-  const { compose, nginx, prometheus } = composeModel(shards, replicas);
+export function writeCompose(dir: string, shards: number, replicas: number, subnet = DEFAULT_SUBNET): void {
+  const { compose, nginx, prometheus } = composeModel(shards, replicas, subnet);
   mkdirSync(join(dir, "gateway"), { recursive: true });
   mkdirSync(join(dir, "observability", "grafana", "dashboards"), { recursive: true });
-  const header = `# Generated by \`npm run compose -- --shards ${shards} --replicas ${replicas}\` (local/compose.ts); do not edit by hand.\n`;
+  const command = `npm run compose -- --shards ${shards} --replicas ${replicas}${subnet === DEFAULT_SUBNET ? "" : ` --subnet ${subnet}`}`;
+  const header = `# Generated by \`${command}\` (deploy/compose.ts); do not edit by hand.\n`;
   writeFileSync(join(dir, "docker-compose.yml"), `${header}${toYaml(compose as unknown as Yaml)}\n`);
   writeFileSync(join(dir, "gateway", "nginx.conf"), nginx);
   writeFileSync(join(dir, "observability", "prometheus.yml"), `${header}${toYaml(prometheus as Yaml)}\n`);
@@ -173,10 +255,16 @@ if (isMain(import.meta.url)) {
   helpFromHeader(import.meta.url, args);
   const shards = Number(args.get("shards") ?? 1);
   const replicas = Number(args.get("replicas") ?? 1);
-  if (!(Number.isInteger(shards) && shards >= 1 && shards <= 64 && Number.isInteger(replicas) && replicas >= 1 && replicas <= 32)) {
-    console.error("--shards must be 1-64 and --replicas 1-32");
+  const inRange = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
+  if (!inRange(shards, MAX_SHARDS) || !inRange(replicas, MAX_REPLICAS)) {
+    console.error(`--shards must be 1-${MAX_SHARDS} and --replicas 1-${MAX_REPLICAS}`);
     process.exit(1);
   }
-  writeCompose(args.get("out") ?? ".", shards, replicas);
-  console.log(`wrote docker-compose.yml and gateway/nginx.conf for ${shards} shard(s) and ${replicas} replica(s) per service`);
+  try {
+    writeCompose(args.get("out") ?? ".", shards, replicas, args.get("subnet") ?? DEFAULT_SUBNET);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  console.log(`wrote docker-compose.yml, gateway/nginx.conf and observability/ for ${shards} shard(s) and ${replicas} replica(s) per service`);
 }

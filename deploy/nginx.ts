@@ -6,13 +6,17 @@ import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 export interface NginxOptions {
   /** Addresses to listen on, e.g. ["127.0.0.1:8000", "[::1]:8000"] or ["80"]. */
   listen: string[];
-  /** Instances per service, as host:port. */
-  upstreams: Record<Service, string[]>;
+  /** Instances per service. */
+  upstreams: Record<Service, Upstream[]>;
   /** For a private nginx (tests, benchmarks): where it keeps its pid, logs and temp files. */
   runDir?: string;
   workerProcesses?: number | "auto";
-  /** Resolve upstream names at run time (Docker's DNS) instead of once at start. */
-  resolver?: string;
+}
+
+/** One instance of a service: host:port (nginx resolves a name once, at start), and what it is. */
+export interface Upstream {
+  address: string;
+  name?: string;
 }
 
 const NGINX_ERRORS: Array<[number, string]> = [
@@ -30,7 +34,7 @@ export function renderNginxConfig(o: NginxOptions): string {
     .map(
       (name) => `
   upstream ${name} {
-${o.upstreams[name].map((addr) => `    server ${addr} max_fails=1 fail_timeout=2s;`).join("\n")}
+${o.upstreams[name].map((u) => `    server ${u.address} max_fails=1 fail_timeout=2s;${u.name ? `  # ${u.name}` : ""}`).join("\n")}
     keepalive 128;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
@@ -54,7 +58,6 @@ http {
   access_log off;
   server_tokens off;
 ${run ? ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) => `  ${t}_temp_path ${run}/${t};`).join("\n") : ""}
-  ${o.resolver ? `resolver ${o.resolver} valid=10s;` : ""}
 ${upstreams}
 
   server {

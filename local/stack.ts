@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 import { Redis } from "ioredis";
 import { SERVICES, type Service } from "../common/services.js";
-import { renderNginxConfig } from "../deploy/nginx.js";
+import { renderNginxConfig, type Upstream } from "../deploy/nginx.js";
 import { PENDING_CHECKOUTS } from "../order/keys.js";
 import { startGateway } from "./gateway.js";
 
@@ -168,10 +168,10 @@ function redisPing(port: number): Promise<boolean> {
 function nginxComponent(dataDir: string, port: number, servicePorts: Record<Service, number[]>, ipv6Loopback: boolean): Component {
   const runDir = join(dataDir, "nginx");
   mkdirSync(runDir, { recursive: true });
-  const hostPorts = (s: Service) => servicePorts[s].map((p) => `127.0.0.1:${p}`);
+  const hostPorts = (s: Service) => servicePorts[s].map((p, i) => ({ address: `127.0.0.1:${p}`, name: `${s}-${i}` }));
   const config = renderNginxConfig({
     listen: [`127.0.0.1:${port}`, ...(ipv6Loopback ? [`[::1]:${port}`] : [])],
-    upstreams: Object.fromEntries(SERVICES.map((s) => [s, hostPorts(s)])) as Record<Service, string[]>,
+    upstreams: Object.fromEntries(SERVICES.map((s) => [s, hostPorts(s)])) as Record<Service, Upstream[]>,
     runDir,
     workerProcesses: 1,
   });

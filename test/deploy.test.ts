@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { composeModel, instanceName, redisName, writeCompose } from "../deploy/compose.js";
+import { ComposeAddresses, composeModel, DEFAULT_SUBNET, instanceName, redisName, writeCompose } from "../deploy/compose.js";
 import { SERVICES } from "../common/services.js";
 
 /** promtool comes with Debian's `prometheus` package (.ci/run installs it). */
@@ -69,23 +69,65 @@ describe("docker compose", () => {
           expect(spec.volumes).toEqual([`${name}:/data`]);
           expect(model.volumes[name]).toBeDefined();
         }
-        // The gateway balances over exactly this service's replicas.
+        // The gateway balances over exactly this service's replicas, at their fixed addresses.
         const upstream = new RegExp(`upstream ${service} \\{([^}]*)\\}`).exec(nginx)![1]!;
-        expect([...upstream.matchAll(/server (\S+) /g)].map((m) => m[1])).toEqual(
-          Array.from({ length: replicas }, (_, r) => `${instanceName(service, r)}:8080`),
+        const servers = [...upstream.matchAll(/server (\S+) .*# (\S+)/g)].map((m) => [m[1], m[2]]);
+        expect(servers).toEqual(
+          Array.from({ length: replicas }, (_, r) => {
+            const name = instanceName(service, r);
+            return [`${(model.services[name] as any).networks.default.ipv4_address}:8080`, name];
+          }),
         );
       }
       const order = model.services["order-0"]! as any;
       expect(order.environment.STOCK_SERVICE_URL).toBe(Array.from({ length: replicas }, (_, r) => `http://stock-${r}:8080`).join(","));
       for (const [name, spec] of Object.entries(model.services) as Array<[string, any]>) {
         expect(spec.restart, name).toBe("unless-stopped");
-        if (!observability.includes(name)) expect(spec.healthcheck.test.length).toBeGreaterThan(1);
+        // The watchdog serves nothing that a probe could check.
+        if (!observability.includes(name) && name !== "watchdog") expect(spec.healthcheck.test.length).toBeGreaterThan(1);
       }
       expect((model.services.gateway as any).ports).toEqual(["8000:80"]);
+
+      // Every container but the watchdog and the observability ones has its own fixed address,
+      // inside the subnet and outside the range Docker hands out by itself.
+      const fixed = Object.entries(model.services)
+        .filter(([name]) => name !== "watchdog" && !observability.includes(name))
+        .map(([, spec]) => (spec as any).networks.default.ipv4_address as string);
+      expect(fixed).toHaveLength(1 + 3 * (replicas + shards));
+      expect(new Set(fixed).size).toBe(fixed.length);
+      const [ipam] = (model.networks.default as any).ipam.config;
+      expect(ipam).toEqual({ subnet: DEFAULT_SUBNET, ip_range: "172.28.58.0/23" });
+      for (const address of fixed) expect(address).toMatch(/^172\.28\.5[67]\.\d+$/);
+
+      // The gateway's health check asks each public prefix for its service's page, by name.
+      const probe = (model.services.gateway as any).healthcheck.test.at(-1) as string;
+      for (const [prefix, service] of [["/orders", "order"], ["/stock", "stock"], ["/payment", "payment"]]) {
+        expect(probe).toContain(`GET ${prefix}/docs `);
+        expect(probe).toContain(`<title>shardshop ${service} API</title>`);
+      }
+      expect((model.services.watchdog as any).command).toEqual(["node", "dist/deploy/watchdog.js"]);
       expect(nginx).not.toMatch(/location \/internal/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("compose addresses", () => {
+  it("place every container of the largest layout apart, for any /22", () => {
+    const addresses = new ComposeAddresses("10.1.4.0/22");
+    const all = [
+      addresses.gateway,
+      ...SERVICES.flatMap((s) => Array.from({ length: 32 }, (_, r) => addresses.instance(s, r))),
+      ...SERVICES.flatMap((s) => Array.from({ length: 64 }, (_, i) => addresses.redis(s, i))),
+    ];
+    expect(new Set(all).size).toBe(all.length);
+    for (const a of all) expect(a).toMatch(/^10\.1\.[45]\.\d+$/);
+    expect(addresses.dynamicRange).toBe("10.1.6.0/23");
+  });
+
+  it.each(["10.1.5.0/22", "10.1.4.0/24", "300.1.4.0/22", "not a subnet"])("refuse %s", (subnet) => {
+    expect(() => new ComposeAddresses(subnet)).toThrow(/\/22/);
   });
 });
 
