@@ -48,7 +48,7 @@ ${o.upstreams[name].map((u) => `    server ${u.address} max_fails=1 fail_timeout
     }`,
   ).join("\n");
 
-  return `# Rendered by local/nginx.ts; do not edit by hand.
+  return `# Rendered by deploy/nginx.ts; do not edit by hand.
 ${run ? `pid ${run}/nginx.pid;\nerror_log ${run}/error.log warn;` : "error_log /dev/stderr warn;"}
 worker_processes ${o.workerProcesses ?? "auto"};
 events {

@@ -1,4 +1,4 @@
-// Both gateways, the local one and a real nginx running the configuration local/nginx.ts renders
+// Both gateways, the local one and a real nginx running the configuration deploy/nginx.ts renders
 // for every deployment: only public routes pass, both loopback addresses answer, and a checkout
 // whose order instance dies mid-request is answered by another instance, not with a 502.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
