@@ -110,8 +110,12 @@ export class Participant {
       } catch (err) {
         failure = err;
       }
+      const refusedByBreaker = !isTransient(failure);
+      // The breaker opened after an earlier attempt went out, and that one may have been applied:
+      // the outcome is unknown (so the step is compensated), never "not sent".
+      if (refusedByBreaker && attempt > 1) failure = new ParticipantFailure(`${this.name}: circuit opened after ${attempt - 1} attempt(s) were sent`);
       const backoff = 20 * 2 ** (attempt - 1);
-      if (!isTransient(failure) || attempt >= this.options.attempts || Date.now() + backoff >= deadline) {
+      if (refusedByBreaker || attempt >= this.options.attempts || Date.now() + backoff >= deadline) {
         span.end(undefined, failure as Error);
         throw failure;
       }
