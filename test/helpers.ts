@@ -47,32 +47,39 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
   };
 }
 
-/** Shop fixtures through the public API. */
+/** An answer's body, or an error naming the call when the answer is not a 2xx. */
+async function ok(answer: Promise<{ status: number; body: any }>, what: string): Promise<any> {
+  const { status, body } = await answer;
+  if (status < 200 || status > 299) throw new Error(`fixture ${what} answered ${status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Shop fixtures through the public API. Every call must succeed, so a test never builds on a failed setup. */
 export function shop(api: Client) {
   return {
     async item(price: number, stock: number): Promise<string> {
-      const { body } = await api.post(`/stock/item/create/${price}`);
-      if (stock > 0) await api.post(`/stock/add/${body.item_id}/${stock}`);
-      return body.item_id;
+      const { item_id } = await ok(api.post(`/stock/item/create/${price}`), "item/create");
+      if (stock > 0) await ok(api.post(`/stock/add/${item_id}/${stock}`), "stock/add");
+      return item_id;
     },
     async user(credit: number): Promise<string> {
-      const { body } = await api.post("/payment/create_user");
-      if (credit > 0) await api.post(`/payment/add_funds/${body.user_id}/${credit}`);
-      return body.user_id;
+      const { user_id } = await ok(api.post("/payment/create_user"), "create_user");
+      if (credit > 0) await ok(api.post(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
+      return user_id;
     },
     async order(userId: string, items: Array<[string, number]>): Promise<string> {
-      const { body } = await api.post(`/orders/create/${userId}`);
-      for (const [item, qty] of items) await api.post(`/orders/addItem/${body.order_id}/${item}/${qty}`);
-      return body.order_id;
+      const { order_id } = await ok(api.post(`/orders/create/${userId}`), "orders/create");
+      for (const [item, qty] of items) await ok(api.post(`/orders/addItem/${order_id}/${item}/${qty}`), "addItem");
+      return order_id;
     },
     async stock(itemId: string): Promise<number> {
-      return (await api.get(`/stock/find/${itemId}`)).body.stock;
+      return (await ok(api.get(`/stock/find/${itemId}`), "stock/find")).stock;
     },
     async credit(userId: string): Promise<number> {
-      return (await api.get(`/payment/find_user/${userId}`)).body.credit;
+      return (await ok(api.get(`/payment/find_user/${userId}`), "find_user")).credit;
     },
     async paid(orderId: string): Promise<boolean> {
-      return (await api.get(`/orders/find/${orderId}`)).body.paid;
+      return (await ok(api.get(`/orders/find/${orderId}`), "orders/find")).paid;
     },
   };
 }

@@ -92,13 +92,16 @@ describe("metrics, ids and API documents", () => {
       headers: { traceparent: traceparent(traceId), "x-request-id": "checkout-under-test" },
     });
     expect(res.status).toBe(200);
-    await sleep(300); // pino writes asynchronously
-    for (const name of ["order-0", "stock-0", "payment-0"]) {
-      const lines = readFileSync(join(stack.dataDir, `${name}.log`), "utf8")
+    const linesOf = (name: string) =>
+      readFileSync(join(stack.dataDir, `${name}.log`), "utf8")
         .split("\n")
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l));
-      const mine = lines.filter((l) => l.trace === traceId);
+    for (const name of ["order-0", "stock-0", "payment-0"]) {
+      // pino writes asynchronously: wait for this request's line, which every service writes.
+      const written = () => linesOf(name).some((l) => l.trace === traceId && l.msg === "request");
+      for (let deadline = Date.now() + 10_000; !written() && Date.now() < deadline; ) await sleep(50);
+      const mine = linesOf(name).filter((l) => l.trace === traceId);
       expect(mine.length, name).toBeGreaterThan(0);
       expect(mine.every((l) => l.req === "checkout-under-test"), name).toBe(true);
       expect(mine.some((l) => l.msg === "request" && typeof l.status === "number"), name).toBe(true);

@@ -8,7 +8,17 @@ let stack: TestStack;
 let fx: ReturnType<typeof shop>;
 
 beforeAll(async () => {
-  stack = await startTestStack({ env: { BREAKER_FAILURES: "3", BREAKER_HALF_OPEN_MS: "1000", MAX_INFLIGHT_CHECKOUTS: "2" } });
+  stack = await startTestStack({
+    env: {
+      BREAKER_FAILURES: "3",
+      // Longer than the test takes to fail its checkouts, however slow the machine: the "circuit
+      // open" answers below must come while the breaker is still open, not after a probe.
+      BREAKER_HALF_OPEN_MS: "5000",
+      MAX_INFLIGHT_CHECKOUTS: "2",
+      // A stalled participant (SIGSTOP below) must not time a step out before the test resumes it.
+      STEP_TIMEOUT_MS: "20000",
+    },
+  });
   fx = shop(stack.api);
 });
 afterAll(() => stack?.teardown());
@@ -48,7 +58,7 @@ describe("circuit breaker", () => {
     await Promise.all(stack.services.stock.map((c) => c.start()));
     // After its half-open delay the breaker lets one probe through; it succeeds and closes it.
     let status = 424;
-    for (let deadline = Date.now() + 10_000; status === 424 && Date.now() < deadline; await sleep(100)) status = (await checkout(orders[11]!)).status;
+    for (let deadline = Date.now() + 20_000; status === 424 && Date.now() < deadline; await sleep(100)) status = (await checkout(orders[11]!)).status;
     expect(status).toBe(200);
     expect(await breaker("stock")).toBe(0);
     for (const order of orders.slice(12)) await checkout(order);
@@ -77,7 +87,9 @@ describe("backpressure", () => {
     let answers: Array<{ status: number; headers: Record<string, string | string[] | undefined> }>;
     try {
       const slow = orders.slice(0, 2).map((o) => stack.api.post(`/orders/checkout/${o}`));
-      await sleep(300);
+      const inFlight = async () => metricSum(await orderMetrics(), "shardshop_checkouts_in_flight");
+      for (let deadline = Date.now() + 10_000; (await inFlight()) < 2 && Date.now() < deadline; ) await sleep(20);
+      expect(await inFlight()).toBe(2);
       answers = await Promise.all(orders.slice(2).map((o) => stack.api.post(`/orders/checkout/${o}`)));
       stockProcess!.proc!.kill("SIGCONT");
       answers.push(...(await Promise.all(slow)));
