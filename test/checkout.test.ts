@@ -29,10 +29,13 @@ describe("checkout", () => {
     const item = await fx.item(3, 1);
     const users = await Promise.all(Array.from({ length: 100 }, () => fx.user(10)));
     const orders = await Promise.all(users.map((u) => fx.order(u, [[item, 1]])));
-    const replies = await Promise.all(orders.map((o) => stack.api.post(`/orders/checkout/${o}`)));
+    // One connection per checkout, so all 100 are on the wire at once.
+    const wide = client(stack.url, 100);
+    const replies = await Promise.all(orders.map((o) => wide.post(`/orders/checkout/${o}`))).finally(() => wide.close());
     const statuses = replies.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 400)).toHaveLength(99);
+    expect(replies.filter((r) => r.status === 400).every((r) => /not enough stock/.test(r.body.error))).toBe(true);
     expect(await fx.stock(item)).toBe(0);
     const credits = await Promise.all(users.map(fx.credit));
     expect(credits.filter((c) => c === 7)).toHaveLength(1);
@@ -60,8 +63,10 @@ describe("checkout", () => {
     const user = await fx.user(1);
     const item = await fx.item(7, 50);
     const order = await fx.order(user, [[item, 1]]);
-    const replies = await Promise.all(Array.from({ length: 20 }, () => stack.api.post(`/orders/checkout/${order}`)));
+    const wide = client(stack.url, 20);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => wide.post(`/orders/checkout/${order}`))).finally(() => wide.close());
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(400));
+    expect(replies.every((r) => /credit/.test(r.body.error))).toBe(true);
     expect(await fx.credit(user)).toBe(1);
     expect(await fx.stock(item)).toBe(50);
     expect(await fx.paid(order)).toBe(false);

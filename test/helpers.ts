@@ -6,8 +6,8 @@ import { startStack, type Stack, type StackOptions } from "../local/stack.js";
 import { connect } from "node:net";
 import { apiClient, type Api } from "../tools/workload.js";
 
-/** A client bound to one base URL (the gateway or a single instance). */
-export const client = (base: string) => apiClient(base, 16);
+/** A client bound to one base URL (the gateway or a single instance), with `connections` sockets at most. */
+export const client = (base: string, connections = 16) => apiClient(base, connections);
 export type Client = Api;
 
 /**
