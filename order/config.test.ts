@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { orderConfig } from "./config.js";
+
+const valid = { REDIS_ADDRS: "127.0.0.1:6379", STOCK_SERVICE_URL: "http://stock:8080", PAYMENT_SERVICE_URL: "http://payment:8080" };
+
+/** Every numeric variable the order service reads (the base ones every service reads among them). */
+const NUMERIC = [
+  "PORT",
+  "REDIS_DB",
+  "REDIS_TIMEOUT_MS",
+  "STEP_TIMEOUT_MS",
+  "STEP_ATTEMPTS",
+  "BREAKER_FAILURES",
+  "BREAKER_HALF_OPEN_MS",
+  "MAX_INFLIGHT_CHECKOUTS",
+  "CHECKOUT_LEASE_MS",
+  "RECOVERY_INTERVAL_MS",
+];
+const OTHERS = ["HOST", "REDIS_ADDRS", "REDIS_PASSWORD", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT"];
+
+describe("order configuration", () => {
+  it("has defaults for everything but the addresses", () => {
+    const config = orderConfig.parse(valid);
+    expect(config).toMatchObject({ PORT: 8080, REDIS_DB: 0, STEP_ATTEMPTS: 3, CHECKOUT_LEASE_MS: 10_000, MAX_INFLIGHT_CHECKOUTS: 1000 });
+  });
+
+  it("has every variable in one of the lists below, so a new numeric one gets tested", () => {
+    expect(Object.keys(orderConfig.shape).sort()).toEqual([...NUMERIC, ...OTHERS].sort());
+  });
+
+  describe.each(NUMERIC)("%s", (key) => {
+    it.each(["not a number", "-1", "2.5", "99999999999"])("refuses %j, naming the variable", (value) => {
+      const parsed = orderConfig.safeParse({ ...valid, [key]: value });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error!.issues.map((i) => i.path[0])).toEqual([key]);
+    });
+
+    it("accepts its default written out", () => {
+      const fallback = orderConfig.parse(valid)[key as keyof typeof valid];
+      expect(orderConfig.parse({ ...valid, [key]: String(fallback) })[key as keyof typeof valid]).toBe(fallback);
+    });
+  });
+});
