@@ -32,7 +32,9 @@ describe("stock", () => {
   });
 
   it("accepts price 0 and rejects malformed numbers without changing anything", async () => {
-    expect((await api.post("/stock/item/create/0")).status).toBe(200);
+    const free = await api.post("/stock/item/create/0");
+    expect(free.status).toBe(200);
+    expect((await api.get(`/stock/find/${free.body.item_id}`)).body).toEqual({ stock: 0, price: 0 });
     const id = await fx.item(1, 5);
     for (const bad of BAD_AMOUNTS) {
       for (const path of [`/stock/add/${id}/${bad}`, `/stock/subtract/${id}/${bad}`]) {
@@ -68,6 +70,16 @@ describe("stock", () => {
     expect((await api.get("/stock/find/20")).status).toBe(404);
     expect((await api.post("/stock/batch_init/0/1/1")).status).toBe(400);
     expect((await api.post("/stock/batch_init/100000000/1/1")).status).toBe(400);
+    const beyond = await api.post("/stock/batch_init/1000001/1/1");
+    expect(beyond.status).toBe(400);
+    expect(beyond.body.error).toMatch(/^n: must be between 1 and 1000000$/);
+  });
+
+  it("batch_init overwrites items that exist, stock and price", async () => {
+    expect((await api.post("/stock/batch_init/10/100/3")).status).toBe(200);
+    expect((await api.post("/stock/subtract/7/40")).body.stock).toBe(60);
+    expect((await api.post("/stock/batch_init/10/5/9")).status).toBe(200);
+    for (const i of [0, 7, 9]) expect((await api.get(`/stock/find/${i}`)).body).toEqual({ stock: 5, price: 9 });
   });
 });
 
@@ -117,6 +129,11 @@ describe("payment", () => {
   it("batch_init creates users 0..n-1", async () => {
     expect((await api.post("/payment/batch_init/30/9")).status).toBe(200);
     for (const i of [0, 29]) expect((await api.get(`/payment/find_user/${i}`)).body).toEqual({ user_id: String(i), credit: 9 });
+    // Existing users are overwritten too.
+    expect((await api.post("/payment/add_funds/3/11")).status).toBe(200);
+    expect((await api.post("/payment/batch_init/30/4")).status).toBe(200);
+    for (const i of [0, 3, 29]) expect((await api.get(`/payment/find_user/${i}`)).body.credit).toBe(4);
+    expect((await api.post("/payment/batch_init/1000001/4")).status).toBe(400);
   });
 });
 
@@ -190,8 +207,25 @@ describe("orders", () => {
     const first = await api.post(`/orders/checkout/${order}`);
     expect(first).toMatchObject({ status: 200, body: { paid: true } });
     expect(first.contentType).toMatch(/^application\/json/);
-    expect((await api.post(`/orders/checkout/${order}`)).status).toBe(200);
+    expect(first.body.already_paid).toBeUndefined();
+    const again = await api.post(`/orders/checkout/${order}`);
+    expect(again).toMatchObject({ status: 200, body: { order_id: order, paid: true, already_paid: true } });
     expect([await fx.stock(item), await fx.credit(user), await fx.paid(order)]).toEqual([3, 2, true]);
+  });
+
+  it("keeps the price an item had when it was added, whatever the item costs later", async () => {
+    expect((await api.post("/stock/batch_init/3/10/5")).status).toBe(200);
+    const user = await fx.user(100);
+    const order = await fx.order(user, [["1", 2]]);
+    expect((await api.get(`/orders/find/${order}`)).body.total_cost).toBe(10);
+    // The item is overwritten at a new price (and stock): the order still owes what it captured.
+    expect((await api.post("/stock/batch_init/3/10/40")).status).toBe(200);
+    expect((await api.get(`/orders/find/${order}`)).body.total_cost).toBe(10);
+    expect((await api.post(`/orders/checkout/${order}`)).status).toBe(200);
+    expect(await fx.credit(user)).toBe(90);
+    // A line added now takes the new price.
+    const later = await fx.order(user, [["1", 1]]);
+    expect((await api.get(`/orders/find/${later}`)).body.total_cost).toBe(40);
   });
 
   it("batch_init creates orders 0..n-1 for existing users and items", async () => {
@@ -206,6 +240,10 @@ describe("orders", () => {
     }
     const checkout = await api.post("/orders/checkout/3");
     expect(checkout.status).toBe(200);
+    // Overwritten: order 3 is a fresh, unpaid order again.
+    expect((await api.post("/orders/batch_init/25/10/10/4")).status).toBe(200);
+    expect((await api.get("/orders/find/3")).body).toMatchObject({ order_id: "3", paid: false, total_cost: 8 });
+    expect((await api.post("/orders/batch_init/1000001/10/10/4")).status).toBe(400);
   });
 });
 

@@ -1,4 +1,5 @@
 // The order service's circuit breakers and its bound on checkouts in flight, on real processes.
+import { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
@@ -105,5 +106,37 @@ describe("backpressure", () => {
     expect(await fx.credit(user)).toBe(98);
     // A refused checkout left its order untouched: it can be checked out now.
     expect((await stack.api.post(`/orders/checkout/${orders[5]}`)).status).toBe(200);
+  });
+});
+
+describe("an order being checked out", () => {
+  it("cannot be changed or removed (409) until its checkout ends", async () => {
+    const item = await fx.item(2, 10);
+    const user = await fx.user(50);
+    const order = await fx.order(user, [[item, 1]]);
+    // Payment stalls the checkout; stock still answers, since adding an item reads its price.
+    const [paymentProcess] = stack.services.payment;
+    const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
+    paymentProcess!.proc!.kill("SIGSTOP");
+    try {
+      const checkout = stack.api.post(`/orders/checkout/${order}`);
+      // The transaction record is written before any participant is called.
+      for (let deadline = Date.now() + 10_000; (await orderShard.hget(`order:{${order}}`, "tx_state")) !== "trying" && Date.now() < deadline; ) await sleep(20);
+      for (const change of [
+        stack.api.post(`/orders/addItem/${order}/${item}`),
+        stack.api.post(`/orders/removeItem/${order}/${item}`),
+        stack.api.delete(`/orders/remove/${order}`),
+      ]) {
+        const answer = await change;
+        expect(answer.status).toBe(409);
+        expect(answer.body.error).toBe("order is being checked out and cannot change");
+      }
+      paymentProcess!.proc!.kill("SIGCONT");
+      expect((await checkout).status).toBe(200);
+    } finally {
+      paymentProcess!.proc!.kill("SIGCONT");
+      orderShard.disconnect();
+    }
+    expect((await stack.api.get(`/orders/find/${order}`)).body).toMatchObject({ paid: true, total_cost: 2, items: [[item, 1]] });
   });
 });
