@@ -1,0 +1,152 @@
+// Unknown outcomes, for real: a Redis shard or a process stopped with SIGSTOP (it holds its
+// connections open and answers nothing) past the timeouts, then resumed with SIGCONT, when what
+// was sent to it meanwhile runs after all. Stock and credit stay exact, and nothing sent twice is
+// applied twice.
+import { Redis } from "ioredis";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pendingCheckouts, type Component } from "../local/stack.js";
+import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+
+let stack: TestStack;
+let fx: ReturnType<typeof shop>;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    instances: 2,
+    env: { REDIS_TIMEOUT_MS: "300", STEP_TIMEOUT_MS: "1000", CHECKOUT_LEASE_MS: "1000", RECOVERY_INTERVAL_MS: "200", BREAKER_FAILURES: "1000" },
+  });
+  fx = shop(stack.api);
+});
+afterAll(() => stack?.teardown());
+
+/** Runs `during` while `component` is stopped (SIGSTOP), and always resumes it. */
+async function stalled<T>(component: Component, during: () => Promise<T>): Promise<T> {
+  component.proc!.kill("SIGSTOP");
+  try {
+    return await during();
+  } finally {
+    component.proc!.kill("SIGCONT");
+  }
+}
+
+async function settled(): Promise<void> {
+  for (let deadline = Date.now() + 30_000; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
+  expect(await pendingCheckouts(stack)).toBe(0);
+}
+
+describe("a stalled Redis shard", () => {
+  it("reads as down on /ready and in shardshop_redis_shard_up while it does not answer, and as up again after", async () => {
+    const stock = stack.services.stock[0]!;
+    const shardUp = async () => metricSum(await scrape(stock), "shardshop_redis_shard_up", { shard: "0" });
+    expect((await fetch(`${stock.url}/ready`)).status).toBe(200);
+    await stalled(stack.redis.stock[0]!, async () => {
+      expect((await fetch(`${stock.url}/ready`)).status).toBe(503);
+      expect(await shardUp()).toBe(0);
+    });
+    for (let deadline = Date.now() + 10_000; (await fetch(`${stock.url}/ready`)).status !== 200 && Date.now() < deadline; ) await sleep(100);
+    expect((await fetch(`${stock.url}/ready`)).status).toBe(200);
+    expect(await shardUp()).toBe(1);
+  });
+
+  it("behind stock: the step's outcome is unknown, so it is compensated, and the reserve that runs late is taken back", async () => {
+    const item = await fx.item(3, 10);
+    const user = await fx.user(20);
+    const order = await fx.order(user, [[item, 2]]);
+    const answer = await stalled(stack.redis.stock[0]!, () => stack.api.post(`/orders/checkout/${order}`));
+    // Stock never answered: rolled back, whatever ran on the shard once it resumed.
+    expect(answer.status).toBe(424);
+    await settled();
+    expect(await fx.paid(order)).toBe(false);
+    expect(await fx.stock(item)).toBe(10);
+    expect(await fx.credit(user)).toBe(20);
+    // The order can be checked out afresh.
+    expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(200);
+    expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
+  });
+
+  it("behind the order itself: 503 (no decision could be recorded), then recovery finishes the checkout exactly once", async () => {
+    const item = await fx.item(3, 10);
+    const user = await fx.user(20);
+    const order = await fx.order(user, [[item, 2]]);
+    const answer = await stalled(stack.redis.order[0]!, () => stack.api.post(`/orders/checkout/${order}`));
+    expect(answer.status).toBe(503);
+    await settled();
+    // Either way, paid exactly when the stock and the credit were taken, once.
+    const paid = await fx.paid(order);
+    expect([await fx.stock(item), await fx.credit(user)]).toEqual(paid ? [8, 14] : [10, 20]);
+    expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(200);
+    expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
+  });
+});
+
+describe("a stalled participant", () => {
+  it("past STEP_TIMEOUT_MS: the charge is unknown and refunded, and the one it runs late is refused", async () => {
+    const item = await fx.item(3, 10);
+    const user = await fx.user(20);
+    const order = await fx.order(user, [[item, 2]]);
+    // Both payment instances stop, so no retry can reach a live one.
+    const payments = stack.services.payment;
+    for (const p of payments) p.proc!.kill("SIGSTOP");
+    let answer;
+    try {
+      answer = await stack.api.post(`/orders/checkout/${order}`);
+    } finally {
+      for (const p of payments) p.proc!.kill("SIGCONT");
+    }
+    expect(answer.status).toBe(424);
+    await settled();
+    expect(await fx.paid(order)).toBe(false);
+    expect([await fx.stock(item), await fx.credit(user)]).toEqual([10, 20]);
+  });
+});
+
+describe("two live drivers of one checkout", () => {
+  it("the one that stalled past its lease changes nothing when it resumes; the other finished the checkout", async () => {
+    const item = await fx.item(3, 10);
+    const user = await fx.user(20);
+    const order = await fx.order(user, [[item, 2]]);
+    const [first, second] = stack.services.order as [Component, Component];
+    const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
+    const payments = stack.services.payment;
+    // Reads go straight to live instances: the gateway would hand some to the stopped one.
+    const [orderApi, stockApi, paymentApi] = [client(second.url), client(stack.services.stock[0]!.url), client(payments[0]!.url)];
+    const direct = shop(orderApi);
+    const stockOf = async () => (await stockApi.get(`/stock/find/${item}`)).body.stock as number;
+    const creditOf = async () => (await paymentApi.get(`/payment/find_user/${user}`)).body.credit as number;
+    try {
+      // Payment holds the saga mid-step while the first driver is stopped with its charge in flight.
+      for (const p of payments) p.proc!.kill("SIGSTOP");
+      const firstApi = client(first.url);
+      const late = firstApi.post(`/orders/checkout/${order}`).finally(() => firstApi.close());
+      for (let deadline = Date.now() + 10_000; (await orderShard.hget(`order:{${order}}`, "tx_state")) !== "trying" && Date.now() < deadline; ) await sleep(20);
+      const recoveries = async () => metricSum(await scrape(second), "shardshop_checkout_recoveries_total");
+      const recoveredBefore = await recoveries();
+      first.proc!.kill("SIGSTOP");
+      for (const p of payments) p.proc!.kill("SIGCONT");
+      // The lease runs out and the second instance takes the transaction over and ends it.
+      for (let deadline = Date.now() + 20_000; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
+      expect(await pendingCheckouts(stack)).toBe(0);
+      const taken = [await stockOf(), await creditOf()];
+      const paid = await direct.paid(order);
+      expect(taken).toEqual(paid ? [8, 14] : [10, 20]);
+      expect(await recoveries()).toBe(recoveredBefore + 1);
+
+      // The first driver resumes: whatever it sends now is a replay or a lost race.
+      first.proc!.kill("SIGCONT");
+      const answer = await late;
+      // It answers the real outcome, which the other instance decided.
+      if (paid) expect(answer.status).toBe(200);
+      else expect(answer.status >= 400 && answer.status < 500, String(answer.status)).toBe(true);
+      await settled();
+      expect(await fx.paid(order)).toBe(paid);
+      expect([await fx.stock(item), await fx.credit(user)]).toEqual(taken);
+      expect(second.running).toBe(true);
+    } finally {
+      for (const p of payments) p.proc!.kill("SIGCONT");
+      first.proc!.kill("SIGCONT");
+      orderShard.disconnect();
+      await Promise.all([orderApi, stockApi, paymentApi].map((c) => c.close()));
+    }
+  });
+});
