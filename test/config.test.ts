@@ -1,5 +1,8 @@
 // A bad environment stops a service at once with one line naming the variable and the reason.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 function boot(service: string, env: Record<string, string>) {
@@ -25,5 +28,23 @@ describe("configuration", () => {
     expect(code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
+  });
+});
+
+describe("npm start", () => {
+  it("refuses a data folder made for another shard count, before starting anything", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "shardshop-layout-"));
+    try {
+      writeFileSync(join(dataDir, "layout.json"), JSON.stringify({ shards: 3 }));
+      const result = spawnSync(process.execPath, ["dist/local/main.js"], {
+        env: { PATH: process.env.PATH, SHARDS: "2", PORT: "1", DATA_DIR: dataDir },
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toBe(`${dataDir} holds data for SHARDS=3; start with SHARDS=3, or remove the folder to start empty.`);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

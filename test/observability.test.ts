@@ -97,14 +97,17 @@ describe("metrics, ids and API documents", () => {
         .split("\n")
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l));
-    for (const name of ["order-0", "stock-0", "payment-0"]) {
-      // pino writes asynchronously: wait for this request's line, which every service writes.
-      const written = () => linesOf(name).some((l) => l.trace === traceId && l.msg === "request");
-      for (let deadline = Date.now() + 10_000; !written() && Date.now() < deadline; ) await sleep(50);
-      const mine = linesOf(name).filter((l) => l.trace === traceId);
-      expect(mine.length, name).toBeGreaterThan(0);
-      expect(mine.every((l) => l.req === "checkout-under-test"), name).toBe(true);
-      expect(mine.some((l) => l.msg === "request" && typeof l.status === "number"), name).toBe(true);
+    // Each service's line for its part of this checkout, found by path rather than by the ids
+    // under test, must carry both ids.
+    const parts = { "order-0": `/orders/checkout/${order}`, "stock-0": "/internal/stock/reserve", "payment-0": "/internal/payment/charge" };
+    for (const [name, path] of Object.entries(parts)) {
+      const ours = () => linesOf(name).filter((l) => l.msg === "request" && l.path === path);
+      // pino writes asynchronously: wait for the line.
+      for (let deadline = Date.now() + 10_000; ours().length === 0 && Date.now() < deadline; ) await sleep(50);
+      const line = ours().at(-1);
+      expect(line, name).toMatchObject({ trace: traceId, req: "checkout-under-test", status: 200 });
+      // And no line of this trace carries another request id.
+      expect(linesOf(name).filter((l) => l.trace === traceId).every((l) => l.req === "checkout-under-test"), name).toBe(true);
     }
   });
 
@@ -196,13 +199,32 @@ describe("metrics, ids and API documents", () => {
     expect(queries.length).toBeGreaterThanOrEqual(12);
   });
 
-  it("answers a malformed traceparent or request id by ignoring it", async () => {
+  it("answers a malformed traceparent or request id by ignoring it: a fresh trace, which is also the request id", async () => {
     const [stock] = stack.services.stock;
+    const path = "/stock/find/malformed-ids-probe";
     const answer = await rawHttp(
       stock!.port,
-      `GET /stock/find/0 HTTP/1.1\r\nHost: x\r\ntraceparent: 00-zz-yy-01\r\nx-request-id: ${"x".repeat(500)}\r\nConnection: close\r\n\r\n`,
+      `GET ${path} HTTP/1.1\r\nHost: x\r\ntraceparent: 00-zz-yy-01\r\nx-request-id: ${"x".repeat(500)}\r\nConnection: close\r\n\r\n`,
     );
     expect(answer).toMatch(/^HTTP\/1.1 404/);
+    const ours = () =>
+      readFileSync(join(stack.dataDir, "stock-0.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.msg === "request" && l.path === path);
+    for (let deadline = Date.now() + 10_000; ours().length === 0 && Date.now() < deadline; ) await sleep(50);
+    const [line] = ours();
+    expect(line.trace).toMatch(/^[0-9a-f]{32}$/);
+    expect(line.req).toBe(line.trace);
+  });
+
+  it("labels every series of every service with its service and machine", async () => {
+    for (const service of ["order", "stock", "payment"] as const) {
+      const samples = (await scrape(stack.services[service][0]!)).split("\n").filter((l) => l && !l.startsWith("#"));
+      expect(samples.length, service).toBeGreaterThan(20);
+      for (const sample of samples) expect(sample, service).toMatch(new RegExp(`\\{(.*,)?service="${service}",(.*,)?machine="0/1"[,}]|\\{(.*,)?machine="0/1",(.*,)?service="${service}"[,}]`));
+    }
   });
 });
 
