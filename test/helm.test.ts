@@ -56,6 +56,10 @@ describe("helm chart", () => {
         const ref = env.REDIS_PASSWORD.valueFrom.secretKeyRef;
         expect(env.REDIS_PASSWORD.value).toBeUndefined();
         expect(byName("Secret", ref.name)?.data?.[ref.key]).toBeDefined();
+        // ...the same Secret and key that the Redis it talks to reads its password from.
+        const redisEnv = statefulSet.spec.template.spec.containers[0].env;
+        const redisRef = redisEnv.find((e: any) => e.valueFrom?.secretKeyRef)?.valueFrom.secretKeyRef;
+        expect(redisRef).toEqual(ref);
 
         if (service === "order") {
           for (const name of ["STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL"]) {
@@ -73,6 +77,22 @@ describe("helm chart", () => {
         expect(container.env[0].valueFrom.secretKeyRef).toBeDefined();
         expect(statefulSet.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBeDefined();
         expect(container.readinessProbe).toBeDefined();
+      }
+    });
+
+    it("selects each workload's own pods, and only those, with every Service, headless Service and PDB", () => {
+      const workloads = [...of("Deployment"), ...of("StatefulSet")];
+      const podLabels = (w: Doc) => w.spec.template.metadata.labels as Record<string, string>;
+      const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+      for (const w of workloads) expect(matches(w.spec.selector.matchLabels, podLabels(w)), w.metadata.name).toBe(true);
+      const selectors = [
+        ...of("Service").map((s) => [`Service/${s.metadata.name}`, s.spec.selector] as const),
+        ...of("PodDisruptionBudget").map((p) => [`PodDisruptionBudget/${p.metadata.name}`, p.spec.selector.matchLabels] as const),
+      ];
+      expect(selectors.length).toBe(of("Service").length + 3);
+      for (const [name, selector] of selectors) {
+        const selected = workloads.filter((w) => matches(selector, podLabels(w)));
+        expect(selected.map((w) => w.metadata.name), name).toHaveLength(1);
       }
     });
 
