@@ -1,20 +1,26 @@
 import { createServer, type Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ServiceClient } from "../common/http.js";
 import { createLogger } from "../common/log.js";
+import { registry } from "../common/metrics.js";
 import { sagaRoutes } from "../common/saga.js";
 import { backgroundContext, startTracing } from "../common/tracing.js";
-import { Participant } from "./participants.js";
+import { Participant, type ResilienceOptions } from "./participants.js";
 
-// A real HTTP participant that cannot do its part: every call answers 503.
+// A real HTTP participant whose answers the test scripts: each call takes the next status from
+// `answers` (503 once they run out), and is counted.
 let server: Server;
 let client: ServiceClient;
-let calls = 0;
+let answers: number[] = [];
+let calls: string[] = [];
 
 beforeAll(async () => {
-  server = createServer((_, res) => {
-    calls++;
-    res.writeHead(503, { "content-type": "application/json" }).end('{"error":"storage did not answer"}');
+  server = createServer((req, res) => {
+    calls.push(`${req.method} ${req.url}`);
+    const status = answers.shift() ?? 503;
+    const body = status === 200 ? (req.method === "GET" ? '{"price":3}' : '{"status":"done"}') : '{"error":"storage did not answer"}';
+    res.writeHead(status, { "content-type": "application/json" }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   client = new ServiceClient([`http://127.0.0.1:${(server.address() as { port: number }).port}`], { timeoutMs: 2000 });
@@ -23,19 +29,74 @@ afterAll(async () => {
   await client.close();
   server.close();
 });
+beforeEach(() => {
+  answers = [];
+  calls = [];
+});
 
-describe("a saga step whose participant's breaker opens", () => {
+const ctx = async () => backgroundContext(await startTracing("test", {}), "test", createLogger("test", "silent", "0/1"));
+const options = (o: Partial<ResilienceOptions>): ResilienceOptions => ({ deadlineMs: 2000, attempts: 3, breakerFailures: 5, breakerHalfOpenMs: 60_000, ...o });
+const charge = (p: Participant, c: Awaited<ReturnType<typeof ctx>>) => p.step("charge", sagaRoutes.chargeCredit, c, { tx: "t1", user_id: "u1", amount: 5 });
+const retries = async () => (await (await registry.getSingleMetric("shardshop_saga_step_retries_total")!.get()).values.find((v) => v.labels.participant === "payment"))?.value ?? 0;
+
+describe("a saga step", () => {
+  it("is sent again after a 5xx, up to STEP_ATTEMPTS tries, each retry counted", async () => {
+    const payment = new Participant("payment", client, options({ attempts: 3 }));
+    const before = await retries();
+    answers = [503, 503, 200];
+    expect(await charge(payment, await ctx())).toEqual({ kind: "done" });
+    expect(calls).toHaveLength(3);
+    expect(await retries()).toBe(before + 2);
+
+    calls = [];
+    answers = [503, 503, 503, 200];
+    expect(await charge(payment, await ctx())).toEqual({ kind: "unknown" });
+    expect(calls).toHaveLength(3);
+  });
+
   it("is unknown (so it is compensated) once any attempt was sent, and not sent only when none was", async () => {
-    const payment = new Participant("payment", client, { deadlineMs: 2000, attempts: 3, breakerFailures: 1, breakerHalfOpenMs: 60_000 });
-    const ctx = backgroundContext(await startTracing("test", {}), "test", createLogger("test", "silent", "0/1"));
-    const charge = () => payment.step("charge", sagaRoutes.chargeCredit, ctx, { tx: "t1", user_id: "u1", amount: 5 });
-
+    const payment = new Participant("payment", client, options({ breakerFailures: 1 }));
+    const c = await ctx();
     // The first attempt went out (a 503 may follow a charge that was applied); the breaker opened on
     // it and refused the retry. Reporting "not sent" here would skip the refund.
-    expect(await charge()).toEqual({ kind: "unknown" });
-    expect(calls).toBe(1);
+    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    expect(calls).toHaveLength(1);
     // Now the breaker refuses before anything is sent.
-    expect(await charge()).toEqual({ kind: "not_sent" });
-    expect(calls).toBe(1);
+    expect(await charge(payment, c)).toEqual({ kind: "not_sent" });
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe("the breaker", () => {
+  it("stays open when its probe fails, and closes when a probe succeeds", async () => {
+    const payment = new Participant("payment", client, options({ breakerFailures: 1, attempts: 1, breakerHalfOpenMs: 1000 }));
+    const c = await ctx();
+    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    expect(payment.failingFastFor()).toBeGreaterThan(0);
+    await sleep(1200); // past the half-open delay: the next call is the probe
+    expect(payment.failingFastFor()).toBe(0);
+    answers = [503];
+    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    expect(calls).toHaveLength(2);
+    expect(payment.failingFastFor()).toBeGreaterThan(0);
+    expect(await charge(payment, c)).toEqual({ kind: "not_sent" });
+    expect(calls).toHaveLength(2);
+
+    await sleep(1200);
+    answers = [200, 200];
+    expect(await charge(payment, c)).toEqual({ kind: "done" });
+    expect(payment.failingFastFor()).toBe(0);
+    expect(await charge(payment, c)).toEqual({ kind: "done" });
+    expect(calls).toHaveLength(4);
+  });
+
+  it("does not stop reads: they are sent while it is open", async () => {
+    const stock = new Participant("stock", client, options({ breakerFailures: 1, attempts: 1 }));
+    const c = await ctx();
+    expect(await stock.step("reserve", sagaRoutes.reserveStock, c, { tx: "t2", items: [["i", 1]] })).toEqual({ kind: "unknown" });
+    expect(stock.failingFastFor()).toBeGreaterThan(0);
+    answers = [200];
+    expect((await stock.read<{ price: number }>("/stock/find/i", c)).body).toEqual({ price: 3 });
+    expect(calls.at(-1)).toBe("GET /stock/find/i");
   });
 });
