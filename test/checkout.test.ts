@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
-import { client, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -121,6 +121,24 @@ describe("checkout", () => {
       if (status !== 424 || Date.now() > deadline) return status;
     }
   }
+
+  it("balances saga steps over every instance of each participant (a comma list of URLs)", async () => {
+    const steps = async () =>
+      Promise.all([
+        ...stack.services.stock.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/stock/reserve" })),
+        ...stack.services.payment.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/payment/charge" })),
+      ]);
+    const item = await fx.item(1, 100);
+    // Orders first: creating them reads from the same pools, which would interleave with the steps.
+    const orders: string[] = [];
+    for (let i = 0; i < 20; i++) orders.push(await fx.order(await fx.user(5), [[item, 1]]));
+    const before = await steps();
+    for (const order of orders) expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(200);
+    const served = (await steps()).map((n, i) => n - before[i]!);
+    expect(served[0]! + served[1]!).toBe(20);
+    expect(served[2]! + served[3]!).toBe(20);
+    for (const n of served) expect(n).toBeGreaterThanOrEqual(5);
+  });
 
   it("rolls back with a 4xx when a participant is down, and succeeds once it is back", async () => {
     const user = await fx.user(20);

@@ -1,6 +1,8 @@
 // Both gateways, the local one and a real nginx running the configuration deploy/nginx.ts renders
 // for every deployment: only public routes pass, both loopback addresses answer, and a checkout
-// whose order instance dies mid-request is answered by another instance, not with a 502.
+// whose order instance dies mid-request is answered by another instance, not with a 502, while no
+// other POST is ever sent twice.
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { client, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
 
@@ -88,5 +90,26 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
       }
     }
     expect(deaths).toBeGreaterThan(0);
+  });
+
+  it("never re-sends any other POST: one whose instance died with it is answered 502 and applied nowhere", async () => {
+    const fx = shop(stack.api);
+    const item = await fx.item(1, 0);
+    const victim = stack.services.stock[0]!;
+    let statuses: number[] = [];
+    victim.proc!.kill("SIGSTOP");
+    try {
+      // Round-robin hands about half of these to the stopped instance, where they wait unanswered.
+      const adds = Array.from({ length: 8 }, () => stack.api.post(`/stock/add/${item}/1`));
+      await sleep(500);
+      await victim.stop("SIGKILL");
+      statuses = (await Promise.all(adds)).map((a) => a.status);
+    } finally {
+      if (!victim.running) await victim.start();
+    }
+    expect(statuses.filter((s) => s === 502).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 502)).toBe(true);
+    // Each 200 added one unit; a 502 added none, on either instance.
+    expect(await fx.stock(item)).toBe(statuses.filter((s) => s === 200).length);
   });
 });
