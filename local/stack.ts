@@ -102,6 +102,8 @@ export class Component {
 
 export interface Stack {
   url: string;
+  /** What the services use to reach their shards beyond the address (REDIS_PASSWORD, REDIS_DB). */
+  redisAuth: { password?: string; db: number };
   /** The nginx process when the gateway is nginx. */
   nginx?: Component;
   redis: Record<Service, Component[]>;
@@ -149,18 +151,19 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Sends PING and waits for PONG (not LOADING): the shard has loaded its AOF and serves. */
-function redisPing(port: number): Promise<boolean> {
+/** Sends PING (after AUTH, with a password) and waits for PONG, not LOADING: the shard has loaded its AOF and serves. */
+function redisPing(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     let reply = "";
     socket.setTimeout(500, () => socket.destroy());
-    socket.on("connect", () => socket.write("PING\r\n"));
+    const auth = password === undefined ? "" : `AUTH ${JSON.stringify(password)}\r\n`;
+    socket.on("connect", () => socket.write(`${auth}PING\r\n`));
     socket.on("data", (d) => {
       reply += d;
-      if (reply.includes("\r\n")) socket.end();
+      if (reply.split("\r\n").length > (auth ? 2 : 1)) socket.end();
     });
-    socket.on("close", () => resolve(reply.startsWith("+PONG")));
+    socket.on("close", () => resolve(reply.split("\r\n")[auth ? 1 : 0] === "+PONG"));
     socket.on("error", () => {});
   });
 }
@@ -193,6 +196,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   requireProgram("redis-server");
   if (options.gateway === "nginx") requireProgram("nginx");
   const { shards, instances, dataDir } = options;
+  // The services' own variables, when a caller sets them, configure the shards too.
+  const redisAuth = { password: options.env?.REDIS_PASSWORD, db: Number(options.env?.REDIS_DB ?? 0) };
   mkdirSync(dataDir, { recursive: true });
   const outputOf = (name: string) => (options.output === "inherit" ? "inherit" : join(dataDir, `${name}.log`));
 
@@ -207,8 +212,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       mkdirSync(dir, { recursive: true });
       const port = await freePort();
       const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
-        "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log")];
-      redis[service].push(new Component(name, port, "redis-server", args, {}, () => redisPing(port), "ignore"));
+        "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"),
+        ...(redisAuth.password === undefined ? [] : ["--requirepass", redisAuth.password])];
+      redis[service].push(new Component(name, port, "redis-server", args, {}, () => redisPing(port, redisAuth.password), "ignore"));
     }
     servicePorts[service] = [];
     for (let i = 0; i < instances; i++) servicePorts[service].push(await freePort());
@@ -259,6 +265,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   return {
     url: `http://localhost:${gatewayPort}`,
+    redisAuth,
     nginx,
     redis,
     services,
@@ -275,7 +282,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 export async function pendingCheckouts(stack: Stack): Promise<number> {
   const counts = await Promise.all(
     stack.redis.order.map(async (c) => {
-      const r = new Redis({ port: c.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+      const r = new Redis({ port: c.port, ...stack.redisAuth, lazyConnect: true, maxRetriesPerRequest: 0 });
       try {
         return await r.zcard(PENDING_CHECKOUTS);
       } finally {
