@@ -1,11 +1,14 @@
 // `npm run chaos [-- options]`: checkouts against a local stack (several shards, two instances per
-// service) while, every few seconds, a random component - any service instance or any Redis
+// service) while, every so many checkouts, a random component - any service instance or any Redis
 // shard - is killed with SIGKILL and restarted after a short delay. At the end it waits for
 // recovery and verifies the four figures and the strict ledger.
 //
-//   --seconds S    length of the kill window (default 60)
+// Kills are scheduled against the workload's progress (after the k-th checkout was sent), not the
+// clock, so a seed replays the same victims at the same points on a fast machine or a slow one.
+//
+//   --seconds S    how long the checkouts are spread over (default 60)
 //   --seed N       random seed for the workload and the kill schedule (default: the clock)
-//   --every S      seconds between kills (default 3), --down S: how long a victim stays down (1.5)
+//   --every S      a kill per S seconds' worth of checkouts (default 3), --down S: how long a victim stays down (1.5)
 //   --shards N --instances N      stack layout (default 3, 2)
 //   --orders N     checkouts spread over the window (default 40 per second)
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,7 +32,11 @@ export interface ChaosOptions {
 }
 
 export interface Kill {
+  /** Seconds since the checkouts began. */
   at: number;
+  /** Checkouts sent when the victim was killed, and how many of them had no answer yet. */
+  afterCheckouts: number;
+  inFlight: number;
   component: string;
   restarted: boolean;
 }
@@ -81,16 +88,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`populated ${plan.items.length} items, ${plan.users.length} users, ${plan.orders.length} orders; kills start now`);
     started = Date.now();
 
-    // The killer: one victim at a time, restarted on the same port and data.
-    let stopKilling = false;
+    // The killer: one victim at a time, restarted on the same port and data, once the workload has
+    // sent the checkouts of each kill point. Every planned kill happens, even after the last answer.
+    let sent = 0;
+    let answered = 0;
     const victims: Component[] = stack.all();
+    const killEvery = Math.max(1, Math.round((plan.orders.length * o.every) / o.seconds));
+    const killPoints = Array.from({ length: Math.floor((plan.orders.length - 1) / killEvery) }, (_, i) => (i + 1) * killEvery);
     const killer = (async () => {
-      while (!stopKilling) {
-        await sleep(o.every * 1000 * (0.5 + random.next()));
-        if (stopKilling) break;
+      for (const point of killPoints) {
+        while (sent < point) await sleep(2);
         const victim = random.pick(victims);
+        const kill: Kill = { at: Number(since()), afterCheckouts: sent, inFlight: sent - answered, component: victim.name, restarted: false };
         await victim.stop("SIGKILL");
-        const kill: Kill = { at: Number(since()), component: victim.name, restarted: false };
         kills.push(kill);
         await sleep(o.down * 1000);
         try {
@@ -99,7 +109,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         } catch (err) {
           log(`  restart of ${victim.name} failed: ${(err as Error).message}`);
         }
-        log(`  t=${kill.at}s SIGKILL ${victim.name}, restarted ${kill.restarted ? "ok" : "FAILED"} after ${o.down}s`);
+        log(`  t=${kill.at}s after ${kill.afterCheckouts} checkouts (${kill.inFlight} in flight) SIGKILL ${victim.name}, restarted ${kill.restarted ? "ok" : "FAILED"} after ${o.down}s`);
       }
     })();
 
@@ -108,9 +118,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const statuses = await mapLimit(plan.orders, 16, async (order, k) => {
       const due = started + k * spacing - Date.now();
       if (due > 0) await sleep(due);
-      return (await api.post(`/orders/checkout/${order.id}`)).status;
+      sent++;
+      const { status } = await api.post(`/orders/checkout/${order.id}`);
+      answered++;
+      return status;
     });
-    stopKilling = true;
     await killer;
     for (const c of victims) if (!c.running) await c.start();
 
