@@ -20,14 +20,21 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.teardown());
 
-/** Runs `during` while `component` is stopped (SIGSTOP), and always resumes it. */
-async function stalled<T>(component: Component, during: () => Promise<T>): Promise<T> {
-  component.proc!.kill("SIGSTOP");
+/** Runs `during` while the components are stopped (SIGSTOP), and always resumes them. */
+async function stalled<T>(components: Component[], during: () => Promise<T>): Promise<T> {
+  for (const c of components) c.proc!.kill("SIGSTOP");
   try {
     return await during();
   } finally {
-    component.proc!.kill("SIGCONT");
+    for (const c of components) c.proc!.kill("SIGCONT");
   }
+}
+
+/** An order of two units of an item at 3, for a user with credit 20: a checkout takes 2 units and 6. */
+async function newOrder(): Promise<{ item: string; user: string; order: string }> {
+  const item = await fx.item(3, 10);
+  const user = await fx.user(20);
+  return { item, user, order: await fx.order(user, [[item, 2]]) };
 }
 
 async function settled(): Promise<void> {
@@ -40,7 +47,7 @@ describe("a stalled Redis shard", () => {
     const stock = stack.services.stock[0]!;
     const shardUp = async () => metricSum(await scrape(stock), "shardshop_redis_shard_up", { shard: "0" });
     expect((await fetch(`${stock.url}/ready`)).status).toBe(200);
-    await stalled(stack.redis.stock[0]!, async () => {
+    await stalled([stack.redis.stock[0]!], async () => {
       expect((await fetch(`${stock.url}/ready`)).status).toBe(503);
       expect(await shardUp()).toBe(0);
     });
@@ -50,10 +57,8 @@ describe("a stalled Redis shard", () => {
   });
 
   it("behind stock: the step's outcome is unknown, so it is compensated, and the reserve that runs late is taken back", async () => {
-    const item = await fx.item(3, 10);
-    const user = await fx.user(20);
-    const order = await fx.order(user, [[item, 2]]);
-    const answer = await stalled(stack.redis.stock[0]!, () => stack.api.post(`/orders/checkout/${order}`));
+    const { item, user, order } = await newOrder();
+    const answer = await stalled([stack.redis.stock[0]!], () => stack.api.post(`/orders/checkout/${order}`));
     // Stock never answered: rolled back, whatever ran on the shard once it resumed.
     expect(answer.status).toBe(424);
     await settled();
@@ -66,10 +71,8 @@ describe("a stalled Redis shard", () => {
   });
 
   it("behind the order itself: 503 (no decision could be recorded), then recovery finishes the checkout exactly once", async () => {
-    const item = await fx.item(3, 10);
-    const user = await fx.user(20);
-    const order = await fx.order(user, [[item, 2]]);
-    const answer = await stalled(stack.redis.order[0]!, () => stack.api.post(`/orders/checkout/${order}`));
+    const { item, user, order } = await newOrder();
+    const answer = await stalled([stack.redis.order[0]!], () => stack.api.post(`/orders/checkout/${order}`));
     expect(answer.status).toBe(503);
     await settled();
     // Either way, paid exactly when the stock and the credit were taken, once.
@@ -82,18 +85,9 @@ describe("a stalled Redis shard", () => {
 
 describe("a stalled participant", () => {
   it("past STEP_TIMEOUT_MS: the charge is unknown and refunded, and the one it runs late is refused", async () => {
-    const item = await fx.item(3, 10);
-    const user = await fx.user(20);
-    const order = await fx.order(user, [[item, 2]]);
+    const { item, user, order } = await newOrder();
     // Both payment instances stop, so no retry can reach a live one.
-    const payments = stack.services.payment;
-    for (const p of payments) p.proc!.kill("SIGSTOP");
-    let answer;
-    try {
-      answer = await stack.api.post(`/orders/checkout/${order}`);
-    } finally {
-      for (const p of payments) p.proc!.kill("SIGCONT");
-    }
+    const answer = await stalled(stack.services.payment, () => stack.api.post(`/orders/checkout/${order}`));
     expect(answer.status).toBe(424);
     await settled();
     expect(await fx.paid(order)).toBe(false);
@@ -103,9 +97,7 @@ describe("a stalled participant", () => {
 
 describe("two live drivers of one checkout", () => {
   it("the one that stalled past its lease changes nothing when it resumes; the other finished the checkout", async () => {
-    const item = await fx.item(3, 10);
-    const user = await fx.user(20);
-    const order = await fx.order(user, [[item, 2]]);
+    const { item, user, order } = await newOrder();
     const [first, second] = stack.services.order as [Component, Component];
     const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
     const payments = stack.services.payment;
