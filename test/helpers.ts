@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack, type StackOptions } from "../local/stack.js";
 import { connect } from "node:net";
+import { must } from "../tools/consistency.js";
 import { apiClient, type Api } from "../tools/workload.js";
 
 /** A client bound to one base URL (the gateway or a single instance), with `connections` sockets at most. */
@@ -47,39 +48,32 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
   };
 }
 
-/** An answer's body, or an error naming the call when the answer is not a 2xx. */
-async function ok(answer: Promise<{ status: number; body: any }>, what: string): Promise<any> {
-  const { status, body } = await answer;
-  if (status < 200 || status > 299) throw new Error(`fixture ${what} answered ${status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-/** Shop fixtures through the public API. Every call must succeed, so a test never builds on a failed setup. */
+/** Shop fixtures through the public API. Every call must answer 200, so a test never builds on a failed setup. */
 export function shop(api: Client) {
   return {
     async item(price: number, stock: number): Promise<string> {
-      const { item_id } = await ok(api.post(`/stock/item/create/${price}`), "item/create");
-      if (stock > 0) await ok(api.post(`/stock/add/${item_id}/${stock}`), "stock/add");
+      const { item_id } = await must(api.post(`/stock/item/create/${price}`), "item/create");
+      if (stock > 0) await must(api.post(`/stock/add/${item_id}/${stock}`), "stock/add");
       return item_id;
     },
     async user(credit: number): Promise<string> {
-      const { user_id } = await ok(api.post("/payment/create_user"), "create_user");
-      if (credit > 0) await ok(api.post(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
+      const { user_id } = await must(api.post("/payment/create_user"), "create_user");
+      if (credit > 0) await must(api.post(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
       return user_id;
     },
     async order(userId: string, items: Array<[string, number]>): Promise<string> {
-      const { order_id } = await ok(api.post(`/orders/create/${userId}`), "orders/create");
-      for (const [item, qty] of items) await ok(api.post(`/orders/addItem/${order_id}/${item}/${qty}`), "addItem");
+      const { order_id } = await must(api.post(`/orders/create/${userId}`), "orders/create");
+      for (const [item, qty] of items) await must(api.post(`/orders/addItem/${order_id}/${item}/${qty}`), "addItem");
       return order_id;
     },
     async stock(itemId: string): Promise<number> {
-      return (await ok(api.get(`/stock/find/${itemId}`), "stock/find")).stock;
+      return (await must(api.get(`/stock/find/${itemId}`), "stock/find")).stock;
     },
     async credit(userId: string): Promise<number> {
-      return (await ok(api.get(`/payment/find_user/${userId}`), "find_user")).credit;
+      return (await must(api.get(`/payment/find_user/${userId}`), "find_user")).credit;
     },
     async paid(orderId: string): Promise<boolean> {
-      return (await ok(api.get(`/orders/find/${orderId}`), "orders/find")).paid;
+      return (await must(api.get(`/orders/find/${orderId}`), "orders/find")).paid;
     },
   };
 }
