@@ -173,9 +173,9 @@ describe("the Kubernetes API's schemas", () => {
   });
 });
 
-describe("deploy scripts", () => {
+describe("shell scripts", () => {
   it("pass bash -n and shellcheck", () => {
-    for (const script of ["gke-scale/deploy.sh"]) {
+    for (const script of ["gke-scale/deploy.sh", "tools/stress-tests.sh"]) {
       execFileSync("bash", ["-n", script]);
       execFileSync("shellcheck", [script]);
     }
