@@ -12,5 +12,10 @@ export type Service = keyof typeof SERVICE_TABLE;
 /** Every service's name. */
 export const SERVICES = Object.keys(SERVICE_TABLE) as Service[];
 
+/** A record with one entry per service, made by `f`. */
+export function perService<T>(f: (service: Service) => T): Record<Service, T> {
+  return Object.fromEntries(SERVICES.map((service) => [service, f(service)])) as Record<Service, T>;
+}
+
 /** The path prefix the public gateway routes to a service (its API docs live under it too). */
 export const publicPrefix = (service: Service): string => SERVICE_TABLE[service].publicPrefix;

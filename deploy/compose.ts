@@ -5,9 +5,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { helpFromHeader, isMain, parseArgs } from "../tools/cli.js";
-import { renderNginxConfig, type Upstream } from "./nginx.js";
+import { renderNginxConfig } from "./nginx.js";
 import { renderDashboard, renderPrometheusConfig } from "./observability.js";
-import { publicPrefix, SERVICES, type Service } from "../common/services.js";
+import { perService, publicPrefix, SERVICES, type Service } from "../common/services.js";
 
 type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
 
@@ -155,9 +155,7 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
 
   const nginx = renderNginxConfig({
     listen: ["80"],
-    upstreams: Object.fromEntries(
-      SERVICES.map((s) => [s, range(replicas).map((r) => ({ address: `${addresses.instance(s, r)}:${SERVICE_PORT}`, name: instanceName(s, r) }))]),
-    ) as Record<Service, Upstream[]>,
+    upstreams: perService((s) => instances(s).map((name, r) => ({ address: `${addresses.instance(s, r)}:${SERVICE_PORT}`, name }))),
   });
   services.gateway = {
     image: "nginx:1.27-bookworm",

@@ -9,8 +9,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
 import { Redis } from "ioredis";
-import { SERVICES, type Service } from "../common/services.js";
-import { renderNginxConfig, type Upstream } from "../deploy/nginx.js";
+import { perService, SERVICES, type Service } from "../common/services.js";
+import { renderNginxConfig } from "../deploy/nginx.js";
 import { PENDING_CHECKOUTS } from "../order/keys.js";
 import { startGateway } from "./gateway.js";
 
@@ -174,7 +174,7 @@ function nginxComponent(dataDir: string, port: number, servicePorts: Record<Serv
   const hostPorts = (s: Service) => servicePorts[s].map((p, i) => ({ address: `127.0.0.1:${p}`, name: `${s}-${i}` }));
   const config = renderNginxConfig({
     listen: [`127.0.0.1:${port}`, ...(ipv6Loopback ? [`[::1]:${port}`] : [])],
-    upstreams: Object.fromEntries(SERVICES.map((s) => [s, hostPorts(s)])) as Record<Service, Upstream[]>,
+    upstreams: perService(hostPorts),
     runDir,
     workerProcesses: 1,
   });
@@ -254,8 +254,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await nginx.start();
       closeGateway = () => nginx.stop("SIGQUIT");
     } else {
-      const upstreams = Object.fromEntries(SERVICES.map((s) => [s, services[s].map((c) => c.url)])) as Record<Service, string[]>;
-      const gateway = await startGateway(upstreams, gatewayPort);
+      const gateway = await startGateway(perService((s) => services[s].map((c) => c.url)), gatewayPort);
       closeGateway = () => gateway.close();
     }
   } catch (err) {
