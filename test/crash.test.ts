@@ -4,9 +4,8 @@
 // taken.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAULT_POINTS } from "../order/checkout.js";
-import { pendingCheckouts } from "../local/stack.js";
 import { shardIndexOf } from "../common/shards.js";
-import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -21,10 +20,6 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.teardown());
 
-async function settled(): Promise<void> {
-  for (let i = 0; i < 200 && (await pendingCheckouts(stack)) > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await pendingCheckouts(stack)).toBe(0);
-}
 
 /** Two new items of price 3 on different stock shards, so the kill also lands between shards' parts. */
 async function twoItems(): Promise<[string, string]> {
@@ -82,7 +77,7 @@ describe.each(["a retried request", "the recovery sweep"].flatMap((finisher) =>
       const retried = await client(survivor.url).post(`/orders/checkout/${order}`);
       expect(retried.status).toBe(commits ? 200 : 400);
     }
-    await settled();
+    await settled(stack);
     // Only the survivor can finish it while the victim is down: its sweep did, unless the victim died
     // after a commit, which leaves nothing open; or, when it does not sweep, the retried request did.
     const leftOpen = !(point === "after-decision" && commits);

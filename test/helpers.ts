@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startStack, type Stack, type StackOptions } from "../local/stack.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { expect } from "vitest";
+import { pendingCheckouts, startStack, type Stack, type StackOptions } from "../local/stack.js";
 import { connect } from "node:net";
 import { must } from "../tools/consistency.js";
 import { apiClient, type Api } from "../tools/workload.js";
@@ -46,6 +48,12 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Waits until no checkout of the stack is open (every one committed or fully rolled back), then checks it. */
+export async function settled(stack: Stack, ms = 30_000): Promise<void> {
+  for (let deadline = Date.now() + ms; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
+  expect(await pendingCheckouts(stack)).toBe(0);
 }
 
 /** Shop fixtures through the public API. Every call must answer 200, so a test never builds on a failed setup. */

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pendingCheckouts } from "../local/stack.js";
-import { metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 
@@ -33,8 +33,7 @@ describe("the recovery sweep at start-up", () => {
     delete instance!.env.FAULT_POINT;
     await sleep(600); // past the lease, so the sweep may take the transaction
     await instance!.start();
-    for (let deadline = Date.now() + 10_000; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(50);
-    expect(await pendingCheckouts(stack)).toBe(0);
+    await settled(stack);
     expect(metricSum(await scrape(instance!), "shardshop_checkout_recoveries_total")).toBe(1);
     expect(await fx.paid(order)).toBe(paid);
     expect([await fx.stock(item), await fx.credit(user)]).toEqual(paid ? [8, credit - 4] : [10, credit]);

@@ -2,8 +2,7 @@
 import { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pendingCheckouts } from "../local/stack.js";
-import { metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 import { mapLimit } from "../tools/workload.js";
 
 let stack: TestStack;
@@ -30,10 +29,6 @@ afterAll(() => stack?.teardown());
 
 const orderMetrics = () => scrape(stack.services.order[0]!);
 
-async function settled(): Promise<void> {
-  for (let deadline = Date.now() + 20_000; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
-  expect(await pendingCheckouts(stack)).toBe(0);
-}
 const breaker = async (participant: string) => metricSum(await orderMetrics(), "shardshop_circuit_breaker_state", { participant });
 const charges = async () => metricSum(await orderMetrics(), "shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "charge" });
 
@@ -90,7 +85,7 @@ describe("circuit breaker", () => {
     expect(succeeded).toBe(20); // every unit sold once stock was back
     // The checkouts rolled back while stock was down left their release to recovery: let it run
     // now, so that nothing of this test happens during the next.
-    await settled();
+    await settled(stack);
   });
 });
 

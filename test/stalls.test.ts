@@ -5,8 +5,8 @@
 import { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pendingCheckouts, type Component } from "../local/stack.js";
-import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import type { Component } from "../local/stack.js";
+import { client, metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -37,11 +37,6 @@ async function newOrder(): Promise<{ item: string; user: string; order: string }
   return { item, user, order: await fx.order(user, [[item, 2]]) };
 }
 
-async function settled(): Promise<void> {
-  for (let deadline = Date.now() + 30_000; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
-  expect(await pendingCheckouts(stack)).toBe(0);
-}
-
 describe("a stalled Redis shard", () => {
   it("reads as down on /ready and in shardshop_redis_shard_up while it does not answer, and as up again after", async () => {
     const stock = stack.services.stock[0]!;
@@ -61,7 +56,7 @@ describe("a stalled Redis shard", () => {
     const answer = await stalled([stack.redis.stock[0]!], () => stack.api.post(`/orders/checkout/${order}`));
     // Stock never answered: rolled back, whatever ran on the shard once it resumed.
     expect(answer.status).toBe(424);
-    await settled();
+    await settled(stack);
     expect(await fx.paid(order)).toBe(false);
     expect(await fx.stock(item)).toBe(10);
     expect(await fx.credit(user)).toBe(20);
@@ -74,7 +69,7 @@ describe("a stalled Redis shard", () => {
     const { item, user, order } = await newOrder();
     const answer = await stalled([stack.redis.order[0]!], () => stack.api.post(`/orders/checkout/${order}`));
     expect(answer.status).toBe(503);
-    await settled();
+    await settled(stack);
     // Either way, paid exactly when the stock and the credit were taken, once.
     const paid = await fx.paid(order);
     expect([await fx.stock(item), await fx.credit(user)]).toEqual(paid ? [8, 14] : [10, 20]);
@@ -89,7 +84,7 @@ describe("a stalled participant", () => {
     // Both payment instances stop, so no retry can reach a live one.
     const answer = await stalled(stack.services.payment, () => stack.api.post(`/orders/checkout/${order}`));
     expect(answer.status).toBe(424);
-    await settled();
+    await settled(stack);
     expect(await fx.paid(order)).toBe(false);
     expect([await fx.stock(item), await fx.credit(user)]).toEqual([10, 20]);
   });
@@ -117,8 +112,7 @@ describe("two live drivers of one checkout", () => {
       first.proc!.kill("SIGSTOP");
       for (const p of payments) p.proc!.kill("SIGCONT");
       // The lease runs out and the second instance takes the transaction over and ends it.
-      for (let deadline = Date.now() + 20_000; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
-      expect(await pendingCheckouts(stack)).toBe(0);
+      await settled(stack);
       const taken = [await stockOf(), await creditOf()];
       const paid = await direct.paid(order);
       expect(taken).toEqual(paid ? [8, 14] : [10, 20]);
@@ -130,7 +124,7 @@ describe("two live drivers of one checkout", () => {
       // It answers the real outcome, which the other instance decided.
       if (paid) expect(answer.status).toBe(200);
       else expect(answer.status >= 400 && answer.status < 500, String(answer.status)).toBe(true);
-      await settled();
+      await settled(stack);
       expect(await fx.paid(order)).toBe(paid);
       expect([await fx.stock(item), await fx.credit(user)]).toEqual(taken);
       expect(second.running).toBe(true);
