@@ -10,6 +10,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --registry="$NPM_REGISTRY" --no-audit --no-fund
 COPY tsconfig.json ./
 COPY common ./common
+COPY orchestrator ./orchestrator
 COPY order ./order
 COPY stock ./stock
 COPY payment ./payment
@@ -27,6 +28,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/common ./dist/common
+COPY --from=build /app/dist/orchestrator ./dist/orchestrator
 COPY --from=build /app/dist/order ./dist/order
 COPY --from=build /app/dist/stock ./dist/stock
 COPY --from=build /app/dist/payment ./dist/payment

@@ -35,6 +35,12 @@ export const baseConfig = z.object({
   /** How long a Redis command may take before its outcome is treated as unknown. */
   REDIS_TIMEOUT_MS: intFromEnv(50, 60_000).default(3000),
   MACHINE_ID: machineId,
+  /**
+   * How long after its creation (a UUIDv7 id tells it) a transaction may still take part: a
+   * participant refuses a try outside it, so what a finished transaction leaves behind expires
+   * with it. Every service must agree on it; far longer than any checkout takes.
+   */
+  TX_WINDOW_MS: intFromEnv(10_000, 7 * 24 * 3600_000).default(600_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

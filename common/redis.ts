@@ -24,10 +24,20 @@ function isOutcomeUnknown(err: unknown): boolean {
 
 /**
  * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first
- * request that needs it. The script is registered under the same name.
+ * request that needs it. The script is registered under the same name. A line
+ * `--@include "<path>"` is replaced by that file (relative to the including one, each file at most
+ * once per script), so scripts share fragments the way BullMQ's `includes/` do.
  */
 export function loadLuaScripts<Name extends string>(dir: URL, names: readonly Name[]): Map<Name, string> {
-  return new Map(names.map((name) => [name, readFileSync(new URL(`${name}.lua`, dir), "utf8")]));
+  return new Map(names.map((name) => [name, readLua(new URL(`${name}.lua`, dir), new Set())]));
+}
+
+function readLua(file: URL, included: Set<string>): string {
+  included.add(file.href);
+  return readFileSync(file, "utf8").replace(/^--@include "([^"]+)"$/gm, (_, path: string) => {
+    const target = new URL(path, file);
+    return included.has(target.href) ? "" : readLua(target, included);
+  });
 }
 
 function clientOptions(config: BaseConfig): RedisOptions {

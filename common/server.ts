@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "./log.js";
 import { answerMalformedRequests } from "./malformed.js";
 import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
 import { OutcomeUnknownError, type Shards } from "./redis.js";
-import { INTERNAL_PREFIX } from "./saga.js";
+import { INTERNAL_PREFIX } from "../orchestrator/protocol.js";
 import { publicPrefix, type Service } from "./services.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
 

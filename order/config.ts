@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { baseConfig, commaList, httpUrl } from "../common/config.js";
+import { TX_PROTOCOLS } from "../orchestrator/protocol.js";
 import { FAULT_POINTS } from "./checkout.js";
 
 const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -9,10 +10,18 @@ export const orderConfig = baseConfig.extend({
   /** One URL, or several (one per instance) to balance across. */
   STOCK_SERVICE_URL: origins,
   PAYMENT_SERVICE_URL: origins,
-  /** Longest wait for a participant's answer, retries included; past it the step's outcome is unknown. */
+  /** The checkout's protocol: saga (default) or 2pc, two-phase commit. Running checkouts keep theirs. */
+  TX_PROTOCOL: z.enum(TX_PROTOCOLS).default("saga"),
+  /** The unknown-outcome retry policy (tries, reads, decision writes): total time, retries included; past it the outcome is unknown. */
   STEP_TIMEOUT_MS: ms(50, 60_000).default(3000),
-  /** Tries per participant call (all are idempotent), the first included. */
+  /** The unknown-outcome policy's tries per call (all are idempotent), the first included. */
   STEP_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** The settlement retry policy (cancels and confirms, which must get through): total time per call. */
+  SETTLE_TIMEOUT_MS: ms(50, 120_000).default(6000),
+  /** The settlement policy's tries per call; past them the transaction is left to the recovery sweep. */
+  SETTLE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+  /** How long confirms wait to be sent together, one call per participant. */
+  CONFIRM_DELAY_MS: ms(0, 1000).default(5),
   /** Consecutive failed calls to a participant that open its circuit breaker. */
   BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   /** How long an open breaker fails checkouts fast before one probe call is let through. */
@@ -24,7 +33,7 @@ export const orderConfig = baseConfig.extend({
   /** How often each instance looks for checkouts whose driver is gone. */
   RECOVERY_INTERVAL_MS: ms(50, 300_000).default(2000),
   /** Test only: the order process kills itself at this point of the saga. */
-  FAULT_POINT: z.enum(FAULT_POINTS).optional(),
+  FAULT_POINT: z.string().refine((p) => FAULT_POINTS.includes(p), `one of ${FAULT_POINTS.join(", ")}`).optional(),
 });
 
 export type OrderConfig = z.infer<typeof orderConfig>;

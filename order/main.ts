@@ -1,41 +1,54 @@
 import { loadConfig } from "../common/config.js";
 import { ServiceClient } from "../common/http.js";
 import { startService } from "../common/server.js";
-import { Checkout } from "./checkout.js";
+import { Orchestrator } from "../orchestrator/engine.js";
+import { HttpParticipant, HttpTransport } from "../orchestrator/http-transport.js";
+import type { RetryPolicies } from "../orchestrator/retry.js";
+import { checkoutTransaction } from "./checkout.js";
 import { orderConfig } from "./config.js";
 import { trackCheckoutBacklog, trackCheckoutsInFlight } from "./metrics.js";
-import { Participant, Participants } from "./participants.js";
+import { Participants } from "./participants.js";
 import { orderRoutes } from "./routes.js";
 import { OrderStore } from "./store.js";
 
 const config = loadConfig("order", orderConfig);
 const store = new OrderStore(config);
-const stock = new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS });
-const payment = new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS });
-const resilience = {
-  deadlineMs: config.STEP_TIMEOUT_MS,
-  attempts: config.STEP_ATTEMPTS,
-  breakerFailures: config.BREAKER_FAILURES,
-  breakerHalfOpenMs: config.BREAKER_HALF_OPEN_MS,
+const policies: RetryPolicies = {
+  unknownOutcome: { name: "unknownOutcome", attempts: config.STEP_ATTEMPTS, deadlineMs: config.STEP_TIMEOUT_MS, backoffMs: 20 },
+  settlement: { name: "settlement", attempts: config.SETTLE_ATTEMPTS, deadlineMs: config.SETTLE_TIMEOUT_MS, backoffMs: 20 },
 };
-const participants = new Participants(new Participant("stock", stock, resilience), new Participant("payment", payment, resilience));
-trackCheckoutBacklog(store);
+const clients = [
+  new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS }),
+  new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS }),
+];
+const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS };
+const [stock, payment] = [new HttpParticipant("stock", clients[0]!, breaker), new HttpParticipant("payment", clients[1]!, breaker)];
+const participants = new Participants(stock, payment, policies.unknownOutcome);
+trackCheckoutBacklog(store.checkouts);
 
 await startService({
   name: "order",
   config,
   shards: store.shards,
   mount: (app, log, tracer) => {
-    const checkout = new Checkout(
-      store,
-      participants,
-      { leaseMs: config.CHECKOUT_LEASE_MS, maxInFlight: config.MAX_INFLIGHT_CHECKOUTS, faultPoint: config.FAULT_POINT },
+    const engine = new Orchestrator(
+      checkoutTransaction,
+      store.checkouts,
+      new HttpTransport([stock, payment]),
+      {
+        protocol: config.TX_PROTOCOL,
+        policies,
+        leaseMs: config.CHECKOUT_LEASE_MS,
+        maxInFlight: config.MAX_INFLIGHT_CHECKOUTS,
+        confirmDelayMs: config.CONFIRM_DELAY_MS,
+        faultPoint: config.FAULT_POINT,
+      },
       log,
       tracer,
     );
-    trackCheckoutsInFlight(() => checkout.inFlight);
-    orderRoutes(app, store, participants, checkout);
-    const stopRecovery = checkout.startRecovery(config.RECOVERY_INTERVAL_MS);
-    return [stopRecovery, () => stock.close(), () => payment.close()];
+    trackCheckoutsInFlight(() => engine.inFlight);
+    orderRoutes(app, store, participants, engine);
+    const stopRecovery = engine.startRecovery(config.RECOVERY_INTERVAL_MS);
+    return [stopRecovery, ...clients.map((c) => () => c.close())];
   },
 });

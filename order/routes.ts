@@ -1,9 +1,12 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { elapsedSeconds } from "../common/metrics.js";
 import { publicRoute } from "../common/openapi.js";
 import type { ServiceApp } from "../common/server.js";
-import type { Checkout, CheckoutOutcome } from "./checkout.js";
+import type { Orchestrator } from "../orchestrator/engine.js";
+import type { CheckoutParticipantRefusal } from "./checkout.js";
+import { checkoutDuration } from "./metrics.js";
+import { answerOf, checkoutReply } from "./outcomes.js";
 import type { Participants } from "./participants.js";
 import {
   batchDone,
@@ -17,9 +20,14 @@ import {
   orderTotal,
   userParams,
 } from "./schemas.js";
-import type { OrderChange, OrderStore } from "./store.js";
+import type { CheckoutPayload, CheckoutRefusal, OrderChange, OrderStore } from "./store.js";
 
-export function orderRoutes(app: ServiceApp, store: OrderStore, participants: Participants, checkout: Checkout): void {
+export function orderRoutes(
+  app: ServiceApp,
+  store: OrderStore,
+  participants: Participants,
+  engine: Orchestrator<CheckoutPayload, CheckoutRefusal, CheckoutParticipantRefusal>,
+): void {
   publicRoute(
     app,
     { method: "post", path: "/orders/create/{user_id}", summary: "Create an empty order for a user", params: userParams, reply: orderCreated, errors: [400, 404, 503] },
@@ -105,7 +113,11 @@ export function orderRoutes(app: ServiceApp, store: OrderStore, participants: Pa
       errors: [400, 404, 424, 429, 503],
     },
     async (c, { order_id }, request) => {
-      const [status, body, headers] = checkoutReply(order_id, await checkout.checkout(order_id, request));
+      const start = performance.now();
+      const outcome = await engine.run(order_id, request);
+      const { outcome: kind, reason } = answerOf(outcome);
+      checkoutDuration.recorder(kind, reason).observe(elapsedSeconds(start));
+      const [status, body, headers] = checkoutReply(order_id, outcome);
       return c.json(body, status, headers);
     },
   );
@@ -136,33 +148,3 @@ function orderChangeOr4xx(orderId: string, change: OrderChange): number {
       throw new HTTPException(400, { message: `order holds only ${change.held} of that item` });
   }
 }
-
-/** A checkout answers 2xx if and only if the order is paid; a decided abort is always a 4xx. */
-function checkoutReply(orderId: string, outcome: CheckoutOutcome): [ContentfulStatusCode, object, Record<string, string>?] {
-  switch (outcome.kind) {
-    case "committed":
-      return [200, { order_id: orderId, paid: true }];
-    case "already_paid":
-      return [200, { order_id: orderId, paid: true, already_paid: true }];
-    case "not_found":
-      return [404, { error: `order ${orderId} not found` }];
-    case "empty":
-      return [400, { error: "order has no items" }];
-    case "aborted":
-      return ABORTS[outcome.reason] ?? [424, { error: `checkout rolled back: ${outcome.reason}` }];
-    case "rejected": {
-      const retryAfter = { "Retry-After": String(outcome.retryAfter) };
-      return outcome.reason === "overloaded"
-        ? [429, { error: "too many checkouts in progress on this instance; nothing was changed" }, retryAfter]
-        : [424, { error: `${outcome.participant} service is unavailable (circuit open); nothing was changed` }, retryAfter];
-    }
-  }
-}
-
-const ABORTS: Record<string, [ContentfulStatusCode, object]> = {
-  insufficient_stock: [400, { error: "not enough stock; checkout rolled back" }],
-  insufficient_credit: [400, { error: "not enough credit; checkout rolled back" }],
-  unknown_item: [400, { error: "the order holds an item that no longer exists; checkout rolled back" }],
-  unknown_user: [400, { error: "the order's user no longer exists; checkout rolled back" }],
-  unavailable: [424, { error: "stock or payment could not be reached; checkout rolled back" }],
-};

@@ -1,12 +1,13 @@
 // Every Redis call of the order service. An order is the hash `order:{id}` (user_id, paid,
-// total_cost, and while checking out its transaction record: tx, tx_state, tx_reason, tx_lease,
-// tx_owner; afterwards last_tx, last_outcome) plus `order:{id}:items` (item -> "qty:price").
-// Each shard also keeps `checkouts:pending`: orders with a running transaction by lease end.
+// total_cost, and the checkout's transaction record, whose fields the orchestrator owns: see
+// orchestrator/lua/includes/txRecord.lua) plus `order:{id}:items` (item -> "qty:price"). Each
+// shard also keeps `checkouts:pending`: orders with an open transaction by lease end.
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import type { Redis } from "ioredis";
 import { loadLuaScripts, Shards } from "../common/redis.js";
+import { RedisTxLog, txLogScripts, TX_LOG_SCRIPTS } from "../orchestrator/redis-log.js";
 import { itemsKey, orderKey, PENDING_CHECKOUTS } from "./keys.js";
 
 const SCRIPTS = [
@@ -16,11 +17,7 @@ const SCRIPTS = [
   "removeItem",
   "removeOrder",
   "beginCheckout",
-  "commitCheckout",
-  "abortCheckout",
-  "finishAbort",
 ] as const;
-
 
 export interface Order {
   order_id: string;
@@ -30,31 +27,16 @@ export interface Order {
   total_cost: number;
 }
 
-/** A checkout transaction as the driver sees it after taking the lease. */
-export interface Transaction {
-  orderId: string;
-  id: string;
-  state: "trying" | "aborting";
-  /** Why it aborts; empty while trying. */
-  reason: string;
+/** What a checkout transaction is made of: the order as it was when the checkout began. */
+export interface CheckoutPayload {
   userId: string;
   total: number;
   items: Array<[string, number]>;
 }
 
-export type BeginMode = "start" | "watch" | "resume";
-
-export type BeginResult =
-  | { kind: "drive"; tx: Transaction }
-  | { kind: "busy"; txId: string }
-  | { kind: "paid" | "empty" | "not_found" }
-  | { kind: "done"; paid: boolean; lastTx: string; lastOutcome: string };
-
-/** What the commit/abort/finish scripts report. */
-export type TxStatus =
-  | { kind: "finished"; outcome: string }
-  | { kind: "aborting"; reason: string }
-  | { kind: "unknown" };
+/** Why an order cannot start a checkout. */
+export const CHECKOUT_REFUSALS = ["not_found", "paid", "empty"] as const;
+export type CheckoutRefusal = (typeof CHECKOUT_REFUSALS)[number];
 
 export type OrderChange =
   | { status: "ok"; total: number }
@@ -62,10 +44,25 @@ export type OrderChange =
   | { status: "too_many"; held: number };
 
 export class OrderStore {
-  readonly shards: Shards<(typeof SCRIPTS)[number]>;
+  readonly shards: Shards<(typeof SCRIPTS)[number] | (typeof TX_LOG_SCRIPTS)[number]>;
+  /** The checkout's transaction records, for the orchestrator. */
+  readonly checkouts: RedisTxLog<CheckoutPayload, CheckoutRefusal>;
 
   constructor(config: BaseConfig) {
-    this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
+    this.shards = new Shards(config, new Map([...loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), ...txLogScripts()]));
+    this.checkouts = new RedisTxLog(this.shards, {
+      recordKey: orderKey,
+      pendingKey: PENDING_CHECKOUTS,
+      beginScript: "beginCheckout",
+      extraKeys: (id) => [itemsKey(id)],
+      payload: ([userId, total, ...flat]) => {
+        const items: Array<[string, number]> = [];
+        for (let i = 0; i < flat.length; i += 2) items.push([flat[i]!, parseInt(flat[i + 1]!, 10)]);
+        return { userId: userId!, total: Number(total), items };
+      },
+      refusals: CHECKOUT_REFUSALS,
+      commitFields: ["paid", "1"],
+    });
   }
 
   async create(userId: string): Promise<string> {
@@ -115,78 +112,10 @@ export class OrderStore {
   async remove(id: string): Promise<OrderChange> {
     return toChange((await this.shards.runFor(id, "removeOrder", [orderKey(id), itemsKey(id)], [])) as [string]);
   }
-
-  async beginCheckout(id: string, mode: BeginMode, newTxId: string, leaseMs: number, owner: string): Promise<BeginResult> {
-    const reply = (await this.shards.runFor(id, "beginCheckout", [orderKey(id), itemsKey(id), PENDING_CHECKOUTS], [
-      mode,
-      newTxId,
-      leaseMs,
-      owner,
-      id,
-    ])) as string[];
-    switch (reply[0]) {
-      case "drive": {
-        const [, txId, state, reason, userId, total, ...flat] = reply as string[];
-        const items: Array<[string, number]> = [];
-        for (let i = 0; i < flat.length; i += 2) items.push([flat[i]!, parseInt(flat[i + 1]!, 10)]);
-        return {
-          kind: "drive",
-          tx: { orderId: id, id: txId!, state: state as Transaction["state"], reason: reason!, userId: userId!, total: Number(total), items },
-        };
-      }
-      case "busy":
-        return { kind: "busy", txId: reply[1]! };
-      case "done":
-        return { kind: "done", paid: reply[1] === "1", lastTx: reply[2]!, lastOutcome: reply[3]! };
-      default:
-        return { kind: reply[0] as "paid" | "empty" | "not_found" };
-    }
-  }
-
-  async commit(tx: Transaction): Promise<TxStatus> {
-    return toTxStatus(await this.shards.runFor(tx.orderId, "commitCheckout", [orderKey(tx.orderId), PENDING_CHECKOUTS], [tx.id, tx.orderId]));
-  }
-
-  async decideAbort(tx: Transaction, reason: string): Promise<TxStatus> {
-    return toTxStatus(await this.shards.runFor(tx.orderId, "abortCheckout", [orderKey(tx.orderId)], [tx.id, reason]));
-  }
-
-  async finishAbort(tx: Transaction): Promise<TxStatus> {
-    return toTxStatus(await this.shards.runFor(tx.orderId, "finishAbort", [orderKey(tx.orderId), PENDING_CHECKOUTS], [tx.id, tx.orderId]));
-  }
-
-  /** Orders on one shard whose checkout lease has run out (by the shard's clock). */
-  async expiredCheckouts(shard: number, limit: number): Promise<string[]> {
-    return this.shards.call(shard, "expiredCheckouts", async (client) =>
-      client.zrangebyscore(PENDING_CHECKOUTS, "-inf", await shardClock(client), "LIMIT", 0, limit),
-    );
-  }
-
-  /** Running checkouts on one shard, and how many of them wait for recovery (lease run out). */
-  async checkoutBacklog(shard: number): Promise<{ open: number; expired: number }> {
-    return this.shards.call(shard, "checkoutBacklog", async (client) => {
-      const now = await shardClock(client);
-      const [open, expired] = await Promise.all([client.zcard(PENDING_CHECKOUTS), client.zcount(PENDING_CHECKOUTS, "-inf", now)]);
-      return { open, expired };
-    });
-  }
-}
-
-/** The shard's own time in ms: leases are written in it, so they are compared in it. */
-async function shardClock(client: Redis): Promise<number> {
-  const [seconds, micros] = await client.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
 
 function toChange([status, value]: [string, number?]): OrderChange {
   if (status === "ok") return { status, total: Number(value) };
   if (status === "too_many") return { status, held: Number(value) };
   return { status: status as "not_found" };
-}
-
-function toTxStatus(reply: unknown): TxStatus {
-  const [kind, value] = reply as [string, string?];
-  if (kind === "finished") return { kind, outcome: value! };
-  if (kind === "aborting") return { kind, reason: value! };
-  return { kind: "unknown" };
 }

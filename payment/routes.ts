@@ -1,7 +1,9 @@
 import { HTTPException } from "hono/http-exception";
 import { publicRoute } from "../common/openapi.js";
 import { jsonBodyOr400 } from "../common/params.js";
-import { chargeBody, refundBody, sagaRoutes } from "../common/saga.js";
+import { paymentPart, type PaymentPart } from "../common/contract.js";
+import { serveParticipant } from "../orchestrator/participant.js";
+import { perProtocol } from "../orchestrator/protocol.js";
 import type { ServiceApp } from "../common/server.js";
 import {
   batchDone,
@@ -109,18 +111,12 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
     async (c, { user_id, order_id }) => c.json({ paid: await store.orderPaid(user_id, order_id) }),
   );
 
-  // Saga participant routes, called by the order service only.
-  app.serve("POST", sagaRoutes.chargeCredit, async (c) => {
-    const { tx, user_id, amount } = await jsonBodyOr400(c, chargeBody);
-    const reply = await store.charge(tx, user_id, amount);
-    return c.json(reply, reply.status === "done" ? 200 : 409);
-  });
-
-  app.serve("POST", sagaRoutes.refundCredit, async (c) => {
-    const { tx, user_id } = await jsonBodyOr400(c, refundBody);
-    await store.refund(tx, user_id);
-    return c.json({ status: "done" });
-  });
+  // The checkout's phases, called by the order service only.
+  serveParticipant<PaymentPart, string>(app, "payment", paymentPart, perProtocol((protocol) => ({
+    try: (tx, { user_id, amount }) => store.try(protocol, tx, user_id, amount),
+    cancel: (tx, { user_id }) => store.cancel(protocol, tx, user_id),
+    confirm: (txs) => store.confirm(protocol, txs),
+  })));
 }
 
 const userNotFound = (id: string) => new HTTPException(404, { message: `user ${id} not found` });

@@ -1,23 +1,27 @@
-// Every Redis call of the payment service. A user's credit is the string `user:{id}`; saga markers
-// `user:{id}:tx:<tx>` and order payments `user:{id}:order:<order>` share the user's slot.
+// Every Redis call of the payment service. A user's credit is the string `user:{id}`; transaction
+// markers `user:{id}:tx:<tx>`, credit set aside under 2PC `user:{id}:held` and order payments
+// `user:{id}:order:<order>` share the user's slot.
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
-import { decodeCompensation, decodeStep, TX_MARKER_TTL_SECONDS, type StepReply } from "../common/saga.js";
+import { PARTICIPANT_REFUSALS, type PaymentRefusal } from "../common/contract.js";
+import { decodeSettlement, decodeTry, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply } from "../orchestrator/participant.js";
+import type { Phase, TxProtocol } from "../orchestrator/protocol.js";
 
-const SCRIPTS = [
-  "createUser",
-  "batchInitUsers",
-  "addFunds",
-  "pay",
-  "cancelOrderPayment",
-  "chargeCredit",
-  "refundCredit",
-] as const;
+/** Each phase's script per protocol, and the word its reply says done with. */
+const PHASE_SCRIPTS = {
+  saga: { try: ["chargeCredit", "charged"], cancel: ["refundCredit", "refunded"], confirm: ["forgetCredit", "forgotten"] },
+  "2pc": { try: ["prepareCredit", "prepared"], cancel: ["abortCredit", "aborted"], confirm: ["commitCredit", "committed"] },
+} as const satisfies Record<TxProtocol, Record<Phase, readonly [string, string]>>;
+
+const PHASES = Object.values(PHASE_SCRIPTS).flatMap((phases) => Object.values(phases).map(([script]) => script));
+const SCRIPTS = ["createUser", "batchInitUsers", "addFunds", "pay", "cancelOrderPayment", ...PHASES] as const;
+const REFUSALS = [...PARTICIPANT_REFUSALS.payment, ...PROTOCOL_REFUSALS];
 
 const userKey = (id: string) => `user:{${id}}`;
 const markerKey = (id: string, tx: string) => `user:{${id}}:tx:${tx}`;
+const heldKey = (id: string) => `user:{${id}}:held`;
 const orderPaymentKey = (id: string, order: string) => `user:{${id}}:order:${order}`;
 
 export type CreditChange =
@@ -26,8 +30,10 @@ export type CreditChange =
 
 export class PaymentStore {
   readonly shards: Shards<(typeof SCRIPTS)[number]>;
+  private readonly windowMs: number;
 
   constructor(config: BaseConfig) {
+    this.windowMs = config.TX_WINDOW_MS;
     this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
   }
 
@@ -72,17 +78,34 @@ export class PaymentStore {
     return (await this.shards.callFor(id, "orderPaid", (shard) => shard.exists(orderPaymentKey(id, orderId)))) === 1;
   }
 
-  /** Saga step; a refusal is final and holds nothing. */
-  async charge(tx: string, id: string, amount: number): Promise<StepReply> {
-    const reply = await this.shards.runFor(id, "chargeCredit", [userKey(id), markerKey(id, tx)], [amount, TX_MARKER_TTL_SECONDS]);
-    return decodeStep("chargeCredit", "charged", reply);
+  /** A transaction's try (saga charge or 2PC prepare); a refusal is final and holds nothing. */
+  async try(protocol: TxProtocol, tx: string, id: string, amount: number): Promise<TryReply<PaymentRefusal | ProtocolRefusal>> {
+    const [script, done] = PHASE_SCRIPTS[protocol].try;
+    const reply = await this.shards.runFor(id, script, phaseKeys(tx, id), [amount, tx, this.windowMs]);
+    return decodeTry(script, done, REFUSALS, reply);
   }
 
-  /** Saga compensation; idempotent and final. Credit returned by this call. */
-  async refund(tx: string, id: string): Promise<number> {
-    const reply = await this.shards.runFor(id, "refundCredit", [userKey(id), markerKey(id, tx)], [TX_MARKER_TTL_SECONDS]);
-    return decodeCompensation("refundCredit", "refunded", reply);
+  /** Cancel (refund or abort); idempotent and final. Credit given back by this call. */
+  async cancel(protocol: TxProtocol, tx: string, id: string): Promise<number> {
+    const [script, done] = PHASE_SCRIPTS[protocol].cancel;
+    return decodeSettlement(script, done, await this.shards.runFor(id, script, phaseKeys(tx, id), [tx, this.windowMs]));
   }
+
+  /** Confirm (saga forget or 2PC commit) of many committed transactions: one script per shard. Credit confirmed. */
+  async confirm(protocol: TxProtocol, txs: Array<{ tx: string; user_id: string }>): Promise<number> {
+    const [script, done] = PHASE_SCRIPTS[protocol].confirm;
+    const replies = await Promise.all(
+      [...this.shards.group(txs, (t) => t.user_id)].map(([shard, group]) =>
+        this.shards.run(shard, script, group.flatMap(({ tx, user_id }) => phaseKeys(tx, user_id)), [...group.map((t) => t.tx), this.windowMs]),
+      ),
+    );
+    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, done, reply), 0);
+  }
+}
+
+/** A user's keys the way the phase scripts expect them: credit, marker, held credit. */
+function phaseKeys(tx: string, id: string): string[] {
+  return [userKey(id), markerKey(id, tx), heldKey(id)];
 }
 
 function toChange(reply: ScriptReply): CreditChange {

@@ -1,7 +1,8 @@
 import { HTTPException } from "hono/http-exception";
 import { publicRoute } from "../common/openapi.js";
-import { jsonBodyOr400 } from "../common/params.js";
-import { sagaRoutes, stockStepBody } from "../common/saga.js";
+import { stockPart, type StockPart } from "../common/contract.js";
+import { serveParticipant } from "../orchestrator/participant.js";
+import { perProtocol } from "../orchestrator/protocol.js";
 import type { ServiceApp } from "../common/server.js";
 import { batchDone, batchInitParams, changeStockParams, createItemParams, item, itemCreated, itemParams, stockLevel } from "./schemas.js";
 import type { StockChange, StockStore } from "./store.js";
@@ -58,18 +59,12 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
     async (c, { item_id, amount }) => c.json({ item_id, stock: stockOr4xx(item_id, await store.subtract(item_id, amount)) }),
   );
 
-  // Saga participant routes, called by the order service only.
-  app.serve("POST", sagaRoutes.reserveStock, async (c) => {
-    const { tx, items } = await jsonBodyOr400(c, stockStepBody);
-    const reply = await store.reserve(tx, items);
-    return c.json(reply, reply.status === "done" ? 200 : 409);
-  });
-
-  app.serve("POST", sagaRoutes.releaseStock, async (c) => {
-    const { tx, items } = await jsonBodyOr400(c, stockStepBody);
-    await store.release(tx, items);
-    return c.json({ status: "done" });
-  });
+  // The checkout's phases, called by the order service only.
+  serveParticipant<StockPart, string>(app, "stock", stockPart, perProtocol((protocol) => ({
+    try: (tx, { items }) => store.try(protocol, tx, items),
+    cancel: (tx, { items }) => store.cancel(protocol, tx, items),
+    confirm: (txs) => store.confirm(protocol, txs),
+  })));
 }
 
 function stockOr4xx(itemId: string, change: StockChange): number {

@@ -1,12 +1,22 @@
-// Every Redis call of the stock service. Items are hashes `item:{id}` with fields stock and price;
-// saga markers `item:{id}:tx:<tx>` share the item's slot.
+// Every Redis call of the stock service. Items are hashes `item:{id}` with fields stock, price and
+// (under 2PC) held; transaction markers `item:{id}:tx:<tx>` share the item's slot.
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
-import { decodeCompensation, decodeStep, TX_MARKER_TTL_SECONDS, type StepReply } from "../common/saga.js";
+import { PARTICIPANT_REFUSALS, type StockRefusal } from "../common/contract.js";
+import { decodeSettlement, decodeTry, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply } from "../orchestrator/participant.js";
+import type { Phase, TxProtocol } from "../orchestrator/protocol.js";
 
-const SCRIPTS = ["createItem", "batchInitItems", "addStock", "subtractStock", "reserveStock", "releaseStock"] as const;
+/** Each phase's script per protocol, and the word its reply says done with. */
+const PHASE_SCRIPTS = {
+  saga: { try: ["reserveStock", "reserved"], cancel: ["releaseStock", "released"], confirm: ["forgetStock", "forgotten"] },
+  "2pc": { try: ["prepareStock", "prepared"], cancel: ["abortStock", "aborted"], confirm: ["commitStock", "committed"] },
+} as const satisfies Record<TxProtocol, Record<Phase, readonly [string, string]>>;
+
+const PHASES = Object.values(PHASE_SCRIPTS).flatMap((phases) => Object.values(phases).map(([script]) => script));
+const SCRIPTS = ["createItem", "batchInitItems", "addStock", "subtractStock", ...PHASES] as const;
+const REFUSALS = [...PARTICIPANT_REFUSALS.stock, ...PROTOCOL_REFUSALS];
 
 const itemKey = (id: string) => `item:{${id}}`;
 const markerKey = (id: string, tx: string) => `item:{${id}}:tx:${tx}`;
@@ -22,15 +32,17 @@ export type StockChange =
   | { status: "overflow" }
   | { status: "insufficient"; stock: number };
 
-/** Items keyed and argued the way reserveStock/releaseStock expect them. */
-function stepKeys(tx: string, items: Array<[string, number]>): string[] {
+/** Items keyed the way the phase scripts expect them: (item, marker) pairs. */
+function phaseKeys(tx: string, items: Array<[string, number]>): string[] {
   return items.flatMap(([id]) => [itemKey(id), markerKey(id, tx)]);
 }
 
 export class StockStore {
   readonly shards: Shards<(typeof SCRIPTS)[number]>;
+  private readonly windowMs: number;
 
   constructor(config: BaseConfig) {
+    this.windowMs = config.TX_WINDOW_MS;
     this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
   }
 
@@ -63,34 +75,44 @@ export class StockStore {
   }
 
   /**
-   * Saga step: all items or none, across shards. Each shard's part is atomic; if one shard
-   * refuses, the parts taken on the others are released before answering, so a refusal never
-   * leaves stock held. A shard that does not answer makes the outcome unknown (thrown).
+   * A transaction's try (saga step or 2PC prepare): all items or none, across shards. Each shard's
+   * part is atomic; if one shard refuses, the parts taken on the others are cancelled before
+   * answering, so a refusal never leaves stock held. A shard that does not answer makes the
+   * outcome unknown (thrown).
    */
-  async reserve(tx: string, items: Array<[string, number]>): Promise<StepReply> {
+  async try(protocol: TxProtocol, tx: string, items: Array<[string, number]>): Promise<TryReply<StockRefusal | ProtocolRefusal>> {
+    const [script, done] = PHASE_SCRIPTS[protocol].try;
     const groups = [...this.shards.group(items, ([id]) => id)];
     const replies = await Promise.all(
       groups.map(([shard, group]) =>
-        this.shards.run(shard, "reserveStock", stepKeys(tx, group), [
-          ...group.map(([, qty]) => qty),
-          TX_MARKER_TTL_SECONDS,
-        ]),
+        this.shards.run(shard, script, phaseKeys(tx, group), [...group.map(([, qty]) => qty), tx, this.windowMs]),
       ),
     );
-    const refused = replies.map((reply) => decodeStep("reserveStock", "reserved", reply)).find((r) => r.status === "refused");
+    const refused = replies.map((reply) => decodeTry(script, done, REFUSALS, reply)).find((r) => r.status === "refused");
     if (!refused) return { status: "done" };
-    if (groups.length > 1) await this.release(tx, items);
+    if (groups.length > 1) await this.cancel(protocol, tx, items);
     return refused;
   }
 
-  /** Saga compensation on every shard the items live on; idempotent and final. Units returned by this call. */
-  async release(tx: string, items: Array<[string, number]>): Promise<number> {
+  /** Cancel (compensation or abort) on every shard the items live on; idempotent and final. Units given back by this call. */
+  async cancel(protocol: TxProtocol, tx: string, items: Array<[string, number]>): Promise<number> {
+    const [script, done] = PHASE_SCRIPTS[protocol].cancel;
     const replies = await Promise.all(
-      [...this.shards.group(items, ([id]) => id)].map(([shard, group]) =>
-        this.shards.run(shard, "releaseStock", stepKeys(tx, group), [TX_MARKER_TTL_SECONDS]),
+      [...this.shards.group(items, ([id]) => id)].map(([shard, group]) => this.shards.run(shard, script, phaseKeys(tx, group), [tx, this.windowMs])),
+    );
+    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, done, reply), 0);
+  }
+
+  /** Confirm (saga forget or 2PC commit) of many committed transactions: one script per shard. Units confirmed. */
+  async confirm(protocol: TxProtocol, txs: Array<{ tx: string; items: Array<[string, number]> }>): Promise<number> {
+    const [script, done] = PHASE_SCRIPTS[protocol].confirm;
+    const pairs = txs.flatMap(({ tx, items }) => items.map(([id]) => ({ tx, id })));
+    const replies = await Promise.all(
+      [...this.shards.group(pairs, (p) => p.id)].map(([shard, group]) =>
+        this.shards.run(shard, script, group.flatMap(({ tx, id }) => [itemKey(id), markerKey(id, tx)]), [...group.map((p) => p.tx), this.windowMs]),
       ),
     );
-    return replies.reduce<number>((sum, reply) => sum + decodeCompensation("releaseStock", "released", reply), 0);
+    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, done, reply), 0);
   }
 }
 

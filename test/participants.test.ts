@@ -1,24 +1,33 @@
-// The participants' side of the saga contract (common/saga.ts), on real stock and payment
-// processes: steps are idempotent by transaction id, and a compensation is final, so a step that
-// arrives after it (a late or replayed call from a driver that lost its lease) changes nothing.
-import { randomUUID } from "node:crypto";
+// The participants' side of the transaction contract (orchestrator/participant.ts), on real stock
+// and payment processes, for both protocols: tries are idempotent by transaction id, a cancel is
+// final (a try after it changes nothing), a confirm lets go of the markers, and what a finished
+// transaction leaves behind expires with its window.
+import { Redis } from "ioredis";
+import { v7 as uuidv7 } from "uuid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sagaRoutes } from "../common/saga.js";
 import { shardIndexOf } from "../common/shards.js";
+import { phaseRoute, TX_PROTOCOLS, type Phase, type TxProtocol } from "../orchestrator/protocol.js";
 import { shop, startTestStack, type TestStack } from "./helpers.js";
 
+const WINDOW_MS = 20_000;
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
+let redis: Record<"stock" | "payment", Redis[]>;
 
 beforeAll(async () => {
-  stack = await startTestStack({ shards: 2 });
+  stack = await startTestStack({ shards: 2, env: { TX_WINDOW_MS: String(WINDOW_MS) } });
   fx = shop(stack.api);
+  const connect = (s: "stock" | "payment") => stack.redis[s].map((c) => new Redis({ port: c.port, lazyConnect: false }));
+  redis = { stock: connect("stock"), payment: connect("payment") };
 });
-afterAll(() => stack?.teardown());
+afterAll(async () => {
+  for (const r of [...(redis?.stock ?? []), ...(redis?.payment ?? [])]) r.disconnect();
+  await stack?.teardown();
+});
 
 /** A call straight to a participant instance, as the order service makes it. */
-async function step(service: "stock" | "payment", path: string, body: object): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${stack.services[service][0]!.url}${path}`, {
+async function call(service: "stock" | "payment", protocol: TxProtocol, phase: Phase, body: object): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${stack.services[service][0]!.url}${phaseRoute(service, protocol, phase)}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -28,77 +37,157 @@ async function step(service: "stock" | "payment", path: string, body: object): P
 
 const done = { status: 200, body: { status: "done" } };
 const refused = (reason: string) => ({ status: 409, body: { status: "refused", reason } });
+const txId = (ageMs = 0) => uuidv7({ msecs: Date.now() - ageMs });
 
-describe("stock", () => {
-  it("reserves once per transaction, and refuses a reserve replayed after its release, on every shard", async () => {
-    const a = await fx.item(1, 10);
-    let b = await fx.item(1, 10);
-    while (shardIndexOf(b, 2) === shardIndexOf(a, 2)) b = await fx.item(1, 10);
-    const tx = { tx: randomUUID(), items: [[a, 3], [b, 2]] };
-    expect(await step("stock", sagaRoutes.reserveStock, tx)).toEqual(done);
-    expect(await step("stock", sagaRoutes.reserveStock, tx)).toEqual(done);
-    expect([await fx.stock(a), await fx.stock(b)]).toEqual([7, 8]);
+/** A stock marker's value and its time to live in ms (-1: none, -2: no key). */
+async function stockMarker(item: string, tx: string): Promise<[string | null, number]> {
+  const r = redis.stock[shardIndexOf(item, 2)]!;
+  const key = `item:{${item}}:tx:${tx}`;
+  return [await r.get(key), await r.pttl(key)];
+}
+async function creditMarker(user: string, tx: string): Promise<[string | null, number]> {
+  const r = redis.payment[shardIndexOf(user, 2)]!;
+  const key = `user:{${user}}:tx:${tx}`;
+  return [await r.get(key), await r.pttl(key)];
+}
+const held = async (item: string) => Number((await redis.stock[shardIndexOf(item, 2)]!.hget(`item:{${item}}`, "held")) ?? 0);
+const heldCredit = async (user: string) => Number((await redis.payment[shardIndexOf(user, 2)]!.get(`user:{${user}}:held`)) ?? 0);
 
-    expect(await step("stock", sagaRoutes.releaseStock, tx)).toEqual(done);
-    expect(await step("stock", sagaRoutes.releaseStock, tx)).toEqual(done);
-    expect([await fx.stock(a), await fx.stock(b)]).toEqual([10, 10]);
-    expect(await step("stock", sagaRoutes.reserveStock, tx)).toEqual(refused("compensated"));
-    expect([await fx.stock(a), await fx.stock(b)]).toEqual([10, 10]);
+describe.each(TX_PROTOCOLS)("%s", (protocol) => {
+  const holds = protocol === "2pc";
+
+  describe("stock", () => {
+    it("tries once per transaction, and refuses a try replayed after its cancel, on every shard", async () => {
+      const a = await fx.item(1, 10);
+      let b = await fx.item(1, 10);
+      while (shardIndexOf(b, 2) === shardIndexOf(a, 2)) b = await fx.item(1, 10);
+      const tx = { tx: txId(), items: [[a, 3], [b, 2]] };
+      expect(await call("stock", protocol, "try", tx)).toEqual(done);
+      expect(await call("stock", protocol, "try", tx)).toEqual(done);
+      expect([await fx.stock(a), await fx.stock(b)]).toEqual([7, 8]);
+      expect([await held(a), await held(b)]).toEqual(holds ? [3, 2] : [0, 0]);
+      // A marker that holds stock never expires: a cancel must find it however late it comes.
+      expect(await stockMarker(a, tx.tx)).toEqual(["3", -1]);
+
+      expect(await call("stock", protocol, "cancel", tx)).toEqual(done);
+      expect(await call("stock", protocol, "cancel", tx)).toEqual(done);
+      expect([await fx.stock(a), await fx.stock(b)]).toEqual([10, 10]);
+      expect([await held(a), await held(b)]).toEqual([0, 0]);
+      expect(await call("stock", protocol, "try", tx)).toEqual(refused("compensated"));
+      expect([await fx.stock(a), await fx.stock(b)]).toEqual([10, 10]);
+      // The cancel marker holds nothing: it lives only until no try could be accepted, plus a minute.
+      const [marker, ttl] = await stockMarker(a, tx.tx);
+      expect(marker).toBe("x");
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
+    });
+
+    it("refuses a try that arrives after its cancel was already applied", async () => {
+      const a = await fx.item(1, 10);
+      const tx = { tx: txId(), items: [[a, 4]] };
+      expect(await call("stock", protocol, "cancel", tx)).toEqual(done);
+      expect(await call("stock", protocol, "try", tx)).toEqual(refused("compensated"));
+      expect(await fx.stock(a)).toBe(10);
+    });
+
+    it("keeps a refusal final: the same transaction never takes stock later, even once stock is there", async () => {
+      const a = await fx.item(1, 1);
+      const tx = { tx: txId(), items: [[a, 2]] };
+      expect(await call("stock", protocol, "try", tx)).toEqual(refused("insufficient_stock"));
+      await stack.api.post(`/stock/add/${a}/5`);
+      expect(await call("stock", protocol, "try", tx)).toEqual(refused("insufficient_stock"));
+      expect(await call("stock", protocol, "cancel", tx)).toEqual(done);
+      expect(await fx.stock(a)).toBe(6);
+    });
+
+    it("confirms many transactions in one call: stock stays taken, held is spent, markers expire", async () => {
+      const a = await fx.item(1, 10);
+      const txs = [{ tx: txId(), items: [[a, 1]] }, { tx: txId(), items: [[a, 2]] }];
+      for (const tx of txs) expect(await call("stock", protocol, "try", tx)).toEqual(done);
+      expect(await call("stock", protocol, "confirm", { txs })).toEqual(done);
+      expect(await call("stock", protocol, "confirm", { txs })).toEqual(done);
+      expect(await fx.stock(a)).toBe(7);
+      expect(await held(a)).toBe(0);
+      const [marker, ttl] = await stockMarker(a, txs[0]!.tx);
+      expect(marker).toBe("c");
+      expect(ttl).toBeGreaterThan(0);
+      // A replayed try of a confirmed transaction answers done and takes nothing.
+      expect(await call("stock", protocol, "try", txs[0]!)).toEqual(done);
+      expect(await fx.stock(a)).toBe(7);
+    });
+
+    it("refuses a try outside its window, either way, and takes nothing", async () => {
+      const a = await fx.item(1, 10);
+      expect(await call("stock", protocol, "try", { tx: txId(WINDOW_MS + 1000), items: [[a, 1]] })).toEqual(refused("expired"));
+      expect(await call("stock", protocol, "try", { tx: txId(-(WINDOW_MS + 5000)), items: [[a, 1]] })).toEqual(refused("expired"));
+      expect(await fx.stock(a)).toBe(10);
+    });
+
+    it("cancels a transaction older than its window without leaving a marker, and gives back what it held", async () => {
+      const a = await fx.item(1, 10);
+      const old = txId(WINDOW_MS - 1500);
+      expect(await call("stock", protocol, "try", { tx: old, items: [[a, 4]] })).toEqual(done);
+      await new Promise((r) => setTimeout(r, 2000)); // the window closes; the held marker stays
+      expect(await stockMarker(a, old)).toEqual(["4", -1]);
+      expect(await call("stock", protocol, "cancel", { tx: old, items: [[a, 4]] })).toEqual(done);
+      expect(await fx.stock(a)).toBe(10);
+      expect(await stockMarker(a, old)).toEqual([null, -2]);
+    });
   });
 
-  it("refuses a reserve that arrives after its release was already applied", async () => {
-    const a = await fx.item(1, 10);
-    const tx = { tx: randomUUID(), items: [[a, 4]] };
-    expect(await step("stock", sagaRoutes.releaseStock, tx)).toEqual(done);
-    expect(await step("stock", sagaRoutes.reserveStock, tx)).toEqual(refused("compensated"));
-    expect(await fx.stock(a)).toBe(10);
-  });
+  describe("payment", () => {
+    it("charges once per transaction, and refuses a charge replayed after its cancel", async () => {
+      const user = await fx.user(20);
+      const charge = { tx: txId(), user_id: user, amount: 7 };
+      expect(await call("payment", protocol, "try", charge)).toEqual(done);
+      expect(await call("payment", protocol, "try", charge)).toEqual(done);
+      expect(await fx.credit(user)).toBe(13);
+      expect(await heldCredit(user)).toBe(holds ? 7 : 0);
+      expect(await creditMarker(user, charge.tx)).toEqual(["7", -1]);
 
-  it("keeps a refusal final: the same transaction never reserves later, even once stock is there", async () => {
-    const a = await fx.item(1, 1);
-    const tx = { tx: randomUUID(), items: [[a, 2]] };
-    expect(await step("stock", sagaRoutes.reserveStock, tx)).toEqual(refused("insufficient_stock"));
-    await stack.api.post(`/stock/add/${a}/5`);
-    expect(await step("stock", sagaRoutes.reserveStock, tx)).toEqual(refused("insufficient_stock"));
-    expect(await step("stock", sagaRoutes.releaseStock, tx)).toEqual(done);
-    expect(await fx.stock(a)).toBe(6);
-  });
-});
+      expect(await call("payment", protocol, "cancel", charge)).toEqual(done);
+      expect(await call("payment", protocol, "cancel", charge)).toEqual(done);
+      expect(await fx.credit(user)).toBe(20);
+      expect(await heldCredit(user)).toBe(0);
+      expect(await call("payment", protocol, "try", charge)).toEqual(refused("compensated"));
+      expect(await fx.credit(user)).toBe(20);
+    });
 
-describe("payment", () => {
-  it("charges once per transaction, and refuses a charge replayed after its refund", async () => {
-    const user = await fx.user(20);
-    const charge = { tx: randomUUID(), user_id: user, amount: 7 };
-    expect(await step("payment", sagaRoutes.chargeCredit, charge)).toEqual(done);
-    expect(await step("payment", sagaRoutes.chargeCredit, charge)).toEqual(done);
-    expect(await fx.credit(user)).toBe(13);
+    it("refuses a charge that arrives after its cancel was already applied", async () => {
+      const user = await fx.user(20);
+      const tx = txId();
+      expect(await call("payment", protocol, "cancel", { tx, user_id: user, amount: 5 })).toEqual(done);
+      expect(await call("payment", protocol, "try", { tx, user_id: user, amount: 5 })).toEqual(refused("compensated"));
+      expect(await fx.credit(user)).toBe(20);
+    });
 
-    const refund = { tx: charge.tx, user_id: user };
-    expect(await step("payment", sagaRoutes.refundCredit, refund)).toEqual(done);
-    expect(await step("payment", sagaRoutes.refundCredit, refund)).toEqual(done);
-    expect(await fx.credit(user)).toBe(20);
-    expect(await step("payment", sagaRoutes.chargeCredit, charge)).toEqual(refused("compensated"));
-    expect(await fx.credit(user)).toBe(20);
-  });
+    it("confirms in batches: credit stays taken, held is spent, markers expire", async () => {
+      const user = await fx.user(20);
+      const txs = [{ tx: txId(), user_id: user, amount: 3 }, { tx: txId(), user_id: user, amount: 4 }];
+      for (const tx of txs) expect(await call("payment", protocol, "try", tx)).toEqual(done);
+      expect(await call("payment", protocol, "confirm", { txs })).toEqual(done);
+      expect(await fx.credit(user)).toBe(13);
+      expect(await heldCredit(user)).toBe(0);
+      const [marker, ttl] = await creditMarker(user, txs[1]!.tx);
+      expect(marker).toBe("c");
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
+    });
 
-  it("refuses a charge that arrives after its refund was already applied", async () => {
-    const user = await fx.user(20);
-    const tx = randomUUID();
-    expect(await step("payment", sagaRoutes.refundCredit, { tx, user_id: user })).toEqual(done);
-    expect(await step("payment", sagaRoutes.chargeCredit, { tx, user_id: user, amount: 5 })).toEqual(refused("compensated"));
-    expect(await fx.credit(user)).toBe(20);
-  });
-
-  it("refuses internal calls that came through a proxy", async () => {
-    const user = await fx.user(20);
-    for (const path of [sagaRoutes.chargeCredit, sagaRoutes.refundCredit]) {
-      const res = await fetch(`${stack.services.payment[0]!.url}${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.9" },
-        body: JSON.stringify({ tx: randomUUID(), user_id: user, amount: 5 }),
-      });
-      expect(res.status, path).toBe(404);
-    }
-    expect(await fx.credit(user)).toBe(20);
+    it("refuses internal calls that came through a proxy, and ids that are not UUIDv7", async () => {
+      const user = await fx.user(20);
+      for (const phase of ["try", "cancel"] as const) {
+        const res = await fetch(`${stack.services.payment[0]!.url}${phaseRoute("payment", protocol, phase)}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.9" },
+          body: JSON.stringify({ tx: txId(), user_id: user, amount: 5 }),
+        });
+        expect(res.status, phase).toBe(404);
+      }
+      const v4 = await call("payment", protocol, "try", { tx: crypto.randomUUID(), user_id: user, amount: 5 });
+      expect(v4.status).toBe(400);
+      expect(v4.body.error).toMatch(/UUIDv7/);
+      expect(await fx.credit(user)).toBe(20);
+    });
   });
 });

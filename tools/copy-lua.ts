@@ -1,8 +1,9 @@
-// Build step (after tsc, which compiles TypeScript only): each service's Lua scripts are copied
-// beside its compiled code, where its store loads them by name.
+// Build step (after tsc, which compiles TypeScript only): each service's Lua scripts, and the
+// orchestrator's (which the services' scripts include), are copied beside the compiled code, where
+// the stores load them by name.
 import { cpSync, existsSync } from "node:fs";
 import { SERVICES } from "../common/services.js";
 
-for (const service of SERVICES) {
-  if (existsSync(`${service}/lua`)) cpSync(`${service}/lua`, `dist/${service}/lua`, { recursive: true });
+for (const dir of [...SERVICES, "orchestrator"]) {
+  if (existsSync(`${dir}/lua`)) cpSync(`${dir}/lua`, `dist/${dir}/lua`, { recursive: true });
 }

@@ -4,30 +4,10 @@
   (or refused), it never takes credit again.
   KEYS[1] user credit                 user:{id}
   KEYS[2] transaction marker          user:{id}:tx:<tx>
-  ARGV[1] amount (>= 0), ARGV[2] marker lifetime in seconds
-  Returns {'charged'} | {'refused', reason} with reason 'insufficient_credit' | 'unknown_user' | 'compensated'
-  The marker holds the amount taken while held; once final without holding credit, 'x'
-  (compensated) or 'x:<reason>' (refused), so a replay gives the same answer.
+  KEYS[3] credit set aside (2PC)      user:{id}:held (unused by the saga)
+  ARGV[1] amount (>= 0), ARGV[2] transaction id, ARGV[3] window in ms
+  Returns {'charged'} | {'refused', reason}
+          with reason 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired'
 ]]
-local seen = redis.call('GET', KEYS[2])
-if seen then
-  if tonumber(seen) then return {'charged'} end
-  return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
-end
-
-local credit = redis.call('GET', KEYS[1])
-local reason
-if not credit then
-  reason = 'unknown_user'
-elseif tonumber(credit) < tonumber(ARGV[1]) then
-  reason = 'insufficient_credit'
-end
-if reason then
-  -- A refusal is final as well: a retried step must not succeed after the order gave up on it.
-  redis.call('SET', KEYS[2], 'x:' .. reason, 'EX', ARGV[2])
-  return {'refused', reason}
-end
-
-redis.call('DECRBY', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
-return {'charged'}
+--@include "includes/creditPhases.lua"
+return credit_try(false, 'charged')

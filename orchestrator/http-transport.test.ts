@@ -4,9 +4,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ServiceClient } from "../common/http.js";
 import { createLogger } from "../common/log.js";
 import { registry } from "../common/metrics.js";
-import { sagaRoutes } from "../common/saga.js";
 import { backgroundContext, startTracing } from "../common/tracing.js";
-import { Participant, type ResilienceOptions } from "./participants.js";
+import { HttpParticipant, type BreakerOptions } from "./http-transport.js";
+import type { RetryPolicy } from "./retry.js";
 
 // A real HTTP participant whose answers the test scripts: each call takes the next status from
 // `answers` (503 once they run out), and is counted.
@@ -32,16 +32,19 @@ afterAll(async () => {
 beforeEach(() => {
   answers = [];
   calls = [];
+  attempts = 3;
 });
 
 const ctx = async () => backgroundContext(await startTracing("test", {}), "test", createLogger("test", "silent", "0/1"));
-const options = (o: Partial<ResilienceOptions>): ResilienceOptions => ({ deadlineMs: 2000, attempts: 3, breakerFailures: 5, breakerHalfOpenMs: 60_000, ...o });
-const charge = (p: Participant, c: Awaited<ReturnType<typeof ctx>>) => p.step("charge", sagaRoutes.chargeCredit, c, { tx: "t1", user_id: "u1", amount: 5 });
+const policy = (attempts = 3): RetryPolicy => ({ name: "unknownOutcome", attempts, deadlineMs: 2000, backoffMs: 20 });
+const breaker = (o: Partial<BreakerOptions> = {}): BreakerOptions => ({ failures: 5, halfOpenMs: 60_000, ...o });
+let attempts = 3;
+const charge = (p: HttpParticipant, c: Awaited<ReturnType<typeof ctx>>) => p.phase("saga", "try", { tx: "t1", user_id: "u1", amount: 5 }, policy(attempts), c);
 const retries = async () => (await (await registry.getSingleMetric("shardshop_saga_step_retries_total")!.get()).values.find((v) => v.labels.participant === "payment"))?.value ?? 0;
 
-describe("a saga step", () => {
-  it("is sent again after a 5xx, up to STEP_ATTEMPTS tries, each retry counted", async () => {
-    const payment = new Participant("payment", client, options({ attempts: 3 }));
+describe("a try", () => {
+  it("is sent again after a 5xx, up to the policy's attempts, each retry counted", async () => {
+    const payment = new HttpParticipant("payment", client, breaker());
     const before = await retries();
     answers = [503, 503, 200];
     expect(await charge(payment, await ctx())).toEqual({ kind: "done" });
@@ -54,8 +57,8 @@ describe("a saga step", () => {
     expect(calls).toHaveLength(3);
   });
 
-  it("is unknown (so it is compensated) once any attempt was sent, and not sent only when none was", async () => {
-    const payment = new Participant("payment", client, options({ breakerFailures: 1 }));
+  it("is unknown (so it is cancelled) once any attempt was sent, and not sent only when none was", async () => {
+    const payment = new HttpParticipant("payment", client, breaker({ failures: 1 }));
     const c = await ctx();
     // The first attempt went out (a 503 may follow a charge that was applied); the breaker opened on
     // it and refused the retry. Reporting "not sent" here would skip the refund.
@@ -69,7 +72,8 @@ describe("a saga step", () => {
 
 describe("the breaker", () => {
   it("stays open when its probe fails, and closes when a probe succeeds", async () => {
-    const payment = new Participant("payment", client, options({ breakerFailures: 1, attempts: 1, breakerHalfOpenMs: 1000 }));
+    attempts = 1;
+    const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 1000 }));
     const c = await ctx();
     expect(await charge(payment, c)).toEqual({ kind: "unknown" });
     expect(payment.failingFastFor()).toBeGreaterThan(0);
@@ -91,12 +95,12 @@ describe("the breaker", () => {
   });
 
   it("does not stop reads: they are sent while it is open", async () => {
-    const stock = new Participant("stock", client, options({ breakerFailures: 1, attempts: 1 }));
+    const stock = new HttpParticipant("stock", client, breaker({ failures: 1 }));
     const c = await ctx();
-    expect(await stock.step("reserve", sagaRoutes.reserveStock, c, { tx: "t2", items: [["i", 1]] })).toEqual({ kind: "unknown" });
+    expect(await stock.phase("2pc", "try", { tx: "t2", items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "unknown" });
     expect(stock.failingFastFor()).toBeGreaterThan(0);
     answers = [200];
-    expect((await stock.read<{ price: number }>("/stock/find/i", c)).body).toEqual({ price: 3 });
+    expect((await stock.read<{ price: number }>("/stock/find/i", policy(1), c)).body).toEqual({ price: 3 });
     expect(calls.at(-1)).toBe("GET /stock/find/i");
   });
 });

@@ -1,0 +1,77 @@
+// The confirm phase, batched. Once a transaction committed nobody waits for its confirms (the
+// decision is the commit point), so they are gathered for a few milliseconds and sent as one call
+// per participant, then the records are closed as one script per shard. A batch that does not get
+// through is not retried here: its records stay open, and when their lease runs out the recovery
+// sweep confirms them again (confirms are idempotent).
+import type { Logger } from "../common/log.js";
+import { backgroundContext, type Tracer } from "../common/tracing.js";
+import type { TxLog, TxRecord } from "./log.js";
+import { MAX_CONFIRM_BATCH } from "./participant.js";
+import type { TxProtocol } from "./protocol.js";
+import type { RetryPolicy } from "./retry.js";
+import type { Transport } from "./transport.js";
+
+export class Confirmations<Payload> {
+  private queued: Array<TxRecord<Payload>> = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Batches sent and not yet acknowledged, so a graceful stop can wait for them. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly participants: ReadonlyArray<readonly [string, (payload: Payload) => object]>,
+    private readonly log: TxLog<Payload, string>,
+    private readonly transport: Transport,
+    private readonly policy: RetryPolicy,
+    private readonly delayMs: number,
+    private readonly logger: Logger,
+    private readonly tracer: Tracer,
+  ) {}
+
+  /** Queues a committed transaction's confirms. */
+  later(tx: TxRecord<Payload>): void {
+    this.queued.push(tx);
+    if (this.queued.length >= MAX_CONFIRM_BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.delayMs);
+  }
+
+  /** Confirms and closes transactions now; true if every participant acknowledged. */
+  async now(txs: Array<TxRecord<Payload>>): Promise<boolean> {
+    const ctx = backgroundContext(this.tracer, "confirm transactions", this.logger);
+    try {
+      const byProtocol = new Map<TxProtocol, Array<TxRecord<Payload>>>();
+      for (const tx of txs) byProtocol.set(tx.protocol, [...(byProtocol.get(tx.protocol) ?? []), tx]);
+      const sent = await Promise.all(
+        [...byProtocol].flatMap(([protocol, group]) =>
+          this.participants.map(([name, part]) =>
+            this.transport.confirm(name, protocol, group.map((tx) => ({ tx: tx.id, ...part(tx.payload) })), this.policy, ctx),
+          ),
+        ),
+      );
+      if (!sent.every(Boolean)) return false;
+      await this.log.settle(txs);
+      return true;
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message, transactions: txs.length }, "confirms not closed; left for recovery");
+      return false;
+    } finally {
+      ctx.span.end();
+    }
+  }
+
+  /** Sends everything queued; resolves once every batch sent so far was answered. */
+  async drain(): Promise<void> {
+    this.flush();
+    await Promise.all(this.inFlight);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queued.splice(0, MAX_CONFIRM_BATCH);
+    if (this.queued.length) this.timer = setTimeout(() => this.flush(), 0);
+    if (!batch.length) return;
+    const sent = this.now(batch).then(() => {});
+    this.inFlight.add(sent);
+    void sent.finally(() => this.inFlight.delete(sent));
+  }
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { verdict } from "./decision.js";
+import type { CallOutcome } from "./transport.js";
+
+const done: CallOutcome = { kind: "done" };
+const unknown: CallOutcome = { kind: "unknown" };
+const notSent: CallOutcome = { kind: "not_sent" };
+const refused = (reason: string): CallOutcome => ({ kind: "refused", reason });
+const P = ["stock", "payment"] as const;
+
+describe("verdict", () => {
+  it("commits only when every try is done", () => {
+    expect(verdict(P, [done, done])).toEqual({ decision: "commit" });
+    expect(verdict(P, [done, unknown]).decision).toBe("abort");
+    expect(verdict(P, [notSent, done]).decision).toBe("abort");
+  });
+
+  it("gives the first participant's refusal as the reason", () => {
+    expect(verdict(P, [refused("insufficient_stock"), refused("insufficient_credit")])).toMatchObject({ reason: "insufficient_stock" });
+    expect(verdict(P, [done, refused("insufficient_credit")])).toMatchObject({ reason: "insufficient_credit" });
+    expect(verdict(P, [refused("expired"), done])).toMatchObject({ reason: "expired" });
+  });
+
+  it("says unavailable when nobody refused for a reason of its own", () => {
+    expect(verdict(P, [unknown, done])).toMatchObject({ reason: "unavailable" });
+    expect(verdict(P, [refused("compensated"), unknown])).toMatchObject({ reason: "unavailable" });
+  });
+
+  it("cancels exactly the participants that may hold something", () => {
+    expect(verdict(P, [done, refused("insufficient_credit")])).toMatchObject({ cancel: ["stock"] });
+    expect(verdict(P, [unknown, notSent])).toMatchObject({ cancel: ["stock"] });
+    expect(verdict(P, [refused("insufficient_stock"), unknown])).toMatchObject({ cancel: ["payment"] });
+    expect(verdict(P, [refused("unknown_item"), notSent])).toMatchObject({ cancel: [] });
+  });
+});

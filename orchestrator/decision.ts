@@ -1,0 +1,32 @@
+// The engine's decisions, as pure functions of what the participants answered: unit-tested beside
+// this file and exercised by the property tests.
+import type { CallOutcome } from "./transport.js";
+
+/** The engine's own abort reason: a participant could not be reached, or could not say. */
+export const UNAVAILABLE = "unavailable";
+
+/** Abort reasons of the engine's, besides each participant's refusals: its own, and the protocol's "expired". */
+export const ENGINE_ABORT_REASONS = [UNAVAILABLE, "expired"] as const;
+export type EngineAbortReason = (typeof ENGINE_ABORT_REASONS)[number];
+
+export type Verdict<P extends string> =
+  | { decision: "commit" }
+  /** `cancel`: the participants that may hold something and so need a cancel. */
+  | { decision: "abort"; reason: string; cancel: P[] };
+
+/**
+ * Commit if and only if every participant's try is done. Otherwise abort, for the first refusal's
+ * reason (in the definition's order of participants) or, with none, because a participant was
+ * unavailable. A refusal is final and holds nothing, and a call never sent took nothing: only the
+ * others need cancelling.
+ */
+export function verdict<P extends string>(participants: readonly P[], outcomes: readonly CallOutcome[]): Verdict<P> {
+  if (outcomes.every((o) => o.kind === "done")) return { decision: "commit" };
+  // "compensated" says only that a cancel came first, which the reason of that abort already told.
+  const refusal = outcomes.find((o) => o.kind === "refused" && o.reason !== "compensated");
+  return {
+    decision: "abort",
+    reason: refusal?.kind === "refused" ? refusal.reason : UNAVAILABLE,
+    cancel: participants.filter((_, i) => outcomes[i]!.kind === "done" || outcomes[i]!.kind === "unknown"),
+  };
+}

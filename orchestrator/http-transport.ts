@@ -1,0 +1,159 @@
+// The engine's transport over HTTP (undici): each phase is a POST to the participant's route for it
+// (protocol.ts), retried by the policy the engine passes, through a circuit breaker per participant.
+// Reads that are not part of a transaction use `read`: retried too, but never through the breaker,
+// since they change nothing and failing them fast would only delay the probe that closes it.
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen } from "cockatiel";
+import type { ServiceClient, ServiceReply } from "../common/http.js";
+import { elapsedSeconds, type Recorder } from "../common/metrics.js";
+import type { RequestContext } from "../common/tracing.js";
+import { circuitBreakerState, participantCallDuration, participantCallRetries } from "./metrics.js";
+import type { TryReply } from "./participant.js";
+import { phaseName, phaseRoute, PROTOCOLS, type Phase, type TxProtocol } from "./protocol.js";
+import { withRetries, type RetryPolicy } from "./retry.js";
+import type { CallOutcome, Transport } from "./transport.js";
+
+export interface BreakerOptions {
+  /** Consecutive failed calls that open a participant's breaker. */
+  failures: number;
+  /** How long an open breaker fails fast before letting one probe call through. */
+  halfOpenMs: number;
+}
+
+/** A participant's 5xx answer: it could not do its part now (e.g. its Redis did not answer). */
+class ParticipantFailure extends Error {}
+
+const failedAnswer = (reply: ServiceReply) => reply.status >= 500;
+const RESULTS: Array<CallOutcome["kind"]> = ["done", "refused", "unknown", "not_sent"];
+const PHASE_NAMES = [...new Set(Object.values(PROTOCOLS).flatMap((phases) => Object.values(phases)))];
+
+const BREAKER_GAUGE: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.Open]: 1,
+  [CircuitState.Isolated]: 1,
+  [CircuitState.HalfOpen]: 2,
+};
+
+/** One participant: its client, its breaker, its latency recorders. */
+export class HttpParticipant {
+  private readonly breaker;
+  private openedAt = 0;
+  /** A latency recorder per phase name and result, resolved once. */
+  private readonly recorders: Record<string, Record<CallOutcome["kind"], Recorder>>;
+
+  constructor(
+    readonly name: string,
+    private readonly client: ServiceClient,
+    private readonly options: BreakerOptions,
+  ) {
+    this.breaker = circuitBreaker(
+      handleWhen((err) => !(err instanceof BrokenCircuitError)).orWhenResult((reply) => failedAnswer(reply as ServiceReply)),
+      { halfOpenAfter: options.halfOpenMs, breaker: new ConsecutiveBreaker(options.failures) },
+    );
+    this.breaker.onBreak(() => (this.openedAt = Date.now()));
+    this.breaker.onStateChange((state) => circuitBreakerState.set({ participant: name }, BREAKER_GAUGE[state]));
+    circuitBreakerState.set({ participant: name }, 0);
+    const byResult = (phase: string) => Object.fromEntries(RESULTS.map((r) => [r, participantCallDuration.recorder(name, phase, r)]));
+    this.recorders = Object.fromEntries(PHASE_NAMES.map((phase) => [phase, byResult(phase)])) as typeof this.recorders;
+  }
+
+  /**
+   * Seconds until the breaker lets a probe through, or 0 when calls may be sent. While it is open
+   * new work is refused before it starts; once due, the next call is the probe.
+   */
+  failingFastFor(): number {
+    const state = this.breaker.state;
+    if (state === CircuitState.HalfOpen) return 1;
+    if (state !== CircuitState.Open) return 0;
+    const left = this.openedAt + this.options.halfOpenMs - Date.now();
+    return left > 0 ? Math.ceil(left / 1000) : 0;
+  }
+
+  /** A read, retried by `policy`; throws when there is no usable answer. */
+  read<T>(path: string, policy: RetryPolicy, ctx: RequestContext): Promise<ServiceReply<T>> {
+    return this.send(false, "GET", path, policy, ctx);
+  }
+
+  /** A phase of a transaction, through the breaker: its outcome, timed; never throws. */
+  async phase(protocol: TxProtocol, phase: Phase, body: unknown, policy: RetryPolicy, ctx: RequestContext): Promise<CallOutcome> {
+    const start = performance.now();
+    let outcome: CallOutcome;
+    try {
+      outcome = toOutcome(await this.send<TryReply>(true, "POST", phaseRoute(this.name, protocol, phase), policy, ctx, body));
+    } catch (err) {
+      outcome = err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN;
+    }
+    this.recorders[phaseName(protocol, phase)]![outcome.kind].observe(elapsedSeconds(start));
+    return outcome;
+  }
+
+  /**
+   * Sends (through the breaker when `guarded`), and again after a transient failure (no answer, or
+   * a 5xx) as `policy` allows. 4xx answers are the participant's decisions, and a healthy
+   * participant's. Throws when there is no usable answer.
+   */
+  private async send<T>(guarded: boolean, method: "GET" | "POST", path: string, policy: RetryPolicy, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
+    const span = ctx.span.startCall(method, path);
+    const headers = ctx.callHeaders(span);
+    try {
+      const reply = await withRetries(
+        policy,
+        async (attempt, timeoutMs) => {
+          const options = { body, headers, timeoutMs };
+          let reply: ServiceReply<T>;
+          try {
+            reply = guarded ? await this.breaker.execute(() => this.client.request<T>(method, path, options)) : await this.client.request<T>(method, path, options);
+          } catch (err) {
+            // The breaker opened after an earlier attempt went out, and that one may have been
+            // applied: the outcome is unknown (so the phase is cancelled), never "not sent".
+            if (err instanceof BrokenCircuitError && attempt > 1) throw new ParticipantFailure(`${this.name}: circuit opened after ${attempt - 1} attempt(s) were sent`);
+            throw err;
+          }
+          if (failedAnswer(reply)) throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
+          return reply;
+        },
+        (err) => !(err instanceof BrokenCircuitError),
+        () => participantCallRetries.inc({ participant: this.name }),
+      );
+      span.end(reply.status);
+      return reply;
+    } catch (err) {
+      span.end(undefined, err as Error);
+      throw err;
+    }
+  }
+}
+
+const DONE: CallOutcome = { kind: "done" };
+const UNKNOWN: CallOutcome = { kind: "unknown" };
+const NOT_SENT: CallOutcome = { kind: "not_sent" };
+
+function toOutcome({ status, body }: ServiceReply<TryReply>): CallOutcome {
+  if (status === 200 && body?.status === "done") return DONE;
+  if (status === 409 && body?.status === "refused" && typeof body.reason === "string") return { kind: "refused", reason: body.reason };
+  return UNKNOWN;
+}
+
+/** The transport over a set of HTTP participants, by name. */
+export class HttpTransport implements Transport {
+  private readonly byName: Map<string, HttpParticipant>;
+
+  constructor(readonly participants: HttpParticipant[]) {
+    this.byName = new Map(participants.map((p) => [p.name, p]));
+  }
+
+  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext): Promise<CallOutcome> {
+    return this.byName.get(participant)!.phase(protocol, phase, body, policy, ctx);
+  }
+
+  async confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean> {
+    return (await this.byName.get(participant)!.phase(protocol, "confirm", { txs: bodies }, policy, ctx)).kind === "done";
+  }
+
+  failingFast(): { participant: string; retryAfter: number } | undefined {
+    for (const p of this.participants) {
+      const retryAfter = p.failingFastFor();
+      if (retryAfter > 0) return { participant: p.name, retryAfter };
+    }
+    return undefined;
+  }
+}

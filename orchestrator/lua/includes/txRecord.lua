@@ -1,0 +1,72 @@
+--[[
+  The transaction record, included by every script that reads or writes it. It is a hash at the
+  subject's key (e.g. the order's), beside the subject's own fields:
+    tx, tx_protocol, tx_state ('trying' | 'aborting' | 'committed'), tx_reason (abort reason),
+    tx_lease (lease end, ms by this shard's clock), tx_owner     while a transaction is open
+    last_tx, last_outcome ('committed' or the abort reason)      once one was decided
+  and a sorted set per shard (no hash tag: it belongs to the shard) of the subjects whose record is
+  open, scored by lease end, which the recovery sweep reads.
+]]
+local TX_OPEN_FIELDS = {'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease', 'tx_owner'}
+
+local function tx_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The reply for a transaction that is no longer the record's open one but was its last:
+-- {'committed'} | {'aborted', reason}; {'unknown'} when the record does not remember it.
+local function tx_ended(tx, last_tx, last_outcome)
+  if last_tx ~= tx then return {'unknown'} end
+  if last_outcome == 'committed' then return {'committed'} end
+  return {'aborted', last_outcome}
+end
+
+--[[
+  The entry to every transaction: starts the subject's, hands an abandoned one to the caller, or
+  tells the caller who is driving.
+    mode      'start' (a request), 'watch' (waiting on a running one), 'resume' (the recovery sweep)
+    refusal   nil if the subject may start a transaction now, else the word for why not
+    payload   a function returning the subject's snapshot, appended to a 'drive' reply
+  Returns
+    {'drive', tx, protocol, state, reason, payload...}   the caller holds the lease and must drive tx
+    {'busy', tx}                                         another caller holds a live lease on tx
+    {'refused', refusal}                                 start mode: nothing to do
+    {'done', last outcome or ''}                         watch/resume mode: no transaction is open
+]]
+local function tx_begin(record, pending, subject, mode, new_tx, protocol, lease_ms, owner, refusal, payload)
+  local r = redis.call('HMGET', record, 'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease')
+  local now = tx_now()
+  local function drive(tx, proto, state, reason)
+    local lease_end = now + tonumber(lease_ms)
+    redis.call('HSET', record, 'tx_lease', lease_end, 'tx_owner', owner)
+    redis.call('ZADD', pending, lease_end, subject)
+    local reply = {'drive', tx, proto, state, reason}
+    for _, v in ipairs(payload()) do reply[#reply + 1] = v end
+    return reply
+  end
+
+  local tx, state = r[1], r[3]
+  if tx then
+    local live = tonumber(r[5]) >= now
+    if state == 'committed' then
+      -- Decided: only its confirms are left, which whoever holds the lease sends.
+      if mode == 'watch' then return {'done', 'committed'} end
+      if mode == 'start' and live and refusal then return {'refused', refusal} end
+      if live then return {'busy', tx} end
+    elseif state == 'trying' and live then
+      return {'busy', tx}
+    end
+    -- A decided abort may be cancelled by anyone at any time (cancels are idempotent and final);
+    -- only a transaction still trying is exclusive to its lease holder.
+    return drive(tx, r[2], state, r[4] or '')
+  end
+
+  if mode ~= 'start' then
+    redis.call('ZREM', pending, subject)
+    return {'done', redis.call('HGET', record, 'last_outcome') or ''}
+  end
+  if refusal then return {'refused', refusal} end
+  redis.call('HSET', record, 'tx', new_tx, 'tx_protocol', protocol, 'tx_state', 'trying', 'tx_reason', '')
+  return drive(new_tx, protocol, 'trying', '')
+end

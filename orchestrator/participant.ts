@@ -1,0 +1,129 @@
+// The participant side of the engine: what a service that takes part in transactions serves, and
+// the marker protocol that makes every phase idempotent and cancel final. A participant author
+// reads this file first, then protocol.ts.
+import { v7 as uuidv7 } from "uuid";
+import { z } from "zod";
+import { jsonBodyOr400 } from "../common/params.js";
+import type { ScriptReply } from "../common/redis.js";
+import type { ServiceApp } from "../common/server.js";
+import { phaseRoute, TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
+
+/**
+ * The marker protocol. A participant keeps, for each transaction and each entity it touches, one
+ * marker key `<entity key>:tx:<tx>` in the entity's slot, written by the same script that changes
+ * the entity:
+ *
+ *   "<n>"          held: the try took n (units of stock, credit); never expires, since a cancel
+ *                  must still find it, however late it comes
+ *   "c"            confirmed: the transaction committed and the participant was told
+ *   "x"            cancelled: the cancel ran (or came first)
+ *   "x:<reason>"   refused: the try took nothing, for <reason>
+ *
+ * A try that finds a marker answers as the first call did (held or "c": done; "x": refused
+ * `compensated`; "x:<reason>": refused <reason>), so a replay never applies twice. A cancel that
+ * finds no marker writes "x", so a try arriving after it is refused.
+ *
+ * Bounded state. A transaction id is a UUIDv7, so it carries its creation time, and a participant
+ * accepts a try only within `TX_WINDOW_MS` of it (by the participant shard's own clock; see
+ * `lua/includes/txWindow.lua`). The markers that hold nothing ("c", "x", "x:<reason>") are there
+ * only to answer or refuse a try, so they expire once no try can be accepted any more, plus a
+ * margin: what a finished transaction leaves behind lives minutes, not days.
+ */
+export const TX_MARKER = "tx";
+
+/** A new transaction id: a UUIDv7 (48 bits of milliseconds, then random bits). */
+export const newTxId = (): string => uuidv7();
+
+/** Transaction ids as participants accept them: UUIDv7 only, so every id tells its age. */
+export const txId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "must be a UUIDv7");
+
+/** A transaction id's creation time in ms since the epoch. */
+export function txTime(tx: string): number {
+  return parseInt(tx.slice(0, 8) + tx.slice(9, 13), 16);
+}
+
+/** Refusals every participant may answer, whatever its own reasons. */
+export const PROTOCOL_REFUSALS = [
+  /** The transaction was cancelled here already (or the cancel came first). */
+  "compensated",
+  /** The id's time is not within the window of this participant's clock: too late to take part. */
+  "expired",
+] as const;
+export type ProtocolRefusal = (typeof PROTOCOL_REFUSALS)[number];
+
+/**
+ * A try's answer. 200 `done`: applied (or already applied). 409 `refused`: not applied and never
+ * will be for this transaction, so it needs no cancel. Anything else, or no answer at all, means
+ * the outcome is unknown and the coordinator must cancel.
+ */
+export type TryReply<Reason extends string = string> = { status: "done" } | { status: "refused"; reason: Reason };
+
+/** A script's reply that this code does not know: a script and its store disagree, so fail loudly. */
+export class UnexpectedReplyError extends Error {
+  constructor(script: string, reply: ScriptReply) {
+    super(`${script} replied ${JSON.stringify(reply)}, which is not in its contract`);
+  }
+}
+
+/**
+ * Decodes a try script's reply: `{done}` (the script's own word for it, e.g. 'reserved') or
+ * `{'refused', reason}` with a reason from `reasons`. Anything else throws, so the coordinator sees
+ * an unknown outcome and cancels, and the error is logged.
+ */
+export function decodeTry<Reason extends string>(script: string, done: string, reasons: readonly Reason[], reply: ScriptReply): TryReply<Reason> {
+  const [status, reason] = Array.isArray(reply) ? reply : [];
+  if (status === done && (reply as ScriptReply[]).length === 1) return { status: "done" };
+  if (status === "refused" && reasons.includes(reason as Reason)) return { status: "refused", reason: reason as Reason };
+  throw new UnexpectedReplyError(script, reply);
+}
+
+/** Decodes a cancel or confirm script's reply, `{done, amount this call returned or spent}`; anything else throws. */
+export function decodeSettlement(script: string, done: string, reply: ScriptReply): number {
+  const [status, amount] = Array.isArray(reply) ? reply : [];
+  if (status === done && typeof amount === "number") return amount;
+  throw new UnexpectedReplyError(script, reply);
+}
+
+/** What one protocol's phases do at a participant. `Body` is the participant's part of a transaction. */
+export interface PhaseHandlers<Body, Reason extends string> {
+  try(tx: string, body: Body): Promise<TryReply<Reason>>;
+  cancel(tx: string, body: Body): Promise<unknown>;
+  /** Many transactions at once: the coordinator batches confirmations, which nobody waits for. */
+  confirm(txs: Array<{ tx: string } & Body>): Promise<unknown>;
+}
+
+/** The most transactions one confirm call carries. */
+export const MAX_CONFIRM_BATCH = 500;
+
+/**
+ * Serves every phase of every protocol for a participant named `name` (its service name), on the
+ * routes of protocol.ts. Bodies are `{tx, ...body}`, or for confirm `{txs: [{tx, ...body}, ...]}`;
+ * anything else is a 400 that changes nothing.
+ */
+export function serveParticipant<Body extends object, Reason extends string>(
+  app: ServiceApp,
+  name: string,
+  body: z.ZodObject<z.ZodRawShape>,
+  handlers: Record<TxProtocol, PhaseHandlers<Body, Reason>>,
+): void {
+  const one = body.extend({ tx: txId });
+  const batch = z.object({ txs: z.array(one).min(1).max(MAX_CONFIRM_BATCH) });
+  for (const protocol of TX_PROTOCOLS) {
+    const h = handlers[protocol];
+    app.serve("POST", phaseRoute(name, protocol, "try"), async (c) => {
+      const { tx, ...rest } = (await jsonBodyOr400(c, one)) as { tx: string } & Body;
+      const reply = await h.try(tx, rest as Body);
+      return c.json(reply, reply.status === "done" ? 200 : 409);
+    });
+    app.serve("POST", phaseRoute(name, protocol, "cancel"), async (c) => {
+      const { tx, ...rest } = (await jsonBodyOr400(c, one)) as { tx: string } & Body;
+      await h.cancel(tx, rest as Body);
+      return c.json({ status: "done" });
+    });
+    app.serve("POST", phaseRoute(name, protocol, "confirm"), async (c) => {
+      const { txs } = (await jsonBodyOr400(c, batch)) as { txs: Array<{ tx: string } & Body> };
+      await h.confirm(txs);
+      return c.json({ status: "done" });
+    });
+  }
+}

@@ -1,0 +1,145 @@
+// The engine's storage on Redis: the transaction record lives in the subject's own hash on the
+// subject's shard, so starting a transaction can check the subject and write the record in one
+// script. The subject's service supplies that begin script (it ends in `tx_begin` from
+// lua/includes/txRecord.lua); every other write is one of this folder's scripts.
+import type { Redis } from "ioredis";
+import { loadLuaScripts, type ScriptReply, type Shards } from "../common/redis.js";
+import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "./log.js";
+import type { TxProtocol } from "./protocol.js";
+
+export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx"] as const;
+type TxLogScript = (typeof TX_LOG_SCRIPTS)[number];
+
+/** The engine's scripts, to be defined on the subject service's shards beside its own. */
+export const txLogScripts = () => loadLuaScripts(new URL("./lua/", import.meta.url), TX_LOG_SCRIPTS);
+
+export interface RecordLayout<Payload, Refusal extends string> {
+  /** The subject's hash, which holds the record. */
+  recordKey(subject: string): string;
+  /** Each shard's sorted set of open records. */
+  pendingKey: string;
+  /**
+   * The subject's begin script: KEYS = [record, pending, ...extraKeys(subject)], ARGV = [mode,
+   * new tx id, protocol, lease ms, owner, subject]; in 'check' mode it answers {refusal} or {'ok'}
+   * and writes nothing.
+   */
+  beginScript: string;
+  extraKeys(subject: string): string[];
+  /** The subject's snapshot from the rest of a 'drive' reply. */
+  payload(fields: string[]): Payload;
+  refusals: readonly Refusal[];
+  /** Field, value pairs the commit sets on the subject, in the same write (e.g. an order's paid). */
+  commitFields: string[];
+}
+
+export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payload, Refusal> {
+  constructor(
+    private readonly shards: Shards<TxLogScript | string>,
+    private readonly layout: RecordLayout<Payload, Refusal>,
+  ) {}
+
+  get shardCount(): number {
+    return this.shards.count;
+  }
+
+  private beginKeys(subject: string): string[] {
+    return [this.layout.recordKey(subject), this.layout.pendingKey, ...this.layout.extraKeys(subject)];
+  }
+
+  async begin(subject: string, mode: BeginMode, start: { txId: string; protocol: TxProtocol }, lease: { ms: number; owner: string }): Promise<BeginResult<Payload, Refusal>> {
+    const reply = (await this.shards.runFor(subject, this.layout.beginScript, this.beginKeys(subject), [
+      mode,
+      start.txId,
+      start.protocol,
+      lease.ms,
+      lease.owner,
+      subject,
+    ])) as string[];
+    switch (reply[0]) {
+      case "drive": {
+        const [, id, protocol, state, reason, ...payload] = reply;
+        return {
+          kind: "drive",
+          tx: { subject, id: id!, protocol: protocol as TxProtocol, state: state as TxRecord<Payload>["state"], reason: reason!, payload: this.layout.payload(payload) },
+        };
+      }
+      case "busy":
+        return { kind: "busy", txId: reply[1]! };
+      case "done":
+        return { kind: "done", lastOutcome: reply[1]! };
+      case "refused":
+        return { kind: "refused", reason: this.refusal(reply[1]!) };
+      default:
+        throw new Error(`${this.layout.beginScript} replied ${JSON.stringify(reply)}`);
+    }
+  }
+
+  async check(subject: string): Promise<Refusal | undefined> {
+    const [word] = (await this.shards.runFor(subject, this.layout.beginScript, this.beginKeys(subject), ["check", "", "", 0, "", subject])) as string[];
+    return word === "ok" ? undefined : this.refusal(word!);
+  }
+
+  private refusal(word: string): Refusal {
+    if (!(this.layout.refusals as readonly string[]).includes(word)) throw new Error(`${this.layout.beginScript} refused with ${word}, which is not in its contract`);
+    return word as Refusal;
+  }
+
+  async commit(tx: TxRecord<Payload>): Promise<LogStatus> {
+    return toStatus(await this.shards.runFor(tx.subject, "commitTx", [this.layout.recordKey(tx.subject)], [tx.id, ...this.layout.commitFields]));
+  }
+
+  async abort(tx: TxRecord<Payload>, reason: string): Promise<LogStatus> {
+    return toStatus(await this.shards.runFor(tx.subject, "abortTx", [this.layout.recordKey(tx.subject)], [tx.id, reason]));
+  }
+
+  async finishAbort(tx: TxRecord<Payload>): Promise<LogStatus> {
+    return toStatus(
+      await this.shards.runFor(tx.subject, "finishAbortTx", [this.layout.recordKey(tx.subject), this.layout.pendingKey], [tx.id, tx.subject]),
+    );
+  }
+
+  async settle(txs: Array<TxRecord<Payload>>): Promise<void> {
+    await Promise.all(
+      [...this.shards.group(txs, (tx) => tx.subject)].map(([shard, group]) =>
+        this.shards.run(shard, "settleTx", [...group.map((tx) => this.layout.recordKey(tx.subject)), this.layout.pendingKey], [
+          ...group.map((tx) => tx.id),
+          ...group.map((tx) => tx.subject),
+        ]),
+      ),
+    );
+  }
+
+  async expired(shard: number, limit: number): Promise<string[]> {
+    return this.shards.call(shard, "expiredTransactions", async (client) =>
+      client.zrangebyscore(this.layout.pendingKey, "-inf", await shardClock(client), "LIMIT", 0, limit),
+    );
+  }
+
+  /** Open records on one shard, and how many of them wait for recovery (lease run out). */
+  async backlog(shard: number): Promise<{ open: number; expired: number }> {
+    return this.shards.call(shard, "transactionBacklog", async (client) => {
+      const now = await shardClock(client);
+      const [open, expired] = await Promise.all([client.zcard(this.layout.pendingKey), client.zcount(this.layout.pendingKey, "-inf", now)]);
+      return { open, expired };
+    });
+  }
+}
+
+/** The shard's own time in ms: leases are written in it, so they are compared in it. */
+async function shardClock(client: Redis): Promise<number> {
+  const [seconds, micros] = await client.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+function toStatus(reply: ScriptReply): LogStatus {
+  const [kind, reason] = reply as [string, string?];
+  switch (kind) {
+    case "committed":
+      return { kind };
+    case "aborting":
+    case "aborted":
+      return { kind, reason: reason ?? "" };
+    default:
+      return { kind: "unknown" };
+  }
+}

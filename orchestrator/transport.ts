@@ -1,0 +1,24 @@
+// The engine's transport: how a phase reaches a participant. One implementation today:
+// http-transport.ts (undici, a breaker per participant); the property tests use scripted fakes.
+import type { RequestContext } from "../common/tracing.js";
+import type { Phase, TxProtocol } from "./protocol.js";
+import type { RetryPolicy } from "./retry.js";
+
+/**
+ * What a try or cancel came to: done, refused (final, holds nothing), unknown (no clear answer: it
+ * may have been applied), or not sent at all (the participant's breaker is open).
+ */
+export type CallOutcome =
+  | { kind: "done" }
+  | { kind: "refused"; reason: string }
+  | { kind: "unknown" }
+  | { kind: "not_sent" };
+
+export interface Transport {
+  /** One try or cancel to one participant, retried by `policy`; never throws. */
+  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext): Promise<CallOutcome>;
+  /** Confirms of many transactions to one participant; true once it acknowledged them all. */
+  confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean>;
+  /** A participant that refuses new work now (its breaker is open), with seconds to wait; undefined if none. */
+  failingFast(): { participant: string; retryAfter: number } | undefined;
+}

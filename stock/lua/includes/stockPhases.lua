@@ -1,0 +1,77 @@
+--[[
+  The three phases of a transaction on one stock shard, shared by the saga and 2PC scripts; `hold`
+  is true for 2PC, where taken stock is also counted in the item's `held` field until the commit
+  spends it (or the abort gives it back). Markers follow the protocol in orchestrator/participant.ts.
+  Layout of KEYS for every phase: pairs (item hash item:{id}, its marker item:{id}:tx:<tx>).
+]]
+--@include "../../../orchestrator/lua/includes/txWindow.lua"
+
+-- ARGV: quantity per item (1..n), then tx id, then window in ms.
+-- Returns {done} | {'refused', 'insufficient_stock' | 'unknown_item' | 'compensated' | 'expired'}
+local function stock_try(hold, done)
+  local n = #KEYS / 2
+  local tx, bound = ARGV[n + 1], tonumber(ARGV[n + 2])
+  -- A transaction's markers on this shard are always written together, so the first one tells.
+  local seen = redis.call('GET', KEYS[2])
+  if seen then
+    if seen == 'c' or tonumber(seen) then return {done} end
+    return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
+  end
+  local remaining = tx_remaining_ms(tx, bound)
+  if not tx_open(remaining, bound) then return {'refused', 'expired'} end
+
+  local reason
+  for i = 1, n do
+    local stock = redis.call('HGET', KEYS[2 * i - 1], 'stock')
+    if not stock then reason = 'unknown_item' break end
+    if tonumber(stock) < tonumber(ARGV[i]) then reason = 'insufficient_stock' break end
+  end
+  if reason then
+    -- A refusal is final as well: a retried try must not succeed after the order gave up on it.
+    for i = 1, n do tx_final_marker(KEYS[2 * i], 'x:' .. reason, remaining) end
+    return {'refused', reason}
+  end
+
+  for i = 1, n do
+    redis.call('HINCRBY', KEYS[2 * i - 1], 'stock', '-' .. ARGV[i])
+    if hold then redis.call('HINCRBY', KEYS[2 * i - 1], 'held', ARGV[i]) end
+    redis.call('SET', KEYS[2 * i], ARGV[i])
+  end
+  return {done}
+end
+
+-- ARGV: tx id, window in ms. Returns {done, units given back by this call}.
+local function stock_cancel(hold, done)
+  local remaining = tx_remaining_ms(ARGV[1], tonumber(ARGV[2]))
+  local returned = 0
+  for i = 1, #KEYS / 2 do
+    local marker = redis.call('GET', KEYS[2 * i])
+    local held = tonumber(marker)
+    if held then
+      redis.call('HINCRBY', KEYS[2 * i - 1], 'stock', marker)
+      if hold then redis.call('HINCRBY', KEYS[2 * i - 1], 'held', '-' .. marker) end
+      returned = returned + held
+    end
+    -- A refusal marker already makes the transaction final; keep its reason.
+    if held or not marker then tx_final_marker(KEYS[2 * i], 'x', remaining) end
+  end
+  return {done, returned}
+end
+
+-- ARGV: the tx id of each pair, then window in ms (pairs of many transactions: a batch).
+-- Returns {done, units confirmed by this call}.
+local function stock_confirm(hold, done)
+  local n = #KEYS / 2
+  local bound = tonumber(ARGV[n + 1])
+  local confirmed = 0
+  for i = 1, n do
+    local marker = redis.call('GET', KEYS[2 * i])
+    local held = tonumber(marker)
+    if held then
+      if hold then redis.call('HINCRBY', KEYS[2 * i - 1], 'held', '-' .. marker) end
+      tx_final_marker(KEYS[2 * i], 'c', tx_remaining_ms(ARGV[i], bound))
+      confirmed = confirmed + held
+    end
+  end
+  return {done, confirmed}
+end
