@@ -125,8 +125,8 @@ describe("checkout", () => {
   it("balances saga steps over every instance of each participant (a comma list of URLs)", async () => {
     const steps = async () =>
       Promise.all([
-        ...stack.services.stock.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/stock/reserve" })),
-        ...stack.services.payment.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/payment/charge" })),
+        ...stack.services.stock.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/stock/saga/step" })),
+        ...stack.services.payment.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/payment/saga/step" })),
       ]);
     const item = await fx.item(1, 100);
     // Orders first: creating them reads from the same pools, which would interleave with the steps.

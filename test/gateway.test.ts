@@ -29,14 +29,14 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
 
   it("never exposes internal or health routes, however the path is spelled", async () => {
     for (const path of [
-      "/internal/stock/reserve",
-      "/stock/../internal/stock/reserve",
-      "/stock/%2e%2e/internal/stock/reserve",
-      "/stock/%2E%2E/internal/stock/reserve",
+      "/internal/stock/saga/step",
+      "/stock/../internal/stock/saga/step",
+      "/stock/%2e%2e/internal/stock/saga/step",
+      "/stock/%2E%2E/internal/stock/saga/step",
       "/payment/..%2finternal/payment/charge",
       "/stock/..%5cinternal/stock/reserve",
       "/stock/..\\internal/stock/reserve",
-      "//internal/stock/reserve",
+      "//internal/stock/saga/step",
       "/health",
       "/ready",
       "/",

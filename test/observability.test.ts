@@ -41,15 +41,18 @@ describe("metrics, ids and API documents", () => {
     expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "committed" })).toBe(1);
     expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "aborted", reason: "stock" })).toBe(1);
     expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "aborted", reason: "credit" })).toBe(0);
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "reserve", result: "done" })).toBe(1);
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "reserve", result: "refused" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "step", result: "done" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "step", result: "refused" })).toBe(1);
     // The refused reservation held nothing; the charge that went through was refunded.
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "refund", result: "done" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "compensate", result: "done" })).toBe(1);
+    // The commit's confirm went out (batched, after the answer) before the abort had even finished.
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "forget", result: "done" })).toBe(1);
     const checkoutRoute = { route: "/orders/checkout/:order_id" };
     expect(delta("shardshop_http_request_duration_seconds_count", { ...checkoutRoute, status: "200" })).toBe(1);
     expect(delta("shardshop_http_request_duration_seconds_count", { ...checkoutRoute, status: "400" })).toBe(1);
     expect(delta("shardshop_redis_command_duration_seconds_count", { shard: "0", command: "beginCheckout" })).toBe(2);
-    expect(delta("shardshop_redis_command_duration_seconds_count", { shard: "0", command: "commitCheckout" })).toBe(1);
+    expect(delta("shardshop_redis_command_duration_seconds_count", { shard: "0", command: "commitTx" })).toBe(1);
+    expect(delta("shardshop_redis_command_duration_seconds_count", { shard: "0", command: "settleTx" })).toBe(1);
     expect(metricSum(after, "shardshop_checkouts_in_flight")).toBe(0);
     expect(metricSum(after, "shardshop_checkout_transactions", { state: "open" })).toBe(0);
     expect(metricSum(after, "shardshop_circuit_breaker_state", { participant: "stock" })).toBe(0);
@@ -58,8 +61,8 @@ describe("metrics, ids and API documents", () => {
     expect(after).toMatch(/service="order"/);
 
     const stockAfter = await scrape(stock!);
-    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/reserve", status: "200" }, stockAfter, stockBefore)).toBe(1);
-    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/reserve", status: "409" }, stockAfter, stockBefore)).toBe(1);
+    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/saga/step", status: "200" }, stockAfter, stockBefore)).toBe(1);
+    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/saga/step", status: "409" }, stockAfter, stockBefore)).toBe(1);
   });
 
   it("labels unmatched paths as one route, so hostile URLs make no new series", async () => {
@@ -100,7 +103,7 @@ describe("metrics, ids and API documents", () => {
         .map((l) => JSON.parse(l));
     // Each service's line for its part of this checkout, found by path and time rather than by the
     // ids under test (nothing else runs meanwhile), must carry both ids.
-    const parts = { "order-0": `/orders/checkout/${order}`, "stock-0": "/internal/stock/reserve", "payment-0": "/internal/payment/charge" };
+    const parts = { "order-0": `/orders/checkout/${order}`, "stock-0": "/internal/stock/saga/step", "payment-0": "/internal/payment/saga/step" };
     for (const [name, path] of Object.entries(parts)) {
       const ours = () => linesOf(name).filter((l) => l.msg === "request" && l.path === path && l.time >= sent);
       // pino writes asynchronously: wait for the line.

@@ -30,7 +30,7 @@ afterAll(() => stack?.teardown());
 const orderMetrics = () => scrape(stack.services.order[0]!);
 
 const breaker = async (participant: string) => metricSum(await orderMetrics(), "shardshop_circuit_breaker_state", { participant });
-const charges = async () => metricSum(await orderMetrics(), "shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "charge" });
+const charges = async () => metricSum(await orderMetrics(), "shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "step" });
 
 describe("circuit breaker", () => {
   it("opens while stock is down, fails checkouts fast taking nothing, and closes when stock returns", async () => {
