@@ -26,10 +26,12 @@ describe("verdict", () => {
     expect(verdict(P, [refused("compensated"), unknown])).toMatchObject({ reason: "unavailable" });
   });
 
-  it("cancels exactly the participants that may hold something", () => {
+  it("cancels every participant that did not refuse: what it holds, or may yet take, is given back or refused", () => {
     expect(verdict(P, [done, refused("insufficient_credit")])).toMatchObject({ cancel: ["stock"] });
-    expect(verdict(P, [unknown, notSent])).toMatchObject({ cancel: ["stock"] });
     expect(verdict(P, [refused("insufficient_stock"), unknown])).toMatchObject({ cancel: ["payment"] });
-    expect(verdict(P, [refused("unknown_item"), notSent])).toMatchObject({ cancel: [] });
+    // Not sent by this driver, but an earlier driver's try may still arrive: the cancel refuses it.
+    expect(verdict(P, [unknown, notSent])).toMatchObject({ cancel: ["stock", "payment"] });
+    expect(verdict(P, [refused("unknown_item"), notSent])).toMatchObject({ cancel: ["payment"] });
+    expect(verdict(P, [refused("unknown_item"), refused("unknown_user")])).toMatchObject({ cancel: [] });
   });
 });

@@ -17,8 +17,9 @@ export type Verdict<P extends string> =
 /**
  * Commit if and only if every participant's try is done. Otherwise abort, for the first refusal's
  * reason (in the definition's order of participants) or, with none, because a participant was
- * unavailable. A refusal is final and holds nothing, and a call never sent took nothing: only the
- * others need cancelling.
+ * unavailable. A refusal is final and holds nothing: only the others need cancelling. That includes
+ * a try this driver never sent: an earlier driver's try of the same transaction may still be on its
+ * way, and only a cancel makes the participant refuse it (found by the property tests).
  */
 export function verdict<P extends string>(participants: readonly P[], outcomes: readonly CallOutcome[]): Verdict<P> {
   if (outcomes.every((o) => o.kind === "done")) return { decision: "commit" };
@@ -27,6 +28,6 @@ export function verdict<P extends string>(participants: readonly P[], outcomes: 
   return {
     decision: "abort",
     reason: refusal?.kind === "refused" ? refusal.reason : UNAVAILABLE,
-    cancel: participants.filter((_, i) => outcomes[i]!.kind === "done" || outcomes[i]!.kind === "unknown"),
+    cancel: participants.filter((_, i) => outcomes[i]!.kind !== "refused"),
   };
 }

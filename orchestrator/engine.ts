@@ -94,12 +94,11 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
         const refusal = await this.logged(() => this.log.check(subject));
         return refusal ? { kind: "refused", reason: refusal } : { kind: "rejected", reason: "circuit_open", ...down };
       }
-      const txId = newTxId();
-      let result = await this.begin(subject, "start", txId);
-      if (result.kind === "drive" && result.tx.id !== txId && result.tx.state !== "trying") {
+      let result = await this.start(subject);
+      if (result.kind === "drive" && result.tx.state !== "trying") {
         // An earlier transaction was decided but not closed: finish it, then start afresh.
         await this.drive(result.tx, ctx);
-        result = await this.begin(subject, "start", txId);
+        result = await this.start(subject);
       }
       return await this.follow(subject, result, ctx);
     } finally {
@@ -107,8 +106,21 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     }
   }
 
-  private begin(subject: string, mode: BeginMode, txId = ""): Promise<BeginResult<Payload, Refusal>> {
-    return this.logged(() => this.log.begin(subject, mode, { txId, protocol: this.options.protocol }, { ms: this.options.leaseMs, owner: this.owner }));
+  /**
+   * Starts a transaction. Every attempt gets a new id: an attempt whose answer was lost may still
+   * have begun its transaction, and one delayed (say the driver stalled) must never re-open an id
+   * that has ended. A transaction begun by a lost attempt holds a lease, and is driven once it runs out.
+   */
+  private start(subject: string): Promise<BeginResult<Payload, Refusal>> {
+    return this.logged(() => this.beginOnce(subject, "start", newTxId()));
+  }
+
+  private begin(subject: string, mode: Exclude<BeginMode, "start">): Promise<BeginResult<Payload, Refusal>> {
+    return this.logged(() => this.beginOnce(subject, mode, ""));
+  }
+
+  private beginOnce(subject: string, mode: BeginMode, txId: string): Promise<BeginResult<Payload, Refusal>> {
+    return this.log.begin(subject, mode, { txId, protocol: this.options.protocol }, { ms: this.options.leaseMs, owner: this.owner });
   }
 
   /** Acts on a begin result until the transaction the caller cares about has an outcome. */
@@ -122,7 +134,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
           // Another request or instance drives it; its lease bounds how long we wait before we
           // take over ourselves.
           await sleep(wait);
-          result = await this.begin(subject, "watch", result.txId);
+          result = await this.begin(subject, "watch");
           continue;
         case "done":
           return result.lastOutcome === "committed" ? { kind: "committed" } : this.aborted(result.lastOutcome);
@@ -195,7 +207,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
         return this.aborted(status.reason);
       case "unknown":
         // Someone else finished it: the subject tells how.
-        return this.follow(tx.subject, await this.begin(tx.subject, "watch", tx.id), ctx);
+        return this.follow(tx.subject, await this.begin(tx.subject, "watch"), ctx);
     }
   }
 
@@ -254,8 +266,13 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     return async () => {
       stopped = true;
       clearTimeout(timer);
-      await this.confirmations.drain();
+      await this.sendQueuedConfirms();
     };
+  }
+
+  /** Sends the confirms waiting to be batched; resolves once every batch sent so far was answered. */
+  sendQueuedConfirms(): Promise<void> {
+    return this.confirmations.drain();
   }
 
   /** A log call, retried by the unknown-outcome policy while its outcome is unknown (every log write is idempotent). */

@@ -10,18 +10,30 @@ const NUMERIC = [
   "REDIS_TIMEOUT_MS",
   "STEP_TIMEOUT_MS",
   "STEP_ATTEMPTS",
+  "SETTLE_TIMEOUT_MS",
+  "SETTLE_ATTEMPTS",
+  "CONFIRM_DELAY_MS",
+  "TX_WINDOW_MS",
   "BREAKER_FAILURES",
   "BREAKER_HALF_OPEN_MS",
   "MAX_INFLIGHT_CHECKOUTS",
   "CHECKOUT_LEASE_MS",
   "RECOVERY_INTERVAL_MS",
 ];
-const OTHERS = ["HOST", "REDIS_ADDRS", "REDIS_PASSWORD", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT"];
+const OTHERS = ["HOST", "REDIS_ADDRS", "REDIS_PASSWORD", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT", "TX_PROTOCOL"];
 
 describe("order configuration", () => {
   it("has defaults for everything but the addresses", () => {
     const config = orderConfig.parse(valid);
     expect(config).toMatchObject({ PORT: 8080, REDIS_DB: 0, STEP_ATTEMPTS: 3, CHECKOUT_LEASE_MS: 10_000, MAX_INFLIGHT_CHECKOUTS: 1000 });
+  });
+
+  it("runs the saga unless told otherwise, and refuses an unknown protocol or fault point", () => {
+    expect(orderConfig.parse(valid).TX_PROTOCOL).toBe("saga");
+    expect(orderConfig.parse({ ...valid, TX_PROTOCOL: "2pc" }).TX_PROTOCOL).toBe("2pc");
+    expect(orderConfig.safeParse({ ...valid, TX_PROTOCOL: "3pc" }).success).toBe(false);
+    expect(orderConfig.parse({ ...valid, FAULT_POINT: "after-payment" }).FAULT_POINT).toBe("after-payment");
+    expect(orderConfig.safeParse({ ...valid, FAULT_POINT: "after-lunch" }).success).toBe(false);
   });
 
   it("has every variable in one of the lists below, so a new numeric one gets tested", () => {

@@ -39,6 +39,15 @@ describe("the import graph", () => {
     }
   });
 
+  it("keeps the orchestrator a separate artifact: it loads no service, tool or deployment, and each service loads it", () => {
+    for (const module of ["engine", "redis-log", "http-transport", "participant"]) {
+      const graph = [...loads(`orchestrator/${module}.ts`)];
+      expect(graph.filter((m) => /^(order|stock|payment|local|deploy|tools|test)\//.test(m)), module).toEqual([]);
+    }
+    expect(loads("order/main.ts").has("orchestrator/engine.ts")).toBe(true);
+    for (const participant of ["stock", "payment"]) expect(loads(`${participant}/main.ts`).has("orchestrator/participant.ts"), participant).toBe(true);
+  });
+
   it("lets the watchdog run from the image, which holds only dist/deploy/watchdog.js of deploy/", () => {
     const graph = [...loads("deploy/watchdog.ts")].filter((m) => m.endsWith(".ts") && m !== "deploy/watchdog.ts");
     expect(graph).toEqual([]);

@@ -1,0 +1,155 @@
+// Property tests of the engine, in process: fast-check generates schedules (participant answers,
+// lost and dropped calls, decision writes answered or not, crashes of the driver before and after
+// any call, stalled calls delivered late, a second driver taking over, recovery at any point) for
+// both protocols, and after every schedule the invariants are checked once the faults stop.
+import fc from "fast-check";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../common/log.js";
+import { backgroundContext, startTracing, type Tracer } from "../common/tracing.js";
+import { Orchestrator, type EngineOptions, type TransactionDefinition, type TxOutcome } from "./engine.js";
+import { TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
+import { FaultPlan, MemoryLog, MemoryParticipant, MemoryTransport, type Fault, type Payload } from "./testing/fakes.js";
+
+const AMOUNT = 5;
+const LEASE = 100;
+const logger = createLogger("property", "silent", "0/1");
+let tracer: Tracer;
+
+const definition: TransactionDefinition<Payload, "insufficient"> = {
+  participants: [
+    ["stock", (p) => ({ amount: p.amount })],
+    ["payment", (p) => ({ amount: p.amount })],
+  ],
+  refusals: ["insufficient"],
+};
+
+const options = (protocol: TxProtocol): EngineOptions => ({
+  protocol,
+  policies: {
+    unknownOutcome: { name: "unknownOutcome", attempts: 3, deadlineMs: 5000, backoffMs: 0 },
+    settlement: { name: "settlement", attempts: 3, deadlineMs: 5000, backoffMs: 0 },
+  },
+  leaseMs: LEASE,
+  maxInFlight: 100,
+  confirmDelayMs: 0,
+});
+
+const fault = fc.constantFrom<Fault>("ok", "ok", "ok", "lost", "dropped", "not_sent", "crash", "crash_after", "stall");
+const schedule = fc.record({
+  faults: fc.array(fault, { maxLength: 14 }),
+  stock: fc.integer({ min: AMOUNT - 1, max: AMOUNT + 2 }),
+  credit: fc.integer({ min: AMOUNT - 1, max: AMOUNT + 2 }),
+  second: fc.constantFrom("none", "request", "recovery"),
+  release: fc.constantFrom("before-second", "after-second", "at-end"),
+});
+type Schedule = typeof schedule extends fc.Arbitrary<infer S> ? S : never;
+type Answer = TxOutcome<"paid", "insufficient"> | { kind: "error" };
+
+/** Plays a schedule; returns what the world looks like once every transaction ended. */
+async function play(protocol: TxProtocol, s: Schedule) {
+  const plan = new FaultPlan(s.faults);
+  const log = new MemoryLog(plan, AMOUNT);
+  const participants = new Map([
+    ["stock", new MemoryParticipant("stock", s.stock)],
+    ["payment", new MemoryParticipant("payment", s.credit)],
+  ]);
+  const transport = new MemoryTransport(plan, participants);
+  const engines: Array<Orchestrator<Payload, "paid", "insufficient">> = [];
+  const engine = () => {
+    const e = new Orchestrator(definition, log, transport, options(protocol), logger, tracer);
+    engines.push(e);
+    return e;
+  };
+  const answers: Answer[] = [];
+  const request = () =>
+    engine()
+      .run("order", backgroundContext(tracer, "request", logger))
+      .then((a) => void answers.push(a), () => void answers.push({ kind: "error" }));
+  const recovery = () => engine().recover().catch(() => {});
+  /** Lets a driver go until it ends or hangs (crashed or stalled). */
+  const until = (start: () => Promise<unknown>) => {
+    const hung = plan.hung;
+    return Promise.race([start(), plan.hungBeyond(hung)]);
+  };
+
+  await until(request);
+  if (s.release === "before-second") plan.release();
+  log.now += LEASE + 1;
+  if (s.second === "request") await until(request);
+  if (s.second === "recovery") await until(recovery);
+  if (s.release === "after-second") plan.release();
+
+  // The faults stop: stalled calls are delivered, and recovery runs until nothing is open.
+  plan.stop();
+  plan.release();
+  for (let round = 0; round < 10 && (log.open().length || round < 2); round++) {
+    await sleep(1);
+    log.now += LEASE + 1;
+    // A fresh engine: the earlier ones may hang for good (crashed) on queued confirms of their own.
+    const e = engine();
+    await e.recover();
+    await e.sendQueuedConfirms();
+  }
+  return { log, participants, answers };
+}
+
+function checkInvariants({ log, participants, answers }: Awaited<ReturnType<typeof play>>): void {
+  // Every transaction ends once faults stop.
+  expect(log.open()).toEqual([]);
+  // At most one decision per transaction, and at most one transaction commits.
+  const decided = new Map<string, string>();
+  for (const { tx, decision } of log.decisions) {
+    expect(decided.get(tx), `${tx} decided twice`).toBeUndefined();
+    decided.set(tx, decision);
+  }
+  const committed = [...decided].filter(([, d]) => d === "commit").map(([tx]) => tx);
+  expect(committed.length).toBeLessThanOrEqual(1);
+  const paid = log.records.get("order")?.paid ?? false;
+  expect(paid).toBe(committed.length === 1);
+
+  for (const p of participants.values()) {
+    // A committed transaction has its part applied exactly once, and confirmed; nothing else is held.
+    expect(p.available, p.name).toBe(p.initial - (paid ? AMOUNT : 0));
+    expect(p.held, p.name).toBe(0);
+    if (paid) expect(p.markers.get(committed[0]!), p.name).toBe("c");
+    for (const [tx, d] of decided) {
+      if (d === "abort") expect(p.markers.get(tx) ?? "x", `${p.name} holds for aborted ${tx}`).toMatch(/^x/);
+    }
+    // Never a take after a cancel, never two takes, for the same transaction.
+    const cancelled = new Set<string>();
+    const taken = new Set<string>();
+    for (const { tx, event } of p.events) {
+      if (event === "cancel") cancelled.add(tx);
+      if (event === "take") {
+        expect(cancelled.has(tx), `${p.name} took for ${tx} after its cancel`).toBe(false);
+        expect(taken.has(tx), `${p.name} took twice for ${tx}`).toBe(false);
+        taken.add(tx);
+      }
+    }
+  }
+  // Answers never lie: a commit or "already paid" only if paid.
+  for (const a of answers) {
+    if (a.kind === "committed" || (a.kind === "refused" && a.reason === "paid")) expect(paid).toBe(true);
+  }
+}
+
+describe.each(TX_PROTOCOLS)("the engine under %s", (protocol) => {
+  it("keeps every invariant under generated schedules of faults, crashes, stalls and takeovers", async () => {
+    tracer = await startTracing("property", {});
+    await fc.assert(
+      fc.asyncProperty(schedule, async (s) => checkInvariants(await play(protocol, s))),
+      { numRuns: 1000 },
+    );
+  }, 120_000);
+
+  it("commits without faults when both participants can give, and aborts holding nothing when one cannot", async () => {
+    tracer = await startTracing("property", {});
+    const ok = await play(protocol, { faults: [], stock: AMOUNT, credit: AMOUNT, second: "none", release: "at-end" });
+    expect(ok.answers).toEqual([{ kind: "committed" }]);
+    checkInvariants(ok);
+    const short = await play(protocol, { faults: [], stock: AMOUNT, credit: AMOUNT - 1, second: "none", release: "at-end" });
+    expect(short.answers).toEqual([{ kind: "aborted", reason: "insufficient" }]);
+    checkInvariants(short);
+  });
+});
