@@ -209,7 +209,8 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
           LOG_LEVEL: "info",
           // Unset unless given (e.g. http://jaeger:4318 with the observability profile): no tracing cost.
           OTEL_EXPORTER_OTLP_ENDPOINT: "${OTEL_EXPORTER_OTLP_ENDPOINT:-}",
-          ...(service === "order" ? { STOCK_SERVICE_URL: urls("stock"), PAYMENT_SERVICE_URL: urls("payment") } : {}),
+          // saga unless the environment says 2pc, e.g. TX_PROTOCOL=2pc docker compose up.
+          ...(service === "order" ? { TX_PROTOCOL: "${TX_PROTOCOL:-saga}", STOCK_SERVICE_URL: urls("stock"), PAYMENT_SERVICE_URL: urls("payment") } : {}),
         },
         depends_on: Object.fromEntries(dependsOn.map((n) => [n, healthy])),
         // bash, not node: a health check every 5 s should not start a whole Node process.

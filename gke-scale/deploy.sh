@@ -2,7 +2,7 @@
 # Deploys shardshop on the current kubectl context (a GKE cluster) with N Redis shards and M
 # instances per service, in one command:
 #
-#   gke-scale/deploy.sh --shards N --replicas M [--cpu C] [--namespace NS] [--values FILE]
+#   gke-scale/deploy.sh --shards N --replicas M [--cpu C] [--protocol saga|2pc] [--namespace NS] [--values FILE]
 #   gke-scale/deploy.sh --down [--namespace NS]
 #
 # It installs ingress-nginx, installs or upgrades the chart in k8s/ with gke/values.yaml and these
@@ -13,6 +13,7 @@ set -euo pipefail
 shards=""
 replicas=""
 cpu=""
+protocol=""
 namespace="shardshop"
 values="gke/values.yaml"
 down=false
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --shards) shards="$2"; shift 2 ;;
     --replicas) replicas="$2"; shift 2 ;;
     --cpu) cpu="$2"; shift 2 ;;
+    --protocol) protocol="$2"; shift 2 ;;
     --namespace) namespace="$2"; shift 2 ;;
     --values) values="$2"; shift 2 ;;
     --down) down=true; shift ;;
@@ -79,6 +81,11 @@ settings=(
   --set "autoscaling.minReplicas=$replicas"
   --set "autoscaling.maxReplicas=$((replicas * 4))"
 )
+case "$protocol" in
+  "") ;;
+  saga|2pc) settings+=(--set "transactions.protocol=$protocol") ;;
+  *) echo "--protocol takes saga or 2pc" >&2; exit 1 ;;
+esac
 if [ -n "$cpu" ]; then
   settings+=(--set "services.resources.limits.cpu=$cpu" --set "services.resources.requests.cpu=$cpu")
 fi

@@ -1,6 +1,9 @@
 // Every public endpoint and its errors, through the gateway, against real Redis and services.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, PROTOCOL, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
+import { phaseRoute } from "../orchestrator/protocol.js";
+
+const STOCK_TRY = phaseRoute("stock", PROTOCOL, "try");
 
 let stack: TestStack;
 let api: TestStack["api"];
@@ -250,14 +253,14 @@ describe("orders", () => {
 describe("services and hostile requests", () => {
   it("internal routes refuse proxied requests and validate their bodies", async () => {
     const stock = client(stack.services.stock[0]!.url);
-    const proxied = await fetch(`${stock.base}/internal/stock/saga/step`, {
+    const proxied = await fetch(`${stock.base}${STOCK_TRY}`, {
       method: "POST",
       headers: { "x-forwarded-for": "203.0.113.9", "content-type": "application/json" },
       body: JSON.stringify({ tx: "t", items: [["0", 1]] }),
     });
     expect(proxied.status).toBe(404);
     for (const body of ["{", "[]", JSON.stringify({ tx: "t", items: [] }), JSON.stringify({ tx: "t", items: [["0", -1]] })]) {
-      const res = await fetch(`${stock.base}/internal/stock/saga/step`, { method: "POST", body, headers: { "content-type": "application/json" } });
+      const res = await fetch(`${stock.base}${STOCK_TRY}`, { method: "POST", body, headers: { "content-type": "application/json" } });
       expect(res.status, body).toBe(400);
     }
   });
@@ -282,14 +285,14 @@ describe("services and hostile requests", () => {
   });
 
   it("refuses oversized or unsized internal bodies without reading them", async () => {
-    const res = await fetch(`${stack.services.stock[0]!.url}/internal/stock/saga/step`, {
+    const res = await fetch(`${stack.services.stock[0]!.url}${STOCK_TRY}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ tx: "t", items: [["0", 1]], pad: "x".repeat(300_000) }),
     });
     expect(res.status).toBe(413);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-    const chunked = await fetch(`${stack.services.stock[0]!.url}/internal/stock/saga/step`, {
+    const chunked = await fetch(`${stack.services.stock[0]!.url}${STOCK_TRY}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: new Blob(['{"tx":"t","items":[["0",1]]}']).stream(),

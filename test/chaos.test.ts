@@ -3,11 +3,12 @@
 // answer contradicts the database.
 import { describe, expect, it } from "vitest";
 import { runChaos } from "../tools/chaos.js";
+import { PROTOCOL } from "./helpers.js";
 
-describe("chaos", () => {
+describe(`chaos (${PROTOCOL})`, () => {
   it("keeps stock and credit exact while random components are killed", async () => {
     const lines: string[] = [];
-    const report = await runChaos({ seconds: 12, seed: 20261123, every: 2, down: 1, shards: 3, instances: 2, orders: 400, log: (l) => lines.push(l) });
+    const report = await runChaos({ seconds: 12, seed: 20261123, every: 2, down: 1, shards: 3, instances: 2, orders: 400, protocol: PROTOCOL, log: (l) => lines.push(l) });
     // A kill every 67 checkouts of 400: the same five kills, whatever the machine's speed...
     expect(report.kills, lines.join("\n")).toHaveLength(5);
     report.kills.forEach((k, i) => expect(k.afterCheckouts).toBeGreaterThanOrEqual(67 * (i + 1)));

@@ -4,7 +4,8 @@ import { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
-import { client, metricSum, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, metricSum, PROTOCOL, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { phaseRoute } from "../orchestrator/protocol.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -125,8 +126,8 @@ describe("checkout", () => {
   it("balances saga steps over every instance of each participant (a comma list of URLs)", async () => {
     const steps = async () =>
       Promise.all([
-        ...stack.services.stock.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/stock/saga/step" })),
-        ...stack.services.payment.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: "/internal/payment/saga/step" })),
+        ...stack.services.stock.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: phaseRoute("stock", PROTOCOL, "try") })),
+        ...stack.services.payment.map(async (c) => metricSum(await scrape(c), "shardshop_http_request_duration_seconds_count", { route: phaseRoute("payment", PROTOCOL, "try") })),
       ]);
     const item = await fx.item(1, 100);
     // Orders first: creating them reads from the same pools, which would interleave with the steps.

@@ -8,8 +8,15 @@ import { pendingCheckouts, startStack, type Stack, type StackOptions } from "../
 import { connect } from "node:net";
 import { must } from "../tools/consistency.js";
 import { apiClient, type Api } from "../tools/workload.js";
+import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
 
 /** A client bound to one base URL (the gateway or a single instance), with `connections` sockets at most. */
+/**
+ * The protocol the stack under test runs: services inherit TX_PROTOCOL from the test process, and
+ * `npm test` runs the integration tests once per protocol.
+ */
+export const PROTOCOL: TxProtocol = TX_PROTOCOLS.find((p) => p === process.env.TX_PROTOCOL) ?? "saga";
+
 export const client = (base: string, connections = 16) => apiClient(base, connections);
 export type Client = Api;
 

@@ -4,7 +4,8 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricSum, rawHttp, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, PROTOCOL, rawHttp, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { phaseName, phaseRoute } from "../orchestrator/protocol.js";
 
 /** What the compose profile's redis_exporter exposes and our queries use. */
 const EXPORTER_METRICS = ["redis_up", "redis_commands_processed_total", "redis_memory_used_bytes"];
@@ -41,12 +42,12 @@ describe("metrics, ids and API documents", () => {
     expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "committed" })).toBe(1);
     expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "aborted", reason: "stock" })).toBe(1);
     expect(delta("shardshop_checkout_duration_seconds_count", { outcome: "aborted", reason: "credit" })).toBe(0);
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "step", result: "done" })).toBe(1);
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "step", result: "refused" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: phaseName(PROTOCOL, "try"), result: "done" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: phaseName(PROTOCOL, "try"), result: "refused" })).toBe(1);
     // The refused reservation held nothing; the charge that went through was refunded.
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "compensate", result: "done" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "payment", step: phaseName(PROTOCOL, "cancel"), result: "done" })).toBe(1);
     // The commit's confirm went out (batched, after the answer) before the abort had even finished.
-    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: "forget", result: "done" })).toBe(1);
+    expect(delta("shardshop_saga_step_duration_seconds_count", { participant: "stock", step: phaseName(PROTOCOL, "confirm"), result: "done" })).toBe(1);
     const checkoutRoute = { route: "/orders/checkout/:order_id" };
     expect(delta("shardshop_http_request_duration_seconds_count", { ...checkoutRoute, status: "200" })).toBe(1);
     expect(delta("shardshop_http_request_duration_seconds_count", { ...checkoutRoute, status: "400" })).toBe(1);
@@ -61,8 +62,8 @@ describe("metrics, ids and API documents", () => {
     expect(after).toMatch(/service="order"/);
 
     const stockAfter = await scrape(stock!);
-    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/saga/step", status: "200" }, stockAfter, stockBefore)).toBe(1);
-    expect(delta("shardshop_http_request_duration_seconds_count", { route: "/internal/stock/saga/step", status: "409" }, stockAfter, stockBefore)).toBe(1);
+    expect(delta("shardshop_http_request_duration_seconds_count", { route: phaseRoute("stock", PROTOCOL, "try"), status: "200" }, stockAfter, stockBefore)).toBe(1);
+    expect(delta("shardshop_http_request_duration_seconds_count", { route: phaseRoute("stock", PROTOCOL, "try"), status: "409" }, stockAfter, stockBefore)).toBe(1);
   });
 
   it("labels unmatched paths as one route, so hostile URLs make no new series", async () => {
@@ -103,7 +104,7 @@ describe("metrics, ids and API documents", () => {
         .map((l) => JSON.parse(l));
     // Each service's line for its part of this checkout, found by path and time rather than by the
     // ids under test (nothing else runs meanwhile), must carry both ids.
-    const parts = { "order-0": `/orders/checkout/${order}`, "stock-0": "/internal/stock/saga/step", "payment-0": "/internal/payment/saga/step" };
+    const parts = { "order-0": `/orders/checkout/${order}`, "stock-0": phaseRoute("stock", PROTOCOL, "try"), "payment-0": phaseRoute("payment", PROTOCOL, "try") };
     for (const [name, path] of Object.entries(parts)) {
       const ours = () => linesOf(name).filter((l) => l.msg === "request" && l.path === path && l.time >= sent);
       // pino writes asynchronously: wait for the line.

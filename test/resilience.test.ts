@@ -2,8 +2,9 @@
 import { Redis } from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, PROTOCOL, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 import { mapLimit } from "../tools/workload.js";
+import { phaseName } from "../orchestrator/protocol.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -30,7 +31,7 @@ afterAll(() => stack?.teardown());
 const orderMetrics = () => scrape(stack.services.order[0]!);
 
 const breaker = async (participant: string) => metricSum(await orderMetrics(), "shardshop_circuit_breaker_state", { participant });
-const charges = async () => metricSum(await orderMetrics(), "shardshop_saga_step_duration_seconds_count", { participant: "payment", step: "step" });
+const charges = async () => metricSum(await orderMetrics(), "shardshop_saga_step_duration_seconds_count", { participant: "payment", step: phaseName(PROTOCOL, "try") });
 
 describe("circuit breaker", () => {
   it("opens while stock is down, fails checkouts fast taking nothing, and closes when stock returns", async () => {

@@ -11,11 +11,13 @@
 //   --every S      a kill per S seconds' worth of checkouts (default 3), --down S: how long a victim stays down (1.5)
 //   --shards N --instances N      stack layout (default 3, 2)
 //   --orders N     checkouts spread over the window (default 40 per second)
+//   --protocol P   saga or 2pc (default: TX_PROTOCOL, else saga)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pendingCheckouts, startStack, type Component, type Stack } from "../local/stack.js";
+import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, seededRandom } from "./workload.js";
@@ -28,6 +30,8 @@ export interface ChaosOptions {
   shards: number;
   instances: number;
   orders: number;
+  /** The checkout protocol the stack runs. */
+  protocol: TxProtocol;
   log?: (line: string) => void;
 }
 
@@ -76,7 +80,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     dataDir,
     gatewayPort: 0,
     output: "files",
-    env: { LOG_LEVEL: "warn", CHECKOUT_LEASE_MS: "2000", RECOVERY_INTERVAL_MS: "500", REDIS_TIMEOUT_MS: "1000", STEP_TIMEOUT_MS: "1500" },
+    env: { TX_PROTOCOL: o.protocol, LOG_LEVEL: "warn", CHECKOUT_LEASE_MS: "2000", RECOVERY_INTERVAL_MS: "500", REDIS_TIMEOUT_MS: "1000", STEP_TIMEOUT_MS: "1500" },
   });
   const api = apiClient(stack.url, 64);
   let started = Date.now();
@@ -197,6 +201,13 @@ export function printChaosReport(r: ChaosReport): void {
   console.log(r.ok ? "CONSISTENT" : "INCONSISTENT");
 }
 
+function protocolArg(value: string): TxProtocol {
+  const protocol = TX_PROTOCOLS.find((p) => p === value);
+  if (protocol) return protocol;
+  console.error(`--protocol must be one of ${TX_PROTOCOLS.join(", ")}, not ${value}`);
+  process.exit(2);
+}
+
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
   helpFromHeader(import.meta.url, args);
@@ -210,6 +221,7 @@ if (isMain(import.meta.url)) {
     shards: num("shards", 3),
     instances: num("instances", 2),
     orders: num("orders", seconds * 40),
+    protocol: protocolArg(args.get("protocol") ?? process.env.TX_PROTOCOL ?? "saga"),
   });
   printChaosReport(report);
   process.exit(report.ok ? 0 : 1);
