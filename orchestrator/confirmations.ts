@@ -5,6 +5,7 @@
 // sweep confirms them again (confirms are idempotent).
 import type { Logger } from "../common/log.js";
 import { backgroundContext, type Tracer } from "../common/tracing.js";
+import { phaseBody } from "./engine.js";
 import type { TxLog, TxRecord } from "./log.js";
 import { MAX_CONFIRM_BATCH } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
@@ -43,7 +44,7 @@ export class Confirmations<Payload> {
       const sent = await Promise.all(
         [...byProtocol].flatMap(([protocol, group]) =>
           this.participants.map(([name, part]) =>
-            this.transport.confirm(name, protocol, group.map((tx) => ({ tx: tx.id, ...part(tx.payload) })), this.policy, ctx),
+            this.transport.confirm(name, protocol, group.map((tx) => phaseBody(tx, part)), this.policy, ctx),
           ),
         ),
       );

@@ -58,6 +58,14 @@ export interface EngineOptions {
   faultPoint?: string;
 }
 
+/**
+ * What a participant is sent for a phase: the transaction id and its part. Object.assign rather than
+ * a spread, which V8 copies many times slower, on the checkout path.
+ */
+export function phaseBody<Payload>(tx: TxRecord<Payload>, part: (payload: Payload) => object): object {
+  return Object.assign({ tx: tx.id }, part(tx.payload));
+}
+
 /** The places a test may have the driver kill itself: after begin, after each participant's try, after all tries, after the decision. */
 export function faultPoints(participants: readonly string[]): string[] {
   return ["after-begin", ...participants.map((p) => `after-${p}`), "after-steps", "after-decision"];
@@ -156,7 +164,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       case "trying": {
         const outcomes = await Promise.all(
           this.definition.participants.map(([name, part]) =>
-            this.transport.send(name, tx.protocol, "try", { tx: tx.id, ...part(tx.payload) }, this.options.policies.unknownOutcome, ctx).then((outcome) => {
+            this.transport.send(name, tx.protocol, "try", phaseBody(tx, part), this.options.policies.unknownOutcome, ctx).then((outcome) => {
               this.fault(`after-${name}`);
               return this.known(outcome);
             }),
@@ -185,7 +193,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     const cancelled = await Promise.all(
       this.definition.participants
         .filter(([name]) => participants.includes(name))
-        .map(([name, part]) => this.transport.send(name, tx.protocol, "cancel", { tx: tx.id, ...part(tx.payload) }, this.options.policies.settlement, ctx)),
+        .map(([name, part]) => this.transport.send(name, tx.protocol, "cancel", phaseBody(tx, part), this.options.policies.settlement, ctx)),
     );
     if (cancelled.every((c) => c.kind === "done")) {
       const closed = await this.logged(() => this.log.finishAbort(tx));

@@ -8,7 +8,7 @@ import { elapsedSeconds, type Recorder } from "../common/metrics.js";
 import type { RequestContext } from "../common/tracing.js";
 import { circuitBreakerState, participantCallDuration, participantCallRetries } from "./metrics.js";
 import type { TryReply } from "./participant.js";
-import { phaseName, phaseRoute, PROTOCOLS, type Phase, type TxProtocol } from "./protocol.js";
+import { perProtocol, phaseName, phaseRoute, PROTOCOLS, type Phase, type TxProtocol } from "./protocol.js";
 import { withRetries, type RetryPolicy } from "./retry.js";
 import type { CallOutcome, Transport } from "./transport.js";
 
@@ -39,6 +39,8 @@ export class HttpParticipant {
   private openedAt = 0;
   /** A latency recorder per phase name and result, resolved once. */
   private readonly recorders: Record<string, Record<CallOutcome["kind"], Recorder>>;
+  /** Each protocol's routes, built once. */
+  private readonly routes: Record<TxProtocol, Record<Phase, string>>;
 
   constructor(
     readonly name: string,
@@ -49,6 +51,11 @@ export class HttpParticipant {
       handleWhen((err) => !(err instanceof BrokenCircuitError)).orWhenResult((reply) => failedAnswer(reply as ServiceReply)),
       { halfOpenAfter: options.halfOpenMs, breaker: new ConsecutiveBreaker(options.failures) },
     );
+    this.routes = perProtocol((protocol) => ({
+      try: phaseRoute(name, protocol, "try"),
+      cancel: phaseRoute(name, protocol, "cancel"),
+      confirm: phaseRoute(name, protocol, "confirm"),
+    }));
     this.breaker.onBreak(() => (this.openedAt = Date.now()));
     this.breaker.onStateChange((state) => circuitBreakerState.set({ participant: name }, BREAKER_GAUGE[state]));
     circuitBreakerState.set({ participant: name }, 0);
@@ -78,7 +85,7 @@ export class HttpParticipant {
     const start = performance.now();
     let outcome: CallOutcome;
     try {
-      outcome = toOutcome(await this.send<TryReply>(true, "POST", phaseRoute(this.name, protocol, phase), policy, ctx, body));
+      outcome = toOutcome(await this.send<TryReply>(true, "POST", this.routes[protocol][phase], policy, ctx, body));
     } catch (err) {
       outcome = err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN;
     }
@@ -91,35 +98,37 @@ export class HttpParticipant {
    * a 5xx) as `policy` allows. 4xx answers are the participant's decisions, and a healthy
    * participant's. Throws when there is no usable answer.
    */
-  private async send<T>(guarded: boolean, method: "GET" | "POST", path: string, policy: RetryPolicy, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
+  private send<T>(guarded: boolean, method: "GET" | "POST", path: string, policy: RetryPolicy, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
     const span = ctx.span.startCall(method, path);
     const headers = ctx.callHeaders(span);
-    try {
-      const reply = await withRetries(
-        policy,
-        async (attempt, timeoutMs) => {
-          const options = { body, headers, timeoutMs };
-          let reply: ServiceReply<T>;
-          try {
-            reply = guarded ? await this.breaker.execute(() => this.client.request<T>(method, path, options)) : await this.client.request<T>(method, path, options);
-          } catch (err) {
-            // The breaker opened after an earlier attempt went out, and that one may have been
-            // applied: the outcome is unknown (so the phase is cancelled), never "not sent".
-            if (err instanceof BrokenCircuitError && attempt > 1) throw new ParticipantFailure(`${this.name}: circuit opened after ${attempt - 1} attempt(s) were sent`);
-            throw err;
-          }
+    // Promise chains rather than async functions: this runs twice per checkout, and each async
+    // frame costs.
+    const attempt = (n: number, timeoutMs: number | undefined): Promise<ServiceReply<T>> => {
+      const options = { body, headers, timeoutMs };
+      const sent = guarded ? this.breaker.execute(() => this.client.request<T>(method, path, options)) : this.client.request<T>(method, path, options);
+      return sent.then(
+        (reply) => {
           if (failedAnswer(reply)) throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
           return reply;
         },
-        (err) => !(err instanceof BrokenCircuitError),
-        () => participantCallRetries.inc({ participant: this.name }),
+        (err: unknown) => {
+          // The breaker opened after an earlier attempt went out, and that one may have been
+          // applied: the outcome is unknown (so the phase is cancelled), never "not sent".
+          if (err instanceof BrokenCircuitError && n > 1) throw new ParticipantFailure(`${this.name}: circuit opened after ${n - 1} attempt(s) were sent`);
+          throw err;
+        },
       );
-      span.end(reply.status);
-      return reply;
-    } catch (err) {
-      span.end(undefined, err as Error);
-      throw err;
-    }
+    };
+    return withRetries(policy, attempt, (err) => !(err instanceof BrokenCircuitError), () => participantCallRetries.inc({ participant: this.name })).then(
+      (reply) => {
+        span.end(reply.status);
+        return reply;
+      },
+      (err: unknown) => {
+        span.end(undefined, err as Error);
+        throw err;
+      },
+    );
   }
 }
 

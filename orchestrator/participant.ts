@@ -1,7 +1,7 @@
 // The participant side of the engine: what a service that takes part in transactions serves, and
 // the marker protocol that makes every phase idempotent and cancel final. A participant author
 // reads this file first, then protocol.ts.
-import { v7 as uuidv7 } from "uuid";
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { jsonBodyOr400 } from "../common/params.js";
 import type { ScriptReply } from "../common/redis.js";
@@ -13,26 +13,34 @@ import { phaseRoute, TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
  * marker key `<entity key>:tx:<tx>` in the entity's slot, written by the same script that changes
  * the entity:
  *
- *   "<n>"          held: the try took n (units of stock, credit); never expires, since a cancel
- *                  must still find it, however late it comes
- *   "c"            confirmed: the transaction committed and the participant was told
+ *   "<n>"          held: the try took n (units of stock, credit); without an expiry while the
+ *                  transaction is undecided, since a cancel must still find it however late it
+ *                  comes; a saga's confirm (forget) only sets its expiry
+ *   "c"            confirmed by a 2PC commit, which spent what the prepare held
  *   "x"            cancelled: the cancel ran (or came first)
  *   "x:<reason>"   refused: the try took nothing, for <reason>
  *
- * A try that finds a marker answers as the first call did (held or "c": done; "x": refused
+ * A try that finds a marker answers as the first call did ("<n>" or "c": done; "x": refused
  * `compensated`; "x:<reason>": refused <reason>), so a replay never applies twice. A cancel that
  * finds no marker writes "x", so a try arriving after it is refused.
  *
  * Bounded state. A transaction id is a UUIDv7, so it carries its creation time, and a participant
  * accepts a try only within `TX_WINDOW_MS` of it (by the participant shard's own clock; see
  * `lua/includes/txWindow.lua`). The markers that hold nothing ("c", "x", "x:<reason>") are there
- * only to answer or refuse a try, so they expire once no try can be accepted any more, plus a
- * margin: what a finished transaction leaves behind lives minutes, not days.
+ * (and a forgotten saga step's) only to answer or refuse a try, so they expire once no try can be
+ * accepted any more, plus a margin: what a finished transaction leaves behind lives minutes, not days.
  */
 export const TX_MARKER = "tx";
 
-/** A new transaction id: a UUIDv7 (48 bits of milliseconds, then random bits). */
-export const newTxId = (): string => uuidv7();
+/**
+ * A new transaction id: a UUIDv7 (RFC 9562: 48 bits of milliseconds, version 7, then random bits).
+ * Made from Node's pooled randomUUID (a v4: the same variant and random layout) with the time in
+ * front: a quarter of the time of the uuid package's v7 (0.4 against 1.7 µs here), on the checkout path.
+ */
+export function newTxId(atMs = Date.now()): string {
+  const time = atMs.toString(16).padStart(12, "0");
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${randomUUID().slice(15)}`;
+}
 
 /** Transaction ids as participants accept them: UUIDv7 only, so every id tells its age. */
 export const txId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "must be a UUIDv7");
@@ -86,10 +94,10 @@ export function decodeSettlement(script: string, done: string, reply: ScriptRepl
 
 /** What one protocol's phases do at a participant. `Body` is the participant's part of a transaction. */
 export interface PhaseHandlers<Body, Reason extends string> {
-  try(tx: string, body: Body): Promise<TryReply<Reason>>;
-  cancel(tx: string, body: Body): Promise<unknown>;
+  try(part: { tx: string } & Body): Promise<TryReply<Reason>>;
+  cancel(part: { tx: string } & Body): Promise<unknown>;
   /** Many transactions at once: the coordinator batches confirmations, which nobody waits for. */
-  confirm(txs: Array<{ tx: string } & Body>): Promise<unknown>;
+  confirm(parts: Array<{ tx: string } & Body>): Promise<unknown>;
 }
 
 /** The most transactions one confirm call carries. */
@@ -111,13 +119,11 @@ export function serveParticipant<Body extends object, Reason extends string>(
   for (const protocol of TX_PROTOCOLS) {
     const h = handlers[protocol];
     app.serve("POST", phaseRoute(name, protocol, "try"), async (c) => {
-      const { tx, ...rest } = (await jsonBodyOr400(c, one)) as { tx: string } & Body;
-      const reply = await h.try(tx, rest as Body);
+      const reply = await h.try((await jsonBodyOr400(c, one)) as { tx: string } & Body);
       return c.json(reply, reply.status === "done" ? 200 : 409);
     });
     app.serve("POST", phaseRoute(name, protocol, "cancel"), async (c) => {
-      const { tx, ...rest } = (await jsonBodyOr400(c, one)) as { tx: string } & Body;
-      await h.cancel(tx, rest as Body);
+      await h.cancel((await jsonBodyOr400(c, one)) as { tx: string } & Body);
       return c.json({ status: "done" });
     });
     app.serve("POST", phaseRoute(name, protocol, "confirm"), async (c) => {

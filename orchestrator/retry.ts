@@ -21,21 +21,35 @@ export type RetryPolicies = Record<RetryPolicy["name"], RetryPolicy>;
  * another attempt and attempts and the deadline allow. The first attempt gets no timeout of its own
  * (the caller's default applies); a retry gets the time left. Throws the last failure.
  */
-export async function withRetries<T>(
+export function withRetries<T>(
   policy: RetryPolicy,
   call: (attempt: number, timeoutMs: number | undefined) => Promise<T>,
   retryable: (err: unknown, attempt: number) => boolean,
   onRetry?: () => void,
 ): Promise<T> {
+  // The first attempt is a plain promise: the common case, a success, pays for no async frame.
   const deadline = Date.now() + policy.deadlineMs;
+  return call(1, undefined).catch((err: unknown) => retry(policy, deadline, call, retryable, onRetry, err));
+}
+
+async function retry<T>(
+  policy: RetryPolicy,
+  deadline: number,
+  call: (attempt: number, timeoutMs: number | undefined) => Promise<T>,
+  retryable: (err: unknown, attempt: number) => boolean,
+  onRetry: (() => void) | undefined,
+  first: unknown,
+): Promise<T> {
+  let failure = first;
   for (let attempt = 1; ; attempt++) {
+    const backoff = policy.backoffMs * 2 ** (attempt - 1);
+    if (!retryable(failure, attempt) || attempt >= policy.attempts || Date.now() + backoff >= deadline) throw failure;
+    onRetry?.();
+    await sleep(backoff);
     try {
-      return await call(attempt, attempt === 1 ? undefined : deadline - Date.now());
+      return await call(attempt + 1, deadline - Date.now());
     } catch (err) {
-      const backoff = policy.backoffMs * 2 ** (attempt - 1);
-      if (!retryable(err, attempt) || attempt >= policy.attempts || Date.now() + backoff >= deadline) throw err;
-      onRetry?.();
-      await sleep(backoff);
+      failure = err;
     }
   }
 }

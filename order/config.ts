@@ -21,7 +21,7 @@ export const orderConfig = baseConfig.extend({
   /** The settlement policy's tries per call; past them the transaction is left to the recovery sweep. */
   SETTLE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
   /** How long confirms wait to be sent together, one call per participant. */
-  CONFIRM_DELAY_MS: ms(0, 1000).default(5),
+  CONFIRM_DELAY_MS: ms(0, 1000).default(50),
   /** Consecutive failed calls to a participant that open its circuit breaker. */
   BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   /** How long an open breaker fails checkouts fast before one probe call is let through. */

@@ -61,8 +61,8 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
 
   // The checkout's phases, called by the order service only.
   serveParticipant<StockPart, string>(app, "stock", stockPart, perProtocol((protocol) => ({
-    try: (tx, { items }) => store.try(protocol, tx, items),
-    cancel: (tx, { items }) => store.cancel(protocol, tx, items),
+    try: ({ tx, items }) => store.try(protocol, tx, items),
+    cancel: ({ tx, items }) => store.cancel(protocol, tx, items),
     confirm: (txs) => store.confirm(protocol, txs),
   })));
 }

@@ -225,6 +225,8 @@ export class MemoryParticipant {
   /** Set aside by 2PC prepares, not yet spent. */
   held = 0;
   readonly markers = new Map<string, string>();
+  /** Transactions confirmed here (2PC: marker "c"; saga: the step's marker set to expire). */
+  readonly confirmed = new Set<string>();
   /** What happened, in order: the invariant checks read it. */
   readonly events: Array<{ tx: string; event: "take" | "give_back" | "cancel" | "confirm" }> = [];
 
@@ -267,9 +269,12 @@ export class MemoryParticipant {
 
   confirm(protocol: TxProtocol, tx: string): void {
     const marker = this.markers.get(tx);
-    if (marker === undefined || !/^\d+$/.test(marker)) return;
-    if (protocol === "2pc") this.held -= Number(marker);
-    this.markers.set(tx, "c");
+    if (marker === undefined || !/^\d+$/.test(marker) || this.confirmed.has(tx)) return;
+    if (protocol === "2pc") {
+      this.held -= Number(marker);
+      this.markers.set(tx, "c");
+    }
+    this.confirmed.add(tx);
     this.events.push({ tx, event: "confirm" });
   }
 }

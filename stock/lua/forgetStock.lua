@@ -1,10 +1,11 @@
 --[[
   Saga forget, for a batch of committed transactions: their stock stays taken, and their markers
-  now hold nothing, so they expire once the transactions' windows close. Idempotent.
+  keep their values (a replayed step still answers done) and expire once the transactions'
+  windows close. Idempotent.
   KEYS[2i-1] item hash                item:{id}
   KEYS[2i]   an item's transaction marker    item:{id}:tx:<tx>
   ARGV[i]    the transaction id of pair i (i = 1..n), ARGV[n+1] window in ms
-  Returns {'forgotten', units whose markers this call let go}
+  Returns {'forgotten', markers this call set to expire}
 ]]
 --@include "includes/stockPhases.lua"
 return stock_confirm(false, 'forgotten')

@@ -10,6 +10,8 @@
   tx_final_marker(key, value, remaining)
     writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring a minute after the window
     closes; once it is closed no such marker is needed, so the key is deleted instead.
+  tx_expire_marker(key, remaining)
+    the same for a marker whose value stays (a saga step's, once its transaction committed).
 ]]
 local function tx_remaining_ms(tx, bound_ms)
   local created = tonumber(string.sub(tx, 1, 8) .. string.sub(tx, 10, 13), 16) or 0
@@ -28,4 +30,11 @@ local function tx_final_marker(key, value, remaining)
   else
     redis.call('DEL', key)
   end
+end
+
+local function tx_expire_marker(key, remaining)
+  if remaining > 0 then
+    return redis.call('PEXPIRE', key, math.floor(remaining) + 60000)
+  end
+  return redis.call('DEL', key)
 end

@@ -55,18 +55,24 @@ local function credit_cancel(hold, done)
 end
 
 -- ARGV: the tx id of each triple, then window in ms (triples of many transactions: a batch).
--- Returns {done, credit confirmed by this call}.
+-- Returns {done, credit (2PC) or markers (saga) confirmed by this call}.
+-- 2PC spends what was held and leaves 'c'; the saga's charge already spent it, so its marker only
+-- starts to expire (one command).
 local function credit_confirm(hold, done)
   local n = #KEYS / 3
   local bound = tonumber(ARGV[n + 1])
   local confirmed = 0
   for i = 1, n do
-    local marker = redis.call('GET', KEYS[3 * i - 1])
-    local held = tonumber(marker)
-    if held then
-      if hold then hold_change(KEYS[3 * i], -held) end
-      tx_final_marker(KEYS[3 * i - 1], 'c', tx_remaining_ms(ARGV[i], bound))
-      confirmed = confirmed + held
+    if hold then
+      local marker = redis.call('GET', KEYS[3 * i - 1])
+      local held = tonumber(marker)
+      if held then
+        hold_change(KEYS[3 * i], -held)
+        tx_final_marker(KEYS[3 * i - 1], 'c', tx_remaining_ms(ARGV[i], bound))
+        confirmed = confirmed + held
+      end
+    else
+      confirmed = confirmed + tx_expire_marker(KEYS[3 * i - 1], tx_remaining_ms(ARGV[i], bound))
     end
   end
   return {done, confirmed}

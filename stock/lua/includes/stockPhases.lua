@@ -59,18 +59,24 @@ local function stock_cancel(hold, done)
 end
 
 -- ARGV: the tx id of each pair, then window in ms (pairs of many transactions: a batch).
--- Returns {done, units confirmed by this call}.
+-- Returns {done, units (2PC) or markers (saga) confirmed by this call}.
+-- 2PC spends what was held and leaves 'c'; the saga's step already spent it, so its marker only
+-- starts to expire (one command: this runs for every item of every committed checkout).
 local function stock_confirm(hold, done)
   local n = #KEYS / 2
   local bound = tonumber(ARGV[n + 1])
   local confirmed = 0
   for i = 1, n do
-    local marker = redis.call('GET', KEYS[2 * i])
-    local held = tonumber(marker)
-    if held then
-      if hold then redis.call('HINCRBY', KEYS[2 * i - 1], 'held', '-' .. marker) end
-      tx_final_marker(KEYS[2 * i], 'c', tx_remaining_ms(ARGV[i], bound))
-      confirmed = confirmed + held
+    if hold then
+      local marker = redis.call('GET', KEYS[2 * i])
+      local held = tonumber(marker)
+      if held then
+        redis.call('HINCRBY', KEYS[2 * i - 1], 'held', '-' .. marker)
+        tx_final_marker(KEYS[2 * i], 'c', tx_remaining_ms(ARGV[i], bound))
+        confirmed = confirmed + held
+      end
+    else
+      confirmed = confirmed + tx_expire_marker(KEYS[2 * i], tx_remaining_ms(ARGV[i], bound))
     end
   end
   return {done, confirmed}
