@@ -56,6 +56,19 @@ const heldCredit = async (user: string) => Number((await redis.payment[shardInde
 describe.each(TX_PROTOCOLS)("%s", (protocol) => {
   const holds = protocol === "2pc";
 
+  /** Tries every transaction, then confirms them all in one call, twice (a confirm is idempotent). */
+  async function tryAllThenConfirmTwice(service: "stock" | "payment", txs: object[]): Promise<void> {
+    for (const tx of txs) expect(await call(service, protocol, "try", tx)).toEqual(done);
+    for (let i = 0; i < 2; i++) expect(await call(service, protocol, "confirm", { txs })).toEqual(done);
+  }
+
+  /** 2PC's commit leaves "c"; the saga's forget keeps the step's value. Either way it now expires, with the window. */
+  function expectConfirmed([marker, ttl]: [string | null, number], taken: string): void {
+    expect(marker).toBe(holds ? "c" : taken);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
+  }
+
   describe("stock", () => {
     it("tries once per transaction, and refuses a try replayed after its cancel, on every shard", async () => {
       const a = await fx.item(1, 10);
@@ -103,16 +116,10 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
     it("confirms many transactions in one call: stock stays taken, held is spent, markers expire", async () => {
       const a = await fx.item(1, 10);
       const txs = [{ tx: txId(), items: [[a, 1]] }, { tx: txId(), items: [[a, 2]] }];
-      for (const tx of txs) expect(await call("stock", protocol, "try", tx)).toEqual(done);
-      expect(await call("stock", protocol, "confirm", { txs })).toEqual(done);
-      expect(await call("stock", protocol, "confirm", { txs })).toEqual(done);
+      await tryAllThenConfirmTwice("stock", txs);
       expect(await fx.stock(a)).toBe(7);
       expect(await held(a)).toBe(0);
-      const [marker, ttl] = await stockMarker(a, txs[0]!.tx);
-      // 2PC's commit leaves "c"; the saga's forget keeps the step's value and sets its expiry.
-      expect(marker).toBe(holds ? "c" : "1");
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
+      expectConfirmed(await stockMarker(a, txs[0]!.tx), "1");
       // A replayed try of a confirmed transaction answers done and takes nothing.
       expect(await call("stock", protocol, "try", txs[0]!)).toEqual(done);
       expect(await fx.stock(a)).toBe(7);
@@ -166,14 +173,10 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
     it("confirms in batches: credit stays taken, held is spent, markers expire", async () => {
       const user = await fx.user(20);
       const txs = [{ tx: txId(), user_id: user, amount: 3 }, { tx: txId(), user_id: user, amount: 4 }];
-      for (const tx of txs) expect(await call("payment", protocol, "try", tx)).toEqual(done);
-      expect(await call("payment", protocol, "confirm", { txs })).toEqual(done);
+      await tryAllThenConfirmTwice("payment", txs);
       expect(await fx.credit(user)).toBe(13);
       expect(await heldCredit(user)).toBe(0);
-      const [marker, ttl] = await creditMarker(user, txs[1]!.tx);
-      expect(marker).toBe(holds ? "c" : "4");
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
+      expectConfirmed(await creditMarker(user, txs[1]!.tx), "4");
     });
 
     it("refuses internal calls that came through a proxy, and ids that are not UUIDv7", async () => {

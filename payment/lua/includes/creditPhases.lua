@@ -55,25 +55,9 @@ local function credit_cancel(hold, done)
 end
 
 -- ARGV: the tx id of each triple, then window in ms (triples of many transactions: a batch).
--- Returns {done, credit (2PC) or markers (saga) confirmed by this call}.
--- 2PC spends what was held and leaves 'c'; the saga's charge already spent it, so its marker only
--- starts to expire (one command).
+-- Returns {done, credit (2PC) or markers (saga) confirmed by this call}. 2PC spends what was held;
+-- the saga's charge already spent it, so its marker only starts to expire.
 local function credit_confirm(hold, done)
-  local n = #KEYS / 3
-  local bound = tonumber(ARGV[n + 1])
-  local confirmed = 0
-  for i = 1, n do
-    if hold then
-      local marker = redis.call('GET', KEYS[3 * i - 1])
-      local held = tonumber(marker)
-      if held then
-        hold_change(KEYS[3 * i], -held)
-        tx_final_marker(KEYS[3 * i - 1], 'c', tx_remaining_ms(ARGV[i], bound))
-        confirmed = confirmed + held
-      end
-    else
-      confirmed = confirmed + tx_expire_marker(KEYS[3 * i - 1], tx_remaining_ms(ARGV[i], bound))
-    end
-  end
-  return {done, confirmed}
+  local spend = hold and function(base, held) hold_change(KEYS[base + 3], -held) end
+  return {done, tx_confirm_all(3, 2, spend)}
 end

@@ -59,25 +59,9 @@ local function stock_cancel(hold, done)
 end
 
 -- ARGV: the tx id of each pair, then window in ms (pairs of many transactions: a batch).
--- Returns {done, units (2PC) or markers (saga) confirmed by this call}.
--- 2PC spends what was held and leaves 'c'; the saga's step already spent it, so its marker only
--- starts to expire (one command: this runs for every item of every committed checkout).
+-- Returns {done, units (2PC) or markers (saga) confirmed by this call}. 2PC spends what was held;
+-- the saga's step already spent it, so its marker only starts to expire.
 local function stock_confirm(hold, done)
-  local n = #KEYS / 2
-  local bound = tonumber(ARGV[n + 1])
-  local confirmed = 0
-  for i = 1, n do
-    if hold then
-      local marker = redis.call('GET', KEYS[2 * i])
-      local held = tonumber(marker)
-      if held then
-        redis.call('HINCRBY', KEYS[2 * i - 1], 'held', '-' .. marker)
-        tx_final_marker(KEYS[2 * i], 'c', tx_remaining_ms(ARGV[i], bound))
-        confirmed = confirmed + held
-      end
-    else
-      confirmed = confirmed + tx_expire_marker(KEYS[2 * i], tx_remaining_ms(ARGV[i], bound))
-    end
-  end
-  return {done, confirmed}
+  local spend = hold and function(base, held) redis.call('HINCRBY', KEYS[base + 1], 'held', -held) end
+  return {done, tx_confirm_all(2, 2, spend)}
 end
