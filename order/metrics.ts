@@ -26,7 +26,7 @@ export function trackCheckoutsInFlight(read: () => number): void {
 export function trackCheckoutBacklog(log: RedisTxLog<unknown, string>): void {
   new client.Gauge({
     name: "shardshop_checkout_transactions",
-    help: "Checkout transactions recorded on an order shard: open (running or waiting) and expired (lease run out: waiting for recovery)",
+    help: "Checkout transactions recorded on an order shard: open (running, or decided and waiting for its cancels or confirms) and expired (lease run out: waiting for recovery)",
     labelNames: ["shard", "state"] as const,
     async collect() {
       this.reset();

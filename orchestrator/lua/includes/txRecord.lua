@@ -59,7 +59,7 @@ local function tx_begin(record, pending, subject, mode, new_tx, protocol, lease_
     end
     -- A decided abort may be cancelled by anyone at any time (cancels are idempotent and final);
     -- only a transaction still trying is exclusive to its lease holder.
-    return drive(tx, r[2], state, r[4] or '')
+    return drive(tx, r[2] or 'saga', state, r[4] or '')
   end
 
   if mode ~= 'start' then
