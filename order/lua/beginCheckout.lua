@@ -16,17 +16,15 @@
     {'ok'} | {'paid'} | {'empty'} | {'not_found'}   check mode
 ]]
 --@include "../../orchestrator/lua/includes/txRecord.lua"
-local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'total_cost')
-local refusal
-if not order[1] then
-  refusal = 'not_found'
-elseif order[2] == '1' then
-  refusal = 'paid'
-elseif redis.call('EXISTS', KEYS[3]) == 0 then
-  refusal = 'empty'
+local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'total_cost', unpack(TX_BEGIN_FIELDS))
+local function refusal()
+  if not order[1] then return 'not_found' end
+  if order[2] == '1' then return 'paid' end
+  if redis.call('EXISTS', KEYS[3]) == 0 then return 'empty' end
+  return nil
 end
-if ARGV[1] == 'check' then return {refusal or 'ok'} end
-if refusal == 'not_found' then
+if ARGV[1] == 'check' then return {refusal() or 'ok'} end
+if not order[1] then
   redis.call('ZREM', KEYS[2], ARGV[6])
   return {'refused', 'not_found'}
 end
@@ -37,4 +35,5 @@ local function payload()
   for i = 1, #items do reply[#reply + 1] = items[i] end
   return reply
 end
-return tx_begin(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], refusal, payload)
+local record = {order[4], order[5], order[6], order[7], order[8]}
+return tx_begin(KEYS[1], KEYS[2], record, ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], refusal, payload)

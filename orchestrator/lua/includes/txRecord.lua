@@ -25,8 +25,10 @@ end
 --[[
   The entry to every transaction: starts the subject's, hands an abandoned one to the caller, or
   tells the caller who is driving.
+    r         the record's TX_BEGIN_FIELDS, read by the caller (in the same HMGET as its own fields)
     mode      'start' (a request), 'watch' (waiting on a running one), 'resume' (the recovery sweep)
-    refusal   nil if the subject may start a transaction now, else the word for why not
+    refusal   a function: nil if the subject may start a transaction now, else the word for why
+              not (called only when it matters, so its reads are paid only then)
     payload   a function returning the subject's snapshot, appended to a 'drive' reply
   Returns
     {'drive', tx, protocol, state, reason, payload...}   the caller holds the lease and must drive tx
@@ -34,12 +36,18 @@ end
     {'refused', refusal}                                 start mode: nothing to do
     {'done', last outcome or ''}                         watch/resume mode: no transaction is open
 ]]
-local function tx_begin(record, pending, subject, mode, new_tx, protocol, lease_ms, owner, refusal, payload)
-  local r = redis.call('HMGET', record, 'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease')
+local TX_BEGIN_FIELDS = {'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease'}
+
+local function tx_begin(record, pending, r, subject, mode, new_tx, protocol, lease_ms, owner, refusal, payload)
   local now = tx_now()
-  local function drive(tx, proto, state, reason)
+  -- `created`: the fields that start a new transaction, written with the lease in one HSET.
+  local function drive(tx, proto, state, reason, created)
     local lease_end = now + tonumber(lease_ms)
-    redis.call('HSET', record, 'tx_lease', lease_end, 'tx_owner', owner)
+    if created then
+      redis.call('HSET', record, 'tx', tx, 'tx_protocol', proto, 'tx_state', state, 'tx_reason', reason, 'tx_lease', lease_end, 'tx_owner', owner)
+    else
+      redis.call('HSET', record, 'tx_lease', lease_end, 'tx_owner', owner)
+    end
     redis.call('ZADD', pending, lease_end, subject)
     local reply = {'drive', tx, proto, state, reason}
     for _, v in ipairs(payload()) do reply[#reply + 1] = v end
@@ -52,7 +60,10 @@ local function tx_begin(record, pending, subject, mode, new_tx, protocol, lease_
     if state == 'committed' then
       -- Decided: only its confirms are left, which whoever holds the lease sends.
       if mode == 'watch' then return {'done', 'committed'} end
-      if mode == 'start' and live and refusal then return {'refused', refusal} end
+      if mode == 'start' and live then
+        local why = refusal()
+        if why then return {'refused', why} end
+      end
       if live then return {'busy', tx} end
     elseif state == 'trying' and live then
       return {'busy', tx}
@@ -66,7 +77,7 @@ local function tx_begin(record, pending, subject, mode, new_tx, protocol, lease_
     redis.call('ZREM', pending, subject)
     return {'done', redis.call('HGET', record, 'last_outcome') or ''}
   end
-  if refusal then return {'refused', refusal} end
-  redis.call('HSET', record, 'tx', new_tx, 'tx_protocol', protocol, 'tx_state', 'trying', 'tx_reason', '')
-  return drive(new_tx, protocol, 'trying', '')
+  local why = refusal()
+  if why then return {'refused', why} end
+  return drive(new_tx, protocol, 'trying', '', true)
 end
