@@ -1,6 +1,7 @@
 // One ioredis client per shard, every Lua script of the service defined on each, and nothing else:
 // services call scripts through `Shards.run`, which is the only way state changes, and every call
 // to a shard (scripts and reads) goes through `Shards.call`, which classifies failures and times it.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
@@ -56,17 +57,24 @@ function clientOptions(config: BaseConfig): RedisOptions {
   };
 }
 
+/** A script as sent: its source, and the SHA1 Redis knows it by. */
+interface LoadedScript {
+  lua: string;
+  sha: string;
+}
+
 export class Shards<Script extends string = string> {
   readonly clients: Redis[];
+  private readonly scripts: Map<Script, LoadedScript>;
 
   constructor(config: BaseConfig, scripts: Map<Script, string>) {
+    this.scripts = new Map([...scripts].map(([name, lua]) => [name, { lua, sha: createHash("sha1").update(lua).digest("hex") }]));
     this.clients = config.REDIS_ADDRS.map((addr) => {
       const i = addr.lastIndexOf(":");
       const host = addr.slice(0, i).replace(/^\[|\]$/g, "");
       const client = new Redis({ ...clientOptions(config), host, port: Number(addr.slice(i + 1)) });
       // Connection errors surface on the commands that need the shard; keep the process alive.
       client.on("error", () => {});
-      for (const [name, lua] of scripts) client.defineCommand(name, { lua });
       return client;
     });
   }
@@ -106,12 +114,21 @@ export class Shards<Script extends string = string> {
     await Promise.all(inFlight);
   }
 
-  /** Runs one of the service's Lua scripts (EVALSHA, loaded once) on shard number `shard`. */
+  /**
+   * Runs one of the service's Lua scripts on shard number `shard`: EVALSHA, and EVAL only when the
+   * shard answers NOSCRIPT (it has not seen the script since it started), which means it ran
+   * nothing, so sending it again is safe. Not ioredis's defineCommand: every auto-pipeline it
+   * starts copies every defined script onto itself, a cost per batch of commands that grows with
+   * the number of scripts.
+   */
   run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    return this.call(shard, script, (client) => {
-      const command = (client as unknown as Record<string, (...a: unknown[]) => Promise<ScriptReply>>)[script]!;
-      return command.call(client, keys.length, ...keys, ...args);
-    });
+    const { lua, sha } = this.scripts.get(script)!;
+    return this.call(shard, script, (client) =>
+      (client.evalsha(sha, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch((err: unknown) => {
+        if (!(err as Error)?.message?.startsWith("NOSCRIPT")) throw err;
+        return client.eval(lua, keys.length, ...keys, ...args) as Promise<ScriptReply>;
+      }),
+    );
   }
 
   /** Runs a script on the shard that owns `id`. */
