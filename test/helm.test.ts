@@ -175,7 +175,7 @@ describe("the Kubernetes API's schemas", () => {
 
 describe("shell scripts", () => {
   it("pass bash -n and shellcheck", () => {
-    for (const script of ["gke-scale/deploy.sh", "tools/stress-tests.sh"]) {
+    for (const script of ["gke-scale/deploy.sh", "tools/stress-tests.sh", "tools/side-by-side/run.sh", "tools/side-by-side/cpu.sh"]) {
       execFileSync("bash", ["-n", script]);
       execFileSync("shellcheck", [script]);
     }

@@ -201,7 +201,7 @@ export function printChaosReport(r: ChaosReport): void {
   console.log(r.ok ? "CONSISTENT" : "INCONSISTENT");
 }
 
-function protocolArg(value: string): TxProtocol {
+export function protocolArg(value: string): TxProtocol {
   const protocol = TX_PROTOCOLS.find((p) => p === value);
   if (protocol) return protocol;
   console.error(`--protocol must be one of ${TX_PROTOCOLS.join(", ")}, not ${value}`);
