@@ -21,12 +21,11 @@ export type StockPart = z.infer<typeof stockPart>;
 export const paymentPart = z.object({ user_id: id, amount: count(0) });
 export type PaymentPart = z.infer<typeof paymentPart>;
 
-/** Why each participant may refuse its part, besides the protocol's own refusals. In the order stock's come first. */
+/** Why each participant may refuse its part, besides the protocol's own refusals. */
 export const PARTICIPANT_REFUSALS = {
   stock: ["insufficient_stock", "unknown_item"],
   payment: ["insufficient_credit", "unknown_user"],
 } as const;
 
-export type CheckoutParticipant = keyof typeof PARTICIPANT_REFUSALS;
 export type StockRefusal = (typeof PARTICIPANT_REFUSALS.stock)[number];
 export type PaymentRefusal = (typeof PARTICIPANT_REFUSALS.payment)[number];

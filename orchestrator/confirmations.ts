@@ -5,12 +5,11 @@
 // sweep confirms them again (confirms are idempotent).
 import type { Logger } from "../common/log.js";
 import { backgroundContext, type Tracer } from "../common/tracing.js";
-import { phaseBody } from "./engine.js";
 import type { TxLog, TxRecord } from "./log.js";
 import { MAX_CONFIRM_BATCH } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
 import type { RetryPolicy } from "./retry.js";
-import type { Transport } from "./transport.js";
+import { phaseBody, type Transport } from "./transport.js";
 
 export class Confirmations<Payload> {
   private queued: Array<TxRecord<Payload>> = [];
@@ -35,12 +34,16 @@ export class Confirmations<Payload> {
     else this.timer ??= setTimeout(() => this.flush(), this.delayMs);
   }
 
-  /** Confirms and closes transactions now; true if every participant acknowledged. */
-  async now(txs: Array<TxRecord<Payload>>): Promise<boolean> {
+  /** Confirms and closes transactions now; what does not get through is left for recovery. */
+  async now(txs: Array<TxRecord<Payload>>): Promise<void> {
     const ctx = backgroundContext(this.tracer, "confirm transactions", this.logger);
     try {
       const byProtocol = new Map<TxProtocol, Array<TxRecord<Payload>>>();
-      for (const tx of txs) byProtocol.set(tx.protocol, [...(byProtocol.get(tx.protocol) ?? []), tx]);
+      for (const tx of txs) {
+        const group = byProtocol.get(tx.protocol);
+        if (group) group.push(tx);
+        else byProtocol.set(tx.protocol, [tx]);
+      }
       const sent = await Promise.all(
         [...byProtocol].flatMap(([protocol, group]) =>
           this.participants.map(([name, part]) =>
@@ -48,12 +51,9 @@ export class Confirmations<Payload> {
           ),
         ),
       );
-      if (!sent.every(Boolean)) return false;
-      await this.log.settle(txs);
-      return true;
+      if (sent.every(Boolean)) await this.log.settle(txs);
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message, transactions: txs.length }, "confirms not closed; left for recovery");
-      return false;
     } finally {
       ctx.span.end();
     }
@@ -71,7 +71,7 @@ export class Confirmations<Payload> {
     const batch = this.queued.splice(0, MAX_CONFIRM_BATCH);
     if (this.queued.length) this.timer = setTimeout(() => this.flush(), 0);
     if (!batch.length) return;
-    const sent = this.now(batch).then(() => {});
+    const sent = this.now(batch);
     this.inFlight.add(sent);
     void sent.finally(() => this.inFlight.delete(sent));
   }

@@ -21,7 +21,7 @@ import { newTxId } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
 import type { RetryPolicies } from "./retry.js";
 import { withRetries } from "./retry.js";
-import type { CallOutcome, Transport } from "./transport.js";
+import { phaseBody, type CallOutcome, type Transport } from "./transport.js";
 
 /**
  * A transaction as data: its participants, in the order their refusals are reported, each with
@@ -56,14 +56,6 @@ export interface EngineOptions {
   confirmDelayMs: number;
   /** Test only: the process kills itself (SIGKILL) at this point (see `faultPoints`). */
   faultPoint?: string;
-}
-
-/**
- * What a participant is sent for a phase: the transaction id and its part. Object.assign rather than
- * a spread, which V8 copies many times slower, on the checkout path.
- */
-export function phaseBody<Payload>(tx: TxRecord<Payload>, part: (payload: Payload) => object): object {
-  return Object.assign({ tx: tx.id }, part(tx.payload));
 }
 
 /** The places a test may have the driver kill itself: after begin, after each participant's try, after all tries, after the decision. */

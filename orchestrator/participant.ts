@@ -8,7 +8,7 @@ import type { ScriptReply } from "../common/redis.js";
 import type { ServiceApp } from "../common/server.js";
 import { phaseRoute, TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
 
-/**
+/*
  * The marker protocol. A participant keeps, for each transaction and each entity it touches, one
  * marker key `<entity key>:tx:<tx>` in the entity's slot, written by the same script that changes
  * the entity:
@@ -26,11 +26,11 @@ import { phaseRoute, TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
  *
  * Bounded state. A transaction id is a UUIDv7, so it carries its creation time, and a participant
  * accepts a try only within `TX_WINDOW_MS` of it (by the participant shard's own clock; see
- * `lua/includes/txWindow.lua`). The markers that hold nothing ("c", "x", "x:<reason>") are there
- * (and a forgotten saga step's) only to answer or refuse a try, so they expire once no try can be
- * accepted any more, plus a margin: what a finished transaction leaves behind lives minutes, not days.
+ * `lua/includes/txWindow.lua`). The markers that hold nothing ("c", "x", "x:<reason>", and a
+ * saga step's once forgotten) are there only to answer or refuse a try, so they expire once no try
+ * can be accepted any more, plus a margin: what a finished transaction leaves behind lives minutes,
+ * not days.
  */
-export const TX_MARKER = "tx";
 
 /**
  * A new transaction id: a UUIDv7 (RFC 9562: 48 bits of milliseconds, version 7, then random bits).

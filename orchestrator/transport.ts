@@ -1,6 +1,7 @@
 // The engine's transport: how a phase reaches a participant. One implementation today:
 // http-transport.ts (undici, a breaker per participant); the property tests use scripted fakes.
 import type { RequestContext } from "../common/tracing.js";
+import type { TxRecord } from "./log.js";
 import type { Phase, TxProtocol } from "./protocol.js";
 import type { RetryPolicy } from "./retry.js";
 
@@ -21,4 +22,12 @@ export interface Transport {
   confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean>;
   /** A participant that refuses new work now (its breaker is open), with seconds to wait; undefined if none. */
   failingFast(): { participant: string; retryAfter: number } | undefined;
+}
+
+/**
+ * What a participant is sent for a phase: the transaction id and its part. Object.assign rather than
+ * a spread, which V8 copies many times slower, on the checkout path.
+ */
+export function phaseBody<Payload>(tx: TxRecord<Payload>, part: (payload: Payload) => object): object {
+  return Object.assign({ tx: tx.id }, part(tx.payload));
 }

@@ -19,7 +19,7 @@ interface Answer {
 
 const rolledBack = (why: string) => () => `${why}; checkout rolled back`;
 
-export const CHECKOUT_ANSWERS = {
+const CHECKOUT_ANSWERS = {
   committed: { status: 200, outcome: "committed", reason: "" },
   paid: { status: 200, outcome: "already_paid", reason: "" },
   not_found: { status: 404, error: (id) => `order ${id} not found`, outcome: "not_found", reason: "" },

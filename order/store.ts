@@ -5,7 +5,6 @@
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
-import type { Redis } from "ioredis";
 import { loadLuaScripts, Shards } from "../common/redis.js";
 import { RedisTxLog, txLogScripts, TX_LOG_SCRIPTS } from "../orchestrator/redis-log.js";
 import { itemsKey, orderKey, PENDING_CHECKOUTS } from "./keys.js";

@@ -1,6 +1,5 @@
 import { HTTPException } from "hono/http-exception";
 import { publicRoute } from "../common/openapi.js";
-import { jsonBodyOr400 } from "../common/params.js";
 import { paymentPart, type PaymentPart } from "../common/contract.js";
 import { serveParticipant } from "../orchestrator/participant.js";
 import { perProtocol } from "../orchestrator/protocol.js";

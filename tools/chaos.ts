@@ -16,10 +16,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pendingCheckouts, startStack, type Component, type Stack } from "../local/stack.js";
-import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
+import { pendingCheckouts, startStack, type Component } from "../local/stack.js";
+import type { TxProtocol } from "../orchestrator/protocol.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
-import { helpFromHeader, isMain, parseArgs } from "./cli.js";
+import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
 import { apiClient, mapLimit, seededRandom } from "./workload.js";
 
 export interface ChaosOptions {
@@ -199,13 +199,6 @@ export function printChaosReport(r: ChaosReport): void {
   console.log(`Ledger mismatches: ${r.ledgerErrors.length}`);
   for (const e of [...r.contradictions, ...r.ledgerErrors].slice(0, 20)) console.log(`  ${e}`);
   console.log(r.ok ? "CONSISTENT" : "INCONSISTENT");
-}
-
-export function protocolArg(value: string): TxProtocol {
-  const protocol = TX_PROTOCOLS.find((p) => p === value);
-  if (protocol) return protocol;
-  console.error(`--protocol must be one of ${TX_PROTOCOLS.join(", ")}, not ${value}`);
-  process.exit(2);
 }
 
 if (isMain(import.meta.url)) {

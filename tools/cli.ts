@@ -1,6 +1,7 @@
-// Argument handling shared by the command-line tools (compose generator, bench, consistency, chaos).
+// Argument handling shared by the command-line tools (compose generator, bench, consistency, chaos, residue).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
 
 /** Reads `--name value` and `--flag` arguments. */
 export function parseArgs(argv: string[]): Map<string, string> {
@@ -28,4 +29,12 @@ export function helpFromHeader(metaUrl: string, args: Map<string, string>): void
   const header = lines.slice(0, lines.findIndex((l) => !l.startsWith("//"))).map((l) => l.replace(/^\/\/ ?/, ""));
   console.log(header.join("\n"));
   process.exit(0);
+}
+
+/** The value of --protocol (or TX_PROTOCOL), or exits naming the protocols there are. */
+export function protocolArg(value: string): TxProtocol {
+  const protocol = TX_PROTOCOLS.find((p) => p === value);
+  if (protocol) return protocol;
+  console.error(`--protocol must be one of ${TX_PROTOCOLS.join(", ")}, not ${value}`);
+  process.exit(2);
 }

@@ -13,8 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { SERVICES, type Service } from "../common/services.js";
 import { startStack } from "../local/stack.js";
-import { helpFromHeader, isMain, parseArgs } from "./cli.js";
-import { protocolArg } from "./chaos.js";
+import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
 import { apiClient, mapLimit } from "./workload.js";
 
 type Footprint = Record<Service, { keys: number; bytes: number }>;

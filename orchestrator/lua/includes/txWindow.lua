@@ -11,6 +11,9 @@
   tx_final_marker(key, value, remaining)
     writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring a minute after the window
     closes; once it is closed no such marker is needed, so the key is deleted instead.
+  tx_replay(seen, done)
+    the answer to a try that found a marker (`seen`): {done} if it holds or was confirmed, else the
+    refusal it records ('compensated' for a plain 'x'), so a replay answers as the first call did.
   tx_expire_marker(key, remaining)
     the same for a marker whose value stays (a saga step's, once its transaction committed).
   tx_confirm_all(stride, at, spend)
@@ -40,6 +43,11 @@ local function tx_final_marker(key, value, remaining)
   else
     redis.call('DEL', key)
   end
+end
+
+local function tx_replay(seen, done)
+  if seen == 'c' or tonumber(seen) then return {done} end
+  return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
 end
 
 local function tx_expire_marker(key, remaining)

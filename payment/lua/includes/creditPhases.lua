@@ -15,10 +15,7 @@ end
 -- Returns {done} | {'refused', 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired'}
 local function credit_try(hold, done)
   local seen = redis.call('GET', KEYS[2])
-  if seen then
-    if seen == 'c' or tonumber(seen) then return {done} end
-    return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
-  end
+  if seen then return tx_replay(seen, done) end
   local remaining = tx_remaining_ms(ARGV[2], tonumber(ARGV[3]))
   if not tx_open(remaining, tonumber(ARGV[3])) then return {'refused', 'expired'} end
 

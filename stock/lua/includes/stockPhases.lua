@@ -13,10 +13,7 @@ local function stock_try(hold, done)
   local tx, bound = ARGV[n + 1], tonumber(ARGV[n + 2])
   -- A transaction's markers on this shard are always written together, so the first one tells.
   local seen = redis.call('GET', KEYS[2])
-  if seen then
-    if seen == 'c' or tonumber(seen) then return {done} end
-    return {'refused', string.sub(seen, 3) ~= '' and string.sub(seen, 3) or 'compensated'}
-  end
+  if seen then return tx_replay(seen, done) end
   local remaining = tx_remaining_ms(tx, bound)
   if not tx_open(remaining, bound) then return {'refused', 'expired'} end
 
