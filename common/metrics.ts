@@ -107,7 +107,7 @@ export const redisCommandDuration = new FastHistogram(
 
 export const redisCommandErrors = new client.Counter({
   name: "shardshop_redis_command_errors_total",
-  help: "Failed Redis calls by shard, name and kind (unknown_outcome: no answer, it may have run)",
+  help: "Failed Redis calls by shard, name and kind (unknown_outcome: no answer, it may have run; unavailable: refused unrun, e.g. while loading)",
   labelNames: ["shard", "command", "kind"] as const,
 });
 

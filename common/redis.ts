@@ -17,11 +17,27 @@ export class OutcomeUnknownError extends Error {
   }
 }
 
+/**
+ * Raised when a shard refused a call without running it because it cannot serve now (loading its
+ * AOF after a restart, or busy with a long script): safe to send again.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`redis unavailable: ${(cause as Error)?.message ?? cause}`, { cause });
+  }
+}
+
+/** A failure worth trying again later: the shard did not answer, or could not serve yet. */
+export const isStorageFailure = (err: unknown): boolean => err instanceof OutcomeUnknownError || err instanceof StorageUnavailableError;
+
 /** Errors that mean "the command may or may not have been applied". */
 function isOutcomeUnknown(err: unknown): boolean {
   const msg = (err as Error)?.message ?? "";
   return /timed out|Connection is closed|MaxRetriesPerRequest|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable/i.test(msg);
 }
+
+/** Error replies a shard gives before running anything, while it cannot serve. */
+const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/.test((err as Error)?.message ?? "");
 
 /**
  * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first
@@ -158,8 +174,10 @@ export class Shards<Script extends string = string> {
       (err: unknown) => {
         recorder.observe(elapsedSeconds(start));
         const unknown = isOutcomeUnknown(err);
-        redisCommandErrors.inc({ shard: String(shard), command: name, kind: unknown ? "unknown_outcome" : "error" });
-        throw unknown ? new OutcomeUnknownError(err) : err;
+        const unavailable = !unknown && isUnavailableReply(err);
+        redisCommandErrors.inc({ shard: String(shard), command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
+        if (unknown) throw new OutcomeUnknownError(err);
+        throw unavailable ? new StorageUnavailableError(err) : err;
       },
     );
   }

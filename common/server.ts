@@ -11,7 +11,7 @@ import { mountDocs } from "./docs.js";
 import { createLogger, type Logger } from "./log.js";
 import { answerMalformedRequests } from "./malformed.js";
 import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
-import { OutcomeUnknownError, type Shards } from "./redis.js";
+import { OutcomeUnknownError, StorageUnavailableError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "../orchestrator/protocol.js";
 import { publicPrefix, type Service } from "./services.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
@@ -111,6 +111,10 @@ function errorResponse(c: Context<ServiceEnv>, err: unknown, log: Logger): Respo
   if (err instanceof OutcomeUnknownError) {
     log.warn({ err: err.message, path: c.req.path }, "storage did not answer");
     return c.json({ error: "storage unavailable; the outcome of this request is unknown" }, 503);
+  }
+  if (err instanceof StorageUnavailableError) {
+    log.warn({ err: err.message, path: c.req.path }, "storage cannot serve yet");
+    return c.json({ error: "storage unavailable; nothing was changed" }, 503, { "Retry-After": "1" });
   }
   log.error({ err, path: c.req.path }, "unhandled error");
   return c.json({ error: "internal error" }, 500);

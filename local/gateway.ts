@@ -3,6 +3,7 @@
 // else with a JSON 404. It listens on both loopback addresses, since `localhost` resolves either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
+import { neverSent } from "../common/http.js";
 import { answerMalformedRequests } from "../common/malformed.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
@@ -22,9 +23,6 @@ function sendJson(res: ServerResponse, status: number, body: object): void {
 const MAX_BODY = 1 << 20;
 /** How long an upstream that refused a connection is skipped (nginx's fail_timeout). */
 const FAIL_TIMEOUT_MS = 2000;
-
-/** Errors that prove the request never reached the upstream, so another one may take it. */
-const NOT_SENT = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 
 /**
  * Round-robin over one service's instances, like an nginx upstream block: an instance that refuses
@@ -55,9 +53,8 @@ class Upstream {
         return await this.pools[i]!.request(options);
       } catch (err) {
         lastError = err;
-        const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-        const notSent = !!code && NOT_SENT.has(code);
-        if (!notSent && !idempotent) throw err;
+        // A request that never reached the instance may go to the next one.
+        if (!neverSent(err) && !idempotent) throw err;
         this.downUntil[i] = Date.now() + FAIL_TIMEOUT_MS;
       }
     }

@@ -28,6 +28,8 @@ const options = (protocol: TxProtocol): EngineOptions => ({
   protocol,
   policies: {
     unknownOutcome: { name: "unknownOutcome", attempts: 3, deadlineMs: 5000, backoffMs: 0 },
+    // Unbounded, as in the services: the faults are finite, so an answer waits them out.
+    answer: { name: "answer", attempts: Number.POSITIVE_INFINITY, deadlineMs: 10_000, backoffMs: 0 },
     settlement: { name: "settlement", attempts: 3, deadlineMs: 5000, backoffMs: 0 },
   },
   leaseMs: LEASE,
@@ -45,6 +47,8 @@ const schedule = fc.record({
 });
 type Schedule = typeof schedule extends fc.Arbitrary<infer S> ? S : never;
 type Answer = TxOutcome<"paid", "insufficient"> | { kind: "error" };
+/** An answer, and whether a participant still held anything taken for an aborted transaction when it came. */
+type Answered = { answer: Answer; heldForAborted: string[] };
 
 /** Plays a schedule; returns what the world looks like once every transaction ended. */
 async function play(protocol: TxProtocol, s: Schedule) {
@@ -61,11 +65,16 @@ async function play(protocol: TxProtocol, s: Schedule) {
     engines.push(e);
     return e;
   };
-  const answers: Answer[] = [];
+  const answers: Answered[] = [];
+  const heldForAborted = () =>
+    [...participants.values()].flatMap((p) =>
+      log.decisions.filter(({ tx, decision }) => decision === "abort" && /^\d+$/.test(p.markers.get(tx) ?? "")).map(({ tx }) => `${p.name}:${tx}`),
+    );
+  const answered = (answer: Answer) => void answers.push({ answer, heldForAborted: heldForAborted() });
   const request = () =>
     engine()
       .run("order", backgroundContext(tracer, "request", logger))
-      .then((a) => void answers.push(a), () => void answers.push({ kind: "error" }));
+      .then(answered, () => answered({ kind: "error" }));
   const recovery = () => engine().recover().catch(() => {});
   /** Lets a driver go until it ends or hangs (crashed or stalled). */
   const until = (start: () => Promise<unknown>) => {
@@ -128,9 +137,13 @@ function checkInvariants({ log, participants, answers }: Awaited<ReturnType<type
       }
     }
   }
-  // Answers never lie: a commit or "already paid" only if paid.
-  for (const a of answers) {
+  for (const { answer: a, heldForAborted } of answers) {
+    // Every answer is an outcome: the faults end, and the answer waits them out.
+    expect(["error", "unknown"]).not.toContain(a.kind);
+    // Answers never lie: a commit or "already paid" only if paid.
     if (a.kind === "committed" || (a.kind === "refused" && a.reason === "paid")) expect(paid).toBe(true);
+    // An abort is answered once its cancels are applied: nothing is held for it (or an earlier one).
+    if (a.kind === "aborted") expect(heldForAborted, "held when the abort was answered").toEqual([]);
   }
 }
 
@@ -146,10 +159,10 @@ describe.each(TX_PROTOCOLS)("the engine under %s", (protocol) => {
   it("commits without faults when both participants can give, and aborts holding nothing when one cannot", async () => {
     tracer = await startTracing("property", {});
     const ok = await play(protocol, { faults: [], stock: AMOUNT, credit: AMOUNT, second: "none", release: "at-end" });
-    expect(ok.answers).toEqual([{ kind: "committed" }]);
+    expect(ok.answers.map((a) => a.answer)).toEqual([{ kind: "committed" }]);
     checkInvariants(ok);
     const short = await play(protocol, { faults: [], stock: AMOUNT, credit: AMOUNT - 1, second: "none", release: "at-end" });
-    expect(short.answers).toEqual([{ kind: "aborted", reason: "insufficient" }]);
+    expect(short.answers.map((a) => a.answer)).toEqual([{ kind: "aborted", reason: "insufficient" }]);
     checkInvariants(short);
   });
 });

@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../common/log.js";
-import { OutcomeUnknownError } from "../common/redis.js";
+import { isStorageFailure } from "../common/redis.js";
 import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
 import { Confirmations } from "./confirmations.js";
 import { ENGINE_ABORT_REASONS, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
@@ -42,11 +42,17 @@ export type TxOutcome<Refusal extends string, Reason extends string> =
   /** The subject refused before anything was written (e.g. the order is already paid). */
   | { kind: "refused"; reason: Refusal }
   /** Refused before anything was written: a participant is known down, or this instance is full. */
-  | { kind: "rejected"; reason: "circuit_open" | "overloaded"; retryAfter: number; participant?: string };
+  | { kind: "rejected"; reason: "circuit_open" | "overloaded"; retryAfter: number; participant?: string }
+  /**
+   * Still undecided at the deadline: the record could not be reached, or another driver still
+   * holds it. It is durable if it began, and whoever takes its lease next finishes it.
+   */
+  | { kind: "unknown" };
 
 export interface EngineOptions {
   /** The protocol new transactions run; a running one keeps the one it began with. */
   protocol: TxProtocol;
+  /** `answer.deadlineMs` is how long a request waits for its transaction's outcome. */
   policies: RetryPolicies;
   /** How long a driver owns a transaction before another instance may take it over. */
   leaseMs: number;
@@ -62,6 +68,8 @@ export interface EngineOptions {
 export function faultPoints(participants: readonly string[]): string[] {
   return ["after-begin", ...participants.map((p) => `after-${p}`), "after-steps", "after-decision"];
 }
+
+const UNDECIDED = { kind: "unknown" } as const;
 
 export class Orchestrator<Payload, Refusal extends string, Reason extends string> {
   private readonly owner = `${hostname()}:${process.pid}`;
@@ -82,41 +90,53 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     this.confirmations = new Confirmations(definition.participants, log, transport, options.policies.settlement, options.confirmDelayMs, logger, tracer);
   }
 
-  /** Runs the subject's transaction: starts one, or waits for (or takes over) the running one. */
+  /**
+   * Runs the subject's transaction: starts one, or waits for (or takes over) the running one. The
+   * answer is its real outcome: the record's writes and the cancels are retried until the deadline
+   * (`policies.answer`), so a shard that restarts within it delays the answer rather than changing
+   * it, and an abort is answered once its cancels are applied. Only a transaction still undecided
+   * at the deadline is answered `unknown`.
+   */
   async run(subject: string, ctx: RequestContext): Promise<TxOutcome<Refusal, Reason>> {
     if (this.inFlight >= this.options.maxInFlight) return { kind: "rejected", reason: "overloaded", retryAfter: 1 };
     this.inFlight++;
+    const until = Date.now() + this.options.policies.answer.deadlineMs;
     try {
       const down = this.transport.failingFast();
       if (down) {
         // Nothing is started while a participant is known down; the subject is asked only so that
         // a refusal (e.g. already paid) still says so.
-        const refusal = await this.logged(() => this.log.check(subject));
+        const refusal = await this.logged(() => this.log.check(subject), until);
         return refusal ? { kind: "refused", reason: refusal } : { kind: "rejected", reason: "circuit_open", ...down };
       }
-      let result = await this.start(subject);
+      let result = await this.start(subject, until);
       if (result.kind === "drive" && result.tx.state !== "trying") {
         // An earlier transaction was decided but not closed: finish it, then start afresh.
-        await this.drive(result.tx, ctx);
-        result = await this.start(subject);
+        await this.drive(result.tx, ctx, until);
+        result = await this.start(subject, until);
       }
-      return await this.follow(subject, result, ctx);
+      return await this.follow(subject, result, ctx, until);
+    } catch (err) {
+      // The record stayed out of reach until the deadline.
+      if (isStorageFailure(err)) return UNDECIDED;
+      throw err;
     } finally {
       this.inFlight--;
     }
   }
 
   /**
-   * Starts a transaction. Every attempt gets a new id: an attempt whose answer was lost may still
-   * have begun its transaction, and one delayed (say the driver stalled) must never re-open an id
-   * that has ended. A transaction begun by a lost attempt holds a lease, and is driven once it runs out.
+   * Starts a transaction, under one new id for all of this call's attempts: an attempt whose answer
+   * was lost may have begun it, and the next one then drives it (or answers its outcome) at once
+   * instead of waiting out its lease (tx_begin).
    */
-  private start(subject: string): Promise<BeginResult<Payload, Refusal>> {
-    return this.logged(() => this.beginOnce(subject, "start", newTxId()));
+  private start(subject: string, until: number): Promise<BeginResult<Payload, Refusal>> {
+    const txId = newTxId();
+    return this.logged(() => this.beginOnce(subject, "start", txId), until);
   }
 
-  private begin(subject: string, mode: Exclude<BeginMode, "start">): Promise<BeginResult<Payload, Refusal>> {
-    return this.logged(() => this.beginOnce(subject, mode, ""));
+  private begin(subject: string, mode: Exclude<BeginMode, "start">, until: number): Promise<BeginResult<Payload, Refusal>> {
+    return this.logged(() => this.beginOnce(subject, mode, ""), until);
   }
 
   private beginOnce(subject: string, mode: BeginMode, txId: string): Promise<BeginResult<Payload, Refusal>> {
@@ -124,17 +144,18 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   }
 
   /** Acts on a begin result until the transaction the caller cares about has an outcome. */
-  private async follow(subject: string, first: BeginResult<Payload, Refusal>, ctx: RequestContext): Promise<TxOutcome<Refusal, Reason>> {
+  private async follow(subject: string, first: BeginResult<Payload, Refusal>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     let result = first;
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       switch (result.kind) {
         case "drive":
-          return this.drive(result.tx, ctx);
+          return this.drive(result.tx, ctx, until);
         case "busy":
           // Another request or instance drives it; its lease bounds how long we wait before we
           // take over ourselves.
+          if (Date.now() + wait >= until) return UNDECIDED;
           await sleep(wait);
-          result = await this.begin(subject, "watch");
+          result = await this.begin(subject, "watch", until);
           continue;
         case "done":
           return result.lastOutcome === "committed" ? { kind: "committed" } : this.aborted(result.lastOutcome);
@@ -144,15 +165,15 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     }
   }
 
-  /** Drives a transaction whose lease we hold to its end (or as far as the participants allow). */
-  async drive(tx: TxRecord<Payload>, ctx: RequestContext): Promise<TxOutcome<Refusal, Reason>> {
+  /** Drives a transaction whose lease we hold to its end, or as far as the participants allow by `until`. */
+  async drive(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     this.fault("after-begin");
     switch (tx.state) {
       case "committed":
         await this.confirmations.now([tx]);
         return { kind: "committed" };
       case "aborting":
-        return this.cancel(tx, tx.reason, this.names, ctx);
+        return this.cancel(tx, tx.reason, this.names, this.names, ctx, until);
       case "trying": {
         const outcomes = await Promise.all(
           this.definition.participants.map(([name, part]) =>
@@ -164,41 +185,62 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
         );
         this.fault("after-steps");
         const v = verdict(this.names, outcomes);
-        const decided = await this.logged(() => (v.decision === "commit" ? this.log.commit(tx) : this.log.abort(tx, v.reason)));
+        const decided = await this.logged(() => (v.decision === "commit" ? this.log.commit(tx) : this.log.abort(tx, v.reason)), until);
         this.fault("after-decision");
         switch (decided.kind) {
           case "committed":
             this.confirmations.later(tx);
             return { kind: "committed" };
-          case "aborting":
+          case "aborting": {
             // Our tries tell which participants may hold something, whoever decided the abort.
-            return this.cancel(tx, decided.reason, v.decision === "abort" ? v.cancel : this.names, ctx);
+            if (v.decision === "commit") return this.cancel(tx, decided.reason, this.names, this.names, ctx, until);
+            const sent = this.names.filter((_, i) => outcomes[i]!.kind !== "not_sent");
+            return this.cancel(tx, decided.reason, v.cancel, sent, ctx, until);
+          }
           default:
-            return this.ended(tx, decided, ctx);
+            return this.ended(tx, decided, ctx, until);
         }
       }
     }
   }
 
-  /** Cancels where needed, then closes the record; the outcome is the abort either way. */
-  private async cancel(tx: TxRecord<Payload>, reason: string, participants: readonly string[], ctx: RequestContext): Promise<TxOutcome<Refusal, Reason>> {
+  /**
+   * Cancels `participants`, then closes the record. The outcome is the abort either way, but it is
+   * answered only once the cancels are applied, or at the deadline: each cancel to a participant
+   * in `mayHold` is retried until `until`. The others were never sent this driver's try, so
+   * nothing of ours is held there: their cancel (for an earlier driver's try that may still be on
+   * its way) gets the unknown-outcome policy's few attempts, and if it fails the record stays open
+   * for recovery without holding up the answer.
+   */
+  private async cancel(
+    tx: TxRecord<Payload>,
+    reason: string,
+    participants: readonly string[],
+    mayHold: readonly string[],
+    ctx: RequestContext,
+    until: number,
+  ): Promise<TxOutcome<Refusal, Reason>> {
+    const { answer, unknownOutcome } = this.options.policies;
     const cancelled = await Promise.all(
       this.definition.participants
         .filter(([name]) => participants.includes(name))
-        .map(([name, part]) => this.transport.send(name, tx.protocol, "cancel", phaseBody(tx, part), this.options.policies.settlement, ctx)),
+        .map(([name, part]) => {
+          const policy = mayHold.includes(name) ? answer : unknownOutcome;
+          return this.transport.send(name, tx.protocol, "cancel", phaseBody(tx, part), policy, ctx, policy === answer ? until : undefined);
+        }),
     );
     if (cancelled.every((c) => c.kind === "done")) {
-      const closed = await this.logged(() => this.log.finishAbort(tx));
-      if (closed.kind !== "aborting") return this.ended(tx, closed, ctx);
+      const closed = await this.logged(() => this.log.finishAbort(tx), until);
+      if (closed.kind !== "aborting") return this.ended(tx, closed, ctx, until);
     } else {
-      ctx.log.warn({ subject: tx.subject, tx: tx.id }, "cancel incomplete; left for recovery");
+      ctx.log.warn({ subject: tx.subject, tx: tx.id }, "cancels not applied by the deadline; left for recovery");
     }
     // The abort is decided and durable: whoever takes the lease next finishes the cancels.
     return this.aborted(reason);
   }
 
   /** The outcome of a decision or close write that found the transaction ended, or gone. */
-  private async ended(tx: TxRecord<Payload>, status: LogStatus, ctx: RequestContext): Promise<TxOutcome<Refusal, Reason>> {
+  private async ended(tx: TxRecord<Payload>, status: LogStatus, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     switch (status.kind) {
       case "committed":
         return { kind: "committed" };
@@ -207,7 +249,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
         return this.aborted(status.reason);
       case "unknown":
         // Someone else finished it: the subject tells how.
-        return this.follow(tx.subject, await this.begin(tx.subject, "watch"), ctx);
+        return this.follow(tx.subject, await this.begin(tx.subject, "watch", until), ctx, until);
     }
   }
 
@@ -226,18 +268,21 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
 
   /**
    * Drives every transaction on every shard whose lease ran out: its owner crashed or stalled.
-   * Safe to run in any number of instances at once; the lease hands each to one of them.
+   * Safe to run in any number of instances at once; the lease hands each to one of them. Nobody
+   * waits on the answer, so each gets the settlement policy's time, and what is left waits for the
+   * next sweep.
    */
   async recover(batch = 100): Promise<number> {
     let recovered = 0;
     await Promise.all(
       Array.from({ length: this.log.shardCount }, async (_, shard) => {
         for (const subject of await this.log.expired(shard, batch)) {
-          const result = await this.begin(subject, "resume");
+          const until = Date.now() + this.options.policies.settlement.deadlineMs;
+          const result = await this.begin(subject, "resume", until);
           if (result.kind !== "drive") continue;
           const ctx = backgroundContext(this.tracer, "recover transaction", this.logger);
           try {
-            const outcome = await this.drive(result.tx, ctx);
+            const outcome = await this.drive(result.tx, ctx, until);
             recovered++;
             transactionRecoveries.inc();
             ctx.log.info({ subject, tx: result.tx.id, outcome }, "recovered transaction");
@@ -275,9 +320,12 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     return this.confirmations.drain();
   }
 
-  /** A log call, retried by the unknown-outcome policy while its outcome is unknown (every log write is idempotent). */
-  private logged<T>(call: () => Promise<T>): Promise<T> {
-    return withRetries(this.options.policies.unknownOutcome, call, (err) => err instanceof OutcomeUnknownError);
+  /**
+   * A log call, retried by the answer policy until `until` while the record's shard does not
+   * answer, or answered without knowing whether it ran (every log write is idempotent).
+   */
+  private logged<T>(call: () => Promise<T>, until: number): Promise<T> {
+    return withRetries(this.options.policies.answer, call, isStorageFailure, { until });
   }
 
   private fault(point: string): void {

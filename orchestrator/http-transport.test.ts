@@ -94,6 +94,17 @@ describe("the breaker", () => {
     expect(calls).toHaveLength(4);
   });
 
+  it("holds back tries only: a cancel is sent while it is open, since it settles work already sent", async () => {
+    const stock = new HttpParticipant("stock", client, breaker({ failures: 1 }));
+    const c = await ctx();
+    expect(await stock.phase("saga", "try", { tx: "t3", items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "unknown" });
+    expect(await stock.phase("saga", "try", { tx: "t4", items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "not_sent" });
+    answers = [200];
+    expect(await stock.phase("saga", "cancel", { tx: "t3", items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "done" });
+    expect(calls.at(-1)).toBe("POST /internal/stock/saga/compensate");
+    expect(stock.failingFastFor()).toBeGreaterThan(0);
+  });
+
   it("does not stop reads: they are sent while it is open", async () => {
     const stock = new HttpParticipant("stock", client, breaker({ failures: 1 }));
     const c = await ctx();

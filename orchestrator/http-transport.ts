@@ -3,7 +3,7 @@
 // Reads that are not part of a transaction use `read`: retried too, but never through the breaker,
 // since they change nothing and failing them fast would only delay the probe that closes it.
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen } from "cockatiel";
-import type { ServiceClient, ServiceReply } from "../common/http.js";
+import { neverSent, type ServiceClient, type ServiceReply } from "../common/http.js";
 import { elapsedSeconds, type Recorder } from "../common/metrics.js";
 import type { RequestContext } from "../common/tracing.js";
 import { circuitBreakerState, participantCallDuration, participantCallRetries } from "./metrics.js";
@@ -21,6 +21,8 @@ export interface BreakerOptions {
 
 /** A participant's 5xx answer: it could not do its part now (e.g. its Redis did not answer). */
 class ParticipantFailure extends Error {}
+/** No attempt so far reached the participant (no connection could be made): retried, and if it stays so, not sent. */
+class NeverSent extends Error {}
 
 const failedAnswer = (reply: ServiceReply) => reply.status >= 500;
 const RESULTS: Array<CallOutcome["kind"]> = ["done", "refused", "unknown", "not_sent"];
@@ -80,14 +82,17 @@ export class HttpParticipant {
     return this.send(false, "GET", path, policy, ctx);
   }
 
-  /** A phase of a transaction, through the breaker: its outcome, timed; never throws. */
-  async phase(protocol: TxProtocol, phase: Phase, body: unknown, policy: RetryPolicy, ctx: RequestContext): Promise<CallOutcome> {
+  /**
+   * A phase of a transaction: its outcome, timed; never throws. Tries go through the breaker; a
+   * cancel or confirm never does, since it settles work already sent and must get through.
+   */
+  async phase(protocol: TxProtocol, phase: Phase, body: unknown, policy: RetryPolicy, ctx: RequestContext, until?: number): Promise<CallOutcome> {
     const start = performance.now();
     let outcome: CallOutcome;
     try {
-      outcome = toOutcome(await this.send<TryReply>(true, "POST", this.routes[protocol][phase], policy, ctx, body));
+      outcome = toOutcome(await this.send<TryReply>(phase === "try", "POST", this.routes[protocol][phase], policy, ctx, body, until));
     } catch (err) {
-      outcome = err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN;
+      outcome = err instanceof NeverSent || err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN;
     }
     this.recorders[phaseName(protocol, phase)]![outcome.kind].observe(elapsedSeconds(start));
     return outcome;
@@ -98,9 +103,11 @@ export class HttpParticipant {
    * a 5xx) as `policy` allows. 4xx answers are the participant's decisions, and a healthy
    * participant's. Throws when there is no usable answer.
    */
-  private send<T>(guarded: boolean, method: "GET" | "POST", path: string, policy: RetryPolicy, ctx: RequestContext, body?: unknown): Promise<ServiceReply<T>> {
+  private send<T>(guarded: boolean, method: "GET" | "POST", path: string, policy: RetryPolicy, ctx: RequestContext, body?: unknown, until?: number): Promise<ServiceReply<T>> {
     const span = ctx.span.startCall(method, path);
     const headers = ctx.callHeaders(span);
+    // Whether any attempt may have reached the participant: if none did, the call was not sent.
+    let reached = false;
     // Promise chains rather than async functions: this runs twice per checkout, and each async
     // frame costs.
     const attempt = (n: number, timeoutMs: number | undefined): Promise<ServiceReply<T>> => {
@@ -108,18 +115,23 @@ export class HttpParticipant {
       const sent = guarded ? this.breaker.execute(() => this.client.request<T>(method, path, options)) : this.client.request<T>(method, path, options);
       return sent.then(
         (reply) => {
-          if (failedAnswer(reply)) throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
-          return reply;
+          if (!failedAnswer(reply)) return reply;
+          reached = true;
+          throw new ParticipantFailure(`${this.name} answered ${reply.status}`);
         },
         (err: unknown) => {
           // The breaker opened after an earlier attempt went out, and that one may have been
           // applied: the outcome is unknown (so the phase is cancelled), never "not sent".
-          if (err instanceof BrokenCircuitError && n > 1) throw new ParticipantFailure(`${this.name}: circuit opened after ${n - 1} attempt(s) were sent`);
+          if (err instanceof BrokenCircuitError && reached) throw new ParticipantFailure(`${this.name}: circuit opened after ${n - 1} attempt(s) were sent`);
+          if (err instanceof BrokenCircuitError) throw err;
+          if (!neverSent(err)) reached = true;
+          else if (!reached) throw new NeverSent(`${this.name}: no connection could be made`, { cause: err });
           throw err;
         },
       );
     };
-    return withRetries(policy, attempt, (err) => !(err instanceof BrokenCircuitError), () => participantCallRetries.inc({ participant: this.name })).then(
+    const onRetry = () => participantCallRetries.inc({ participant: this.name });
+    return withRetries(policy, attempt, (err) => !(err instanceof BrokenCircuitError), { onRetry, until }).then(
       (reply) => {
         span.end(reply.status);
         return reply;
@@ -150,8 +162,8 @@ export class HttpTransport implements Transport {
     this.byName = new Map(participants.map((p) => [p.name, p]));
   }
 
-  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext): Promise<CallOutcome> {
-    return this.byName.get(participant)!.phase(protocol, phase, body, policy, ctx);
+  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext, until?: number): Promise<CallOutcome> {
+    return this.byName.get(participant)!.phase(protocol, phase, body, policy, ctx, until);
   }
 
   async confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean> {

@@ -16,11 +16,14 @@ export type CallOutcome =
   | { kind: "not_sent" };
 
 export interface Transport {
-  /** One try or cancel to one participant, retried by `policy`; never throws. */
-  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext): Promise<CallOutcome>;
+  /** One try or cancel to one participant, retried by `policy` (until `until`, when given); never throws. */
+  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext, until?: number): Promise<CallOutcome>;
   /** Confirms of many transactions to one participant; true once it acknowledged them all. */
   confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean>;
-  /** A participant that refuses new work now (its breaker is open), with seconds to wait; undefined if none. */
+  /**
+   * A participant that refuses new work now (its breaker is open), with seconds to wait; undefined
+   * if none. The breaker holds back tries only: a cancel or confirm settles work already sent.
+   */
   failingFast(): { participant: string; retryAfter: number } | undefined;
 }
 

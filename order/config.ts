@@ -16,9 +16,15 @@ export const orderConfig = baseConfig.extend({
   STEP_TIMEOUT_MS: ms(50, 60_000).default(3000),
   /** The unknown-outcome policy's tries per call (all are idempotent), the first included. */
   STEP_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
-  /** The settlement retry policy (cancels and confirms, which must get through): total time per call. */
+  /**
+   * How long a checkout request waits for its real outcome: the order shard's writes and the
+   * compensations are retried until then (an abort is answered once they are applied). Past it a
+   * checkout still undecided is answered 503. Below the gateway's 60 s proxy timeout.
+   */
+  CHECKOUT_DEADLINE_MS: ms(1000, 55_000).default(30_000),
+  /** The settlement retry policy (confirms, and the recovery sweep's work on one checkout): total time per call. */
   SETTLE_TIMEOUT_MS: ms(50, 120_000).default(6000),
-  /** The settlement policy's tries per call; past them the transaction is left to the recovery sweep. */
+  /** The settlement policy's tries per call; past them the checkout is left to the next recovery sweep. */
   SETTLE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
   /** How long confirms wait to be sent together, one call per participant. */
   CONFIRM_DELAY_MS: ms(0, 1000).default(50),

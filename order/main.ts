@@ -15,6 +15,14 @@ const config = loadConfig("order", orderConfig);
 const store = new OrderStore(config);
 const policies: RetryPolicies = {
   unknownOutcome: { name: "unknownOutcome", attempts: config.STEP_ATTEMPTS, deadlineMs: config.STEP_TIMEOUT_MS, backoffMs: 20 },
+  answer: {
+    name: "answer",
+    attempts: Number.POSITIVE_INFINITY,
+    deadlineMs: config.CHECKOUT_DEADLINE_MS,
+    backoffMs: 20,
+    maxBackoffMs: 500,
+    attemptTimeoutMs: config.STEP_TIMEOUT_MS,
+  },
   settlement: { name: "settlement", attempts: config.SETTLE_ATTEMPTS, deadlineMs: config.SETTLE_TIMEOUT_MS, backoffMs: 20 },
 };
 const clients = [

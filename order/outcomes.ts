@@ -6,7 +6,7 @@ import type { AbortReason } from "../orchestrator/engine.js";
 import type { CheckoutOutcome, CheckoutParticipantRefusal } from "./checkout.js";
 import type { CheckoutRefusal } from "./store.js";
 
-type OutcomeName = "committed" | CheckoutRefusal | AbortReason<CheckoutParticipantRefusal> | "overloaded" | "circuit_open";
+type OutcomeName = "committed" | "unknown" | CheckoutRefusal | AbortReason<CheckoutParticipantRefusal> | "overloaded" | "circuit_open";
 
 interface Answer {
   status: ContentfulStatusCode;
@@ -31,6 +31,14 @@ const CHECKOUT_ANSWERS = {
   unavailable: { status: 424, error: rolledBack("stock or payment could not be reached"), outcome: "aborted", reason: "unreachable" },
   expired: { status: 424, error: rolledBack("the checkout took too long"), outcome: "aborted", reason: "expired" },
   overloaded: { status: 429, error: () => "too many checkouts in progress on this instance; nothing was changed", outcome: "rejected", reason: "overloaded" },
+  // The only 5xx: the order shard stayed unreachable, or another instance still drove the checkout,
+  // for the whole deadline. It finishes by itself; asking again answers its outcome.
+  unknown: {
+    status: 503,
+    error: (id) => `the outcome of checking out order ${id} is not known yet; it will be finished by itself, and checking out again answers it`,
+    outcome: "unknown",
+    reason: "",
+  },
   circuit_open: {
     status: 424,
     error: (_, participant) => `${participant} service is unavailable (circuit open); nothing was changed`,
@@ -40,10 +48,10 @@ const CHECKOUT_ANSWERS = {
 } as const satisfies Record<OutcomeName, Answer>;
 
 export function answerOf(outcome: CheckoutOutcome): Answer {
-  return CHECKOUT_ANSWERS[outcome.kind === "committed" ? "committed" : outcome.reason];
+  return CHECKOUT_ANSWERS[outcome.kind === "committed" || outcome.kind === "unknown" ? outcome.kind : outcome.reason];
 }
 
-/** A checkout answers 2xx if and only if the order is paid; a decided abort is always a 4xx. */
+/** A checkout answers 2xx if and only if the order is paid; a decided abort is always a 4xx; 503 only when undecided at the deadline. */
 export function checkoutReply(orderId: string, outcome: CheckoutOutcome): [ContentfulStatusCode, object, Record<string, string>?] {
   const answer = answerOf(outcome);
   if (!answer.error) return [answer.status, outcome.kind === "refused" ? { order_id: orderId, paid: true, already_paid: true } : { order_id: orderId, paid: true }];

@@ -10,23 +10,40 @@ import { client, metricSum, scrape, settled, shop, startTestStack, type TestStac
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
+/** The checkout deadline of this stack: short, so that waiting past it is quick. */
+const DEADLINE_MS = 5000;
 
 beforeAll(async () => {
   stack = await startTestStack({
     instances: 2,
-    env: { REDIS_TIMEOUT_MS: "300", STEP_TIMEOUT_MS: "1000", CHECKOUT_LEASE_MS: "1000", RECOVERY_INTERVAL_MS: "200", BREAKER_FAILURES: "1000" },
+    env: {
+      REDIS_TIMEOUT_MS: "300",
+      STEP_TIMEOUT_MS: "1000",
+      CHECKOUT_LEASE_MS: "1000",
+      CHECKOUT_DEADLINE_MS: String(DEADLINE_MS),
+      RECOVERY_INTERVAL_MS: "200",
+      BREAKER_FAILURES: "1000",
+    },
   });
   fx = shop(stack.api);
 });
 afterAll(() => stack?.teardown());
 
-/** Runs `during` while the components are stopped (SIGSTOP), and always resumes them. */
-async function stalled<T>(components: Component[], during: () => Promise<T>): Promise<T> {
+/**
+ * Runs `during` while the components are stopped (SIGSTOP), and always resumes them: after
+ * `resumeAfterMs` if given (while `during` still runs), else once it ended.
+ */
+async function stalled<T>(components: Component[], during: () => Promise<T>, resumeAfterMs?: number): Promise<T> {
+  const resume = () => {
+    for (const c of components) c.proc!.kill("SIGCONT");
+  };
   for (const c of components) c.proc!.kill("SIGSTOP");
+  const timer = resumeAfterMs === undefined ? undefined : setTimeout(resume, resumeAfterMs);
   try {
     return await during();
   } finally {
-    for (const c of components) c.proc!.kill("SIGCONT");
+    clearTimeout(timer);
+    resume();
   }
 }
 
@@ -65,16 +82,44 @@ describe("a stalled Redis shard", () => {
     expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
   });
 
-  it("behind the order itself: 503 (no decision could be recorded), then recovery finishes the checkout exactly once", async () => {
+  it("behind the order itself, back within the deadline: the checkout answers its real outcome, applied once", async () => {
+    const { item, user, order } = await newOrder();
+    // Stalled longer than the Redis timeout, the lease and the step timeout together.
+    const answer = await stalled([stack.redis.order[0]!], () => stack.api.post(`/orders/checkout/${order}`), 2500);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    await settled(stack);
+    expect(await fx.paid(order)).toBe(true);
+    expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
+  });
+
+  it("behind the order itself past the deadline: 503 (undecided), then recovery finishes the checkout exactly once", async () => {
     const { item, user, order } = await newOrder();
     const answer = await stalled([stack.redis.order[0]!], () => stack.api.post(`/orders/checkout/${order}`));
     expect(answer.status).toBe(503);
+    expect(answer.body.error).toMatch(/not known yet/);
     await settled(stack);
     // Either way, paid exactly when the stock and the credit were taken, once.
     const paid = await fx.paid(order);
     expect([await fx.stock(item), await fx.credit(user)]).toEqual(paid ? [8, 14] : [10, 20]);
     expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(200);
     expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
+  });
+});
+
+describe("a killed order shard", () => {
+  it("restarted within the deadline: checkouts sent while it is down answer their real outcome, never a 5xx", async () => {
+    const orders = await Promise.all(Array.from({ length: 6 }, () => newOrder()));
+    const shard = stack.redis.order[0]!;
+    await shard.stop("SIGKILL");
+    const answers = Promise.all(orders.map(({ order }) => stack.api.post(`/orders/checkout/${order}`)));
+    await sleep(1000);
+    await shard.start();
+    for (const a of await answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
+    await settled(stack);
+    for (const { item, user, order } of orders) {
+      expect(await fx.paid(order)).toBe(true);
+      expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
+    }
   });
 });
 

@@ -4,6 +4,7 @@
 import { OutcomeUnknownError } from "../../common/redis.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "../log.js";
 import type { Phase, TxProtocol } from "../protocol.js";
+import { withRetries, type RetryPolicy } from "../retry.js";
 import type { CallOutcome, Transport } from "../transport.js";
 
 /**
@@ -92,6 +93,7 @@ interface MemoryRecord {
   state?: TxRecord<Payload>["state"];
   reason?: string;
   lease?: number;
+  owner?: string;
   paid: boolean;
   lastTx?: string;
   lastOutcome?: string;
@@ -124,13 +126,15 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
     return r;
   }
 
-  begin(subject: string, mode: BeginMode, start: { txId: string; protocol: TxProtocol }, lease: { ms: number }): Promise<BeginResult<Payload, "paid">> {
+  begin(subject: string, mode: BeginMode, start: { txId: string; protocol: TxProtocol }, lease: { ms: number; owner: string }): Promise<BeginResult<Payload, "paid">> {
     return this.call(() => {
       const r = this.record(subject);
       const drive = (): BeginResult<Payload, "paid"> => {
         r.lease = this.now + lease.ms;
+        r.owner = lease.owner;
         return { kind: "drive", tx: { subject, id: r.tx!, protocol: r.protocol!, state: r.state!, reason: r.reason ?? "", payload: { amount: this.amount } } };
       };
+      if (mode === "start" && r.tx === start.txId && r.owner === lease.owner) return drive();
       if (r.tx) {
         const live = r.lease! >= this.now;
         if (r.state === "committed") {
@@ -142,7 +146,7 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
         }
         return drive();
       }
-      if (mode !== "start") return { kind: "done", lastOutcome: r.lastOutcome ?? "" };
+      if (mode !== "start" || r.lastTx === start.txId) return { kind: "done", lastOutcome: r.lastOutcome ?? "" };
       if (r.paid) return { kind: "refused", reason: "paid" };
       Object.assign(r, { tx: start.txId, protocol: start.protocol, state: "trying", reason: "" });
       return drive();
@@ -184,7 +188,7 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
   }
 
   private close(r: MemoryRecord): void {
-    for (const field of ["tx", "protocol", "state", "reason", "lease"] as const) delete r[field];
+    for (const field of ["tx", "protocol", "state", "reason", "lease", "owner"] as const) delete r[field];
   }
 
   finishAbort(tx: TxRecord<Payload>): Promise<LogStatus> {
@@ -279,22 +283,37 @@ export class MemoryParticipant {
   }
 }
 
-/** The transport to in-memory participants, every call through the fault plan. */
+/** No answer from one attempt: retried, as the HTTP transport retries a call without an answer. */
+class NoAnswer extends Error {}
+
+/**
+ * The transport to in-memory participants, every attempt through the fault plan, retried by the
+ * policy as http-transport.ts retries. As there, only a try can be not sent (an open breaker holds
+ * back tries only); a cancel that draws `not_sent` is a dropped one.
+ */
 export class MemoryTransport implements Transport {
   constructor(
     private readonly plan: FaultPlan,
     readonly participants: Map<string, MemoryParticipant>,
   ) {}
 
-  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object): Promise<CallOutcome> {
+  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, _ctx: unknown, until?: number): Promise<CallOutcome> {
     const p = this.participants.get(participant)!;
     const { tx, amount } = body as { tx: string; amount: number };
-    return this.plan.run(
-      this.plan.take(),
-      () => (phase === "try" ? p.try(protocol, tx, amount) : p.cancel(protocol, tx)),
-      () => ({ kind: "unknown" }),
-      () => ({ kind: "not_sent" }),
-    );
+    const attempt = (n: number) =>
+      this.plan.run<CallOutcome>(
+        this.plan.take(),
+        () => (phase === "try" ? p.try(protocol, tx, amount) : p.cancel(protocol, tx)),
+        () => {
+          throw new NoAnswer();
+        },
+        // A breaker that opens after an attempt went out makes the outcome unknown, not "not sent".
+        () => {
+          if (phase === "try" && n === 1) return { kind: "not_sent" };
+          throw new NoAnswer();
+        },
+      );
+    return withRetries(policy, attempt, (err) => err instanceof NoAnswer, { until }).catch(() => ({ kind: "unknown" }) as const);
   }
 
   async confirm(participant: string, protocol: TxProtocol, bodies: object[]): Promise<boolean> {

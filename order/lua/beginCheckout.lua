@@ -35,5 +35,5 @@ local function payload()
   for i = 1, #items do reply[#reply + 1] = items[i] end
   return reply
 end
-local record = {order[4], order[5], order[6], order[7], order[8]}
+local record = {unpack(order, 4, 3 + #TX_BEGIN_FIELDS)}
 return tx_begin(KEYS[1], KEYS[2], record, ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], refusal, payload)

@@ -26,6 +26,9 @@ end
   The entry to every transaction: starts the subject's, hands an abandoned one to the caller, or
   tells the caller who is driving.
     r         the record's TX_BEGIN_FIELDS, read by the caller (in the same HMGET as its own fields)
+    new_tx    start mode: the id to begin. A request sends the same id again when a begin's answer
+              was lost, so finding it open (and still leased to this owner) or last ended means
+              that begin ran: it is driven, or its outcome answered, rather than waited on.
     mode      'start' (a request), 'watch' (waiting on a running one), 'resume' (the recovery sweep)
     refusal   a function: nil if the subject may start a transaction now, else the word for why
               not (called only when it matters, so its reads are paid only then)
@@ -36,7 +39,7 @@ end
     {'refused', refusal}                                 start mode: nothing to do
     {'done', last outcome or ''}                         watch/resume mode: no transaction is open
 ]]
-local TX_BEGIN_FIELDS = {'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease'}
+local TX_BEGIN_FIELDS = {'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease', 'tx_owner', 'last_tx'}
 
 local function tx_begin(record, pending, r, subject, mode, new_tx, protocol, lease_ms, owner, refusal, payload)
   local now = tx_now()
@@ -55,6 +58,9 @@ local function tx_begin(record, pending, r, subject, mode, new_tx, protocol, lea
   end
 
   local tx, state = r[1], r[3]
+  if mode == 'start' and tx == new_tx and r[6] == owner then
+    return drive(tx, r[2] or 'saga', state, r[4] or '')
+  end
   if tx then
     local live = tonumber(r[5]) >= now
     if state == 'committed' then
@@ -73,7 +79,7 @@ local function tx_begin(record, pending, r, subject, mode, new_tx, protocol, lea
     return drive(tx, r[2] or 'saga', state, r[4] or '')
   end
 
-  if mode ~= 'start' then
+  if mode ~= 'start' or r[7] == new_tx then
     redis.call('ZREM', pending, subject)
     return {'done', redis.call('HGET', record, 'last_outcome') or ''}
   end
