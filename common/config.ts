@@ -41,6 +41,11 @@ export const baseConfig = z.object({
    * with it. Every service must agree on it; far longer than any checkout takes.
    */
   TX_WINDOW_MS: intFromEnv(10_000, 7 * 24 * 3600_000).default(600_000),
+  /**
+   * How long a stopping service (SIGTERM) lets the requests it is serving finish before it exits
+   * anyway: longer than a checkout's deadline, so none is cut off.
+   */
+  SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600_000).default(40_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -223,7 +223,7 @@ export async function startService({ name, config, shards, mount }: ServiceDefin
     if (stopping) return;
     stopping = true;
     log.info({ signal }, `${name} stopping`);
-    setTimeout(() => process.exit(1), 10_000).unref();
+    setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
     server.close(async () => {
       for (const close of closers) await close();
       process.exit(0);

@@ -1,5 +1,6 @@
 // `npm run compose [-- --shards N --replicas M] [--subnet A.B.C.0/22]`: writes docker-compose.yml,
-// gateway/nginx.conf and observability/ for N Redis shards and M instances per service. Every
+// gateway/nginx.conf and observability/ for N Redis shards (default 1) and M instances per service
+// (default 2). Every
 // address is derived from N, M and the subnet here, so REDIS_ADDRS, MACHINE_ID, the service URLs,
 // the fixed container addresses and the gateway's upstreams agree by construction.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -130,6 +131,11 @@ const IMAGE_BUILD = { context: ".", args: { NPM_REGISTRY: "${NPM_REGISTRY:-https
 
 export const DEFAULT_SUBNET = "172.28.56.0/22";
 export const MAX_REPLICAS = 32;
+/**
+ * Instances per service unless --replicas says otherwise: two, so that while one restarts (a
+ * crash, a kill) the other serves, and the gateway hands a checkout whose instance died to it.
+ */
+export const DEFAULT_REPLICAS = 2;
 export const MAX_SHARDS = 64;
 
 /**
@@ -222,7 +228,8 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
         ]),
         networks: at(addresses.instance(service, replica)),
         restart: "unless-stopped",
-        stop_grace_period: "15s",
+        // Past SHUTDOWN_TIMEOUT_MS (40 s), which is past a checkout's deadline (30 s).
+        stop_grace_period: "45s",
       };
     }
   }
@@ -253,7 +260,7 @@ if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
   helpFromHeader(import.meta.url, args);
   const shards = Number(args.get("shards") ?? 1);
-  const replicas = Number(args.get("replicas") ?? 1);
+  const replicas = Number(args.get("replicas") ?? DEFAULT_REPLICAS);
   const inRange = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
   if (!inRange(shards, MAX_SHARDS) || !inRange(replicas, MAX_REPLICAS)) {
     console.error(`--shards must be 1-${MAX_SHARDS} and --replicas 1-${MAX_REPLICAS}`);

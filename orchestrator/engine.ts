@@ -126,13 +126,18 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   }
 
   /**
-   * Starts a transaction, under one new id for all of this call's attempts: an attempt whose answer
-   * was lost may have begun it, and the next one then drives it (or answers its outcome) at once
-   * instead of waiting out its lease (tx_begin).
+   * Starts a transaction. Attempts share one new id: an attempt whose answer was lost may have
+   * begun it, and the next one then drives it (or answers its outcome) at once instead of waiting
+   * out its lease (tx_begin). Past half a lease the id is replaced: by then another instance may
+   * be about to take the transaction over and end it, and a retry must never re-open an ended id.
    */
   private start(subject: string, until: number): Promise<BeginResult<Payload, Refusal>> {
-    const txId = newTxId();
-    return this.logged(() => this.beginOnce(subject, "start", txId), until);
+    let txId = newTxId();
+    let since = Date.now();
+    return this.logged(() => {
+      if (Date.now() - since > this.options.leaseMs / 2) [txId, since] = [newTxId(), Date.now()];
+      return this.beginOnce(subject, "start", txId);
+    }, until);
   }
 
   private begin(subject: string, mode: Exclude<BeginMode, "start">, until: number): Promise<BeginResult<Payload, Refusal>> {

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ComposeAddresses, composeModel, DEFAULT_SUBNET, instanceName, redisName, writeCompose } from "../deploy/compose.js";
+import { ComposeAddresses, composeModel, DEFAULT_REPLICAS, DEFAULT_SUBNET, instanceName, redisName, writeCompose } from "../deploy/compose.js";
 import { SERVICES } from "../common/services.js";
 
 /** promtool comes with Debian's `prometheus` package (.ci/run installs it). */
@@ -16,7 +16,7 @@ describe("docker compose", () => {
   it("the committed compose file and gateway config are the generator's output", () => {
     const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
     try {
-      writeCompose(dir, 1, 1);
+      writeCompose(dir, 1, DEFAULT_REPLICAS);
       expect(readFileSync("docker-compose.yml", "utf8")).toBe(readFileSync(join(dir, "docker-compose.yml"), "utf8"));
       for (const file of ["gateway/nginx.conf", "observability/prometheus.yml", "observability/grafana/dashboards/shardshop.json"]) {
         expect(readFileSync(file, "utf8"), file).toBe(readFileSync(join(dir, file), "utf8"));

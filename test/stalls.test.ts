@@ -135,6 +135,36 @@ describe("a stalled participant", () => {
   });
 });
 
+describe("an order instance stopped with SIGTERM", () => {
+  it("answers the checkouts it is driving before it exits", async () => {
+    const { item, user, order } = await newOrder();
+    const [first] = stack.services.order as [Component];
+    const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
+    const firstApi = client(first.url);
+    try {
+      const answer = await stalled(
+        stack.services.payment,
+        async () => {
+          const pending = firstApi.post(`/orders/checkout/${order}`);
+          for (let deadline = Date.now() + 10_000; (await orderShard.hget(`order:{${order}}`, "tx_state")) !== "trying" && Date.now() < deadline; ) await sleep(20);
+          const exited = new Promise((resolve) => first.proc!.once("exit", resolve));
+          first.proc!.kill("SIGTERM");
+          const answered = await pending;
+          return { answered, exitedAfter: await exited.then(() => true) };
+        },
+        800,
+      );
+      expect(answer.answered.status, JSON.stringify(answer.answered.body)).toBe(200);
+      expect(answer.exitedAfter).toBe(true);
+      expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
+    } finally {
+      orderShard.disconnect();
+      await firstApi.close();
+      if (!first.running) await first.start();
+    }
+  });
+});
+
 describe("two live drivers of one checkout", () => {
   it("the one that stalled past its lease changes nothing when it resumes; the other finished the checkout", async () => {
     const { item, user, order } = await newOrder();
