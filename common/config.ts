@@ -41,6 +41,8 @@ export const baseConfig = z.object({
    * with it. Every service must agree on it; far longer than any checkout takes.
    */
   TX_WINDOW_MS: intFromEnv(10_000, 7 * 24 * 3600_000).default(600_000),
+  /** How long an Idempotency-Key is remembered: a repeat within it applies nothing. At least a day in production. */
+  IDEMPOTENCY_TTL_MS: intFromEnv(1000, 30 * 24 * 3600_000).default(24 * 3600_000),
   /**
    * How long a stopping service (SIGTERM) lets the requests it is serving finish before it exits
    * anyway: longer than a checkout's deadline, so none is cut off.

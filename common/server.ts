@@ -21,7 +21,7 @@ export type ServiceEnv = { Bindings: HttpBindings };
 const MAX_INTERNAL_BODY = 256 * 1024;
 
 /** A header read from Node's own request object: cheaper than materialising the web Headers. */
-function header(c: Context<ServiceEnv>, name: string): string | undefined {
+export function header(c: Context<ServiceEnv>, name: string): string | undefined {
   const value = c.env?.incoming ? c.env.incoming.headers[name] : c.req.header(name);
   return Array.isArray(value) ? value[0] : value;
 }

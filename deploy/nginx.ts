@@ -28,6 +28,9 @@ const NGINX_ERRORS: Array<[number, string]> = [
   [494, "request headers too large"],
 ];
 
+/** The internal prefix of requests that carry an Idempotency-Key (see the locations below). */
+const KEYED = "/__keyed";
+
 export function renderNginxConfig(o: NginxOptions): string {
   const run = o.runDir;
   const upstreams = SERVICES
@@ -41,10 +44,24 @@ ${o.upstreams[name].map((u) => `    server ${u.address} max_fails=1 fail_timeout
   }`,
     )
     .join("\n");
+  // A request that carries an Idempotency-Key may be re-sent like a checkout: a repeat applies
+  // nothing and answers the first answer. nginx cannot choose proxy_next_upstream per request, so
+  // such a request is rewritten (the one kind of "if" that is safe in a location) to an internal
+  // location that re-sends, which strips the marker prefix again before proxying.
   const locations = SERVICES.map(
     (service) => `
     location ${publicPrefix(service)}/ {
+      if ($http_idempotency_key != "") {
+        rewrite ^ ${KEYED}$uri last;
+      }
       proxy_pass http://${service};
+    }
+    location ${KEYED}${publicPrefix(service)}/ {
+      internal;
+      rewrite ^${KEYED}(.*)$ $1 break;
+      proxy_pass http://${service};
+      proxy_next_upstream error timeout non_idempotent;
+      proxy_next_upstream_tries 3;
     }`,
   ).join("\n");
 
@@ -88,7 +105,8 @@ ${locations}
 
     # Checkout is idempotent by order id: a retry waits for (or takes over) the same transaction and
     # answers its real outcome. So when an order instance dies mid-checkout, hand the request to
-    # another one instead of answering 502. No other POST is retried.
+    # another one instead of answering 502. No other POST is re-sent unless it carries an
+    # Idempotency-Key.
     location /orders/checkout/ {
       proxy_pass http://order;
       proxy_next_upstream error timeout non_idempotent;

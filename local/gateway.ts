@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
 import { neverSent } from "../common/http.js";
+import { IDEMPOTENCY_HEADER } from "../common/idempotency.js";
 import { answerMalformedRequests } from "../common/malformed.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
@@ -115,8 +116,9 @@ export async function startGateway(
     try {
       const upstream = await pools[service].request(
         { method: req.method as Dispatcher.HttpMethod, path: url.pathname + url.search, headers, body: body.length > 0 ? body : undefined },
-        // As in the nginx configuration: reads, and checkout (idempotent by order id), may be re-sent.
-        req.method === "GET" || url.pathname.startsWith("/orders/checkout/"),
+        // As in the nginx configuration: reads, checkout (idempotent by order id), and any request
+        // that carries an Idempotency-Key may be re-sent.
+        req.method === "GET" || url.pathname.startsWith("/orders/checkout/") || req.headers[IDEMPOTENCY_HEADER] !== undefined,
       );
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(upstream.headers)) {

@@ -30,10 +30,18 @@ export function orderRoutes(
 ): void {
   publicRoute(
     app,
-    { method: "post", path: "/orders/create/{user_id}", summary: "Create an empty order for a user", params: userParams, reply: orderCreated, errors: [400, 404, 503] },
-    async (c, { user_id }, request) => {
+    {
+      method: "post",
+      path: "/orders/create/{user_id}",
+      summary: "Create an empty order for a user",
+      params: userParams,
+      reply: orderCreated,
+      errors: [400, 404, 503],
+      idempotent: true,
+    },
+    async (c, { user_id }, request, key) => {
       if (!(await participants.userExists(user_id, request))) throw new HTTPException(404, { message: `user ${user_id} not found` });
-      return c.json({ order_id: await store.create(user_id) });
+      return c.json({ order_id: await store.create(user_id, key) });
     },
   );
 
@@ -72,11 +80,12 @@ export function orderRoutes(
       params: itemChangeParams,
       reply: orderTotal,
       errors: [400, 404, 409, 503],
+      idempotent: true,
     },
-    async (c, { order_id, item_id, quantity = 1 }, request) => {
+    async (c, { order_id, item_id, quantity = 1 }, request, key) => {
       const price = await participants.itemPrice(item_id, request);
       if (price === null) throw new HTTPException(404, { message: `item ${item_id} not found` });
-      return orderChanged(c, order_id, await store.addItem(order_id, item_id, quantity, price));
+      return orderChanged(c, order_id, await store.addItem(order_id, item_id, quantity, price, key));
     },
   );
 
@@ -89,15 +98,24 @@ export function orderRoutes(
       params: itemChangeParams,
       reply: orderTotal,
       errors: [400, 404, 409, 503],
+      idempotent: true,
     },
-    async (c, { order_id, item_id, quantity }) => orderChanged(c, order_id, await store.removeItem(order_id, item_id, quantity)),
+    async (c, { order_id, item_id, quantity }, _, key) => orderChanged(c, order_id, await store.removeItem(order_id, item_id, quantity, key)),
   );
 
   publicRoute(
     app,
-    { method: ["delete", "post"], path: "/orders/remove/{order_id}", summary: "Delete an unpaid order", params: orderParams, reply: orderRemoved, errors: [400, 404, 409, 503] },
-    async (c, { order_id }) => {
-      orderChangeOr4xx(order_id, await store.remove(order_id));
+    {
+      method: ["delete", "post"],
+      path: "/orders/remove/{order_id}",
+      summary: "Delete an unpaid order",
+      params: orderParams,
+      reply: orderRemoved,
+      errors: [400, 404, 409, 503],
+      idempotent: true,
+    },
+    async (c, { order_id }, _, key) => {
+      orderChangeOr4xx(order_id, await store.remove(order_id, key));
       return c.json({ order_id, removed: true });
     },
   );

@@ -5,6 +5,7 @@
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
+import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
 import { loadLuaScripts, Shards } from "../common/redis.js";
 import { RedisTxLog, txLogScripts, TX_LOG_SCRIPTS } from "../orchestrator/redis-log.js";
 import { itemsKey, orderKey, PENDING_CHECKOUTS } from "./keys.js";
@@ -17,6 +18,8 @@ const SCRIPTS = [
   "removeOrder",
   "beginCheckout",
 ] as const;
+/** The scripts of public changes, which an Idempotency-Key may guard. */
+const GUARDED = ["createOrder", "addItem", "removeItem", "removeOrder"] as const;
 
 export interface Order {
   order_id: string;
@@ -43,12 +46,15 @@ export type OrderChange =
   | { status: "too_many"; held: number };
 
 export class OrderStore {
-  readonly shards: Shards<(typeof SCRIPTS)[number] | (typeof TX_LOG_SCRIPTS)[number]>;
+  readonly shards;
   /** The checkout's transaction records, for the orchestrator. */
   readonly checkouts: RedisTxLog<CheckoutPayload, CheckoutRefusal>;
+  private readonly guarded: IdempotentRunner<(typeof GUARDED)[number]>;
 
   constructor(config: BaseConfig) {
-    this.shards = new Shards(config, new Map([...loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), ...txLogScripts()]));
+    const own = withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED);
+    this.shards = new Shards(config, new Map<Parameters<typeof own.get>[0] | (typeof TX_LOG_SCRIPTS)[number], string>([...own, ...txLogScripts()]));
+    this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
     this.checkouts = new RedisTxLog(this.shards, {
       recordKey: orderKey,
       pendingKey: PENDING_CHECKOUTS,
@@ -64,9 +70,10 @@ export class OrderStore {
     });
   }
 
-  async create(userId: string): Promise<string> {
-    const id = newId();
-    await this.shards.runFor(id, "createOrder", [orderKey(id)], [userId]);
+  /** With a key, the new order's id is the key's. */
+  async create(userId: string, key?: IdempotencyKey): Promise<string> {
+    const id = key?.newId ?? newId();
+    await this.guarded.run(id, "createOrder", [orderKey(id)], [userId], orderKey(id), key);
     return id;
   }
 
@@ -98,18 +105,18 @@ export class OrderStore {
     };
   }
 
-  async addItem(id: string, itemId: string, quantity: number, price: number): Promise<OrderChange> {
-    const reply = await this.shards.runFor(id, "addItem", [orderKey(id), itemsKey(id)], [itemId, quantity, price, MAX_VALUE]);
+  async addItem(id: string, itemId: string, quantity: number, price: number, key?: IdempotencyKey): Promise<OrderChange> {
+    const reply = await this.guarded.run(id, "addItem", [orderKey(id), itemsKey(id)], [itemId, quantity, price, MAX_VALUE], orderKey(id), key);
     return toChange(reply as [string, number?]);
   }
 
-  async removeItem(id: string, itemId: string, quantity?: number): Promise<OrderChange> {
-    const reply = await this.shards.runFor(id, "removeItem", [orderKey(id), itemsKey(id)], [itemId, quantity ?? ""]);
+  async removeItem(id: string, itemId: string, quantity?: number, key?: IdempotencyKey): Promise<OrderChange> {
+    const reply = await this.guarded.run(id, "removeItem", [orderKey(id), itemsKey(id)], [itemId, quantity ?? ""], orderKey(id), key);
     return toChange(reply as [string, number?]);
   }
 
-  async remove(id: string): Promise<OrderChange> {
-    return toChange((await this.shards.runFor(id, "removeOrder", [orderKey(id), itemsKey(id)], [])) as [string]);
+  async remove(id: string, key?: IdempotencyKey): Promise<OrderChange> {
+    return toChange((await this.guarded.run(id, "removeOrder", [orderKey(id), itemsKey(id)], [], orderKey(id), key)) as [string]);
   }
 }
 

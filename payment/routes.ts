@@ -22,8 +22,8 @@ import type { CreditChange, PaymentStore } from "./store.js";
 export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
   publicRoute(
     app,
-    { method: "post", path: "/payment/create_user", summary: "Create a user with no credit", reply: userCreated, errors: [503] },
-    async (c) => c.json({ user_id: await store.createUser() }),
+    { method: "post", path: "/payment/create_user", summary: "Create a user with no credit", reply: userCreated, errors: [503], idempotent: true },
+    async (c, _, _request, key) => c.json({ user_id: await store.createUser(key) }),
   );
 
   publicRoute(
@@ -54,17 +54,25 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
 
   publicRoute(
     app,
-    { method: "post", path: "/payment/add_funds/{user_id}/{amount}", summary: "Add credit to a user", params: fundsParams, reply: fundsAdded, errors: [400, 404, 503] },
-    async (c, { user_id, amount }) => {
-      creditOr4xx(user_id, await store.addFunds(user_id, amount));
+    { method: "post", path: "/payment/add_funds/{user_id}/{amount}", summary: "Add credit to a user", params: fundsParams, reply: fundsAdded, errors: [400, 404, 503], idempotent: true },
+    async (c, { user_id, amount }, _, key) => {
+      creditOr4xx(user_id, await store.addFunds(user_id, amount, key));
       return c.json({ done: true });
     },
   );
 
   publicRoute(
     app,
-    { method: "post", path: "/payment/pay/{user_id}/{amount}", summary: "Take credit from a user; refused (400) if short", params: fundsParams, reply: userCredit, errors: [400, 404, 503] },
-    async (c, { user_id, amount }) => c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount)) }),
+    {
+      method: "post",
+      path: "/payment/pay/{user_id}/{amount}",
+      summary: "Take credit from a user; refused (400) if short",
+      params: fundsParams,
+      reply: userCredit,
+      errors: [400, 404, 503],
+      idempotent: true,
+    },
+    async (c, { user_id, amount }, _, key) => c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount, undefined, key)) }),
   );
 
   publicRoute(
@@ -76,8 +84,9 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
       params: orderPaymentParams,
       reply: userCredit,
       errors: [400, 404, 503],
+      idempotent: true,
     },
-    async (c, { user_id, order_id, amount }) => c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount, order_id)) }),
+    async (c, { user_id, order_id, amount }, _, key) => c.json({ user_id, credit: creditOr4xx(user_id, await store.pay(user_id, amount, order_id, key)) }),
   );
 
   publicRoute(
@@ -89,9 +98,10 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
       params: orderParams,
       reply: paymentCancelled,
       errors: [400, 404, 503],
+      idempotent: true,
     },
-    async (c, { user_id, order_id }) => {
-      const refunded = await store.cancelOrderPayment(user_id, order_id);
+    async (c, { user_id, order_id }, _, key) => {
+      const refunded = await store.cancelOrderPayment(user_id, order_id, key);
       if (refunded === null) throw userNotFound(user_id);
       return c.json({ user_id, order_id, refunded });
     },

@@ -4,6 +4,7 @@
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
+import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
 import { PARTICIPANT_REFUSALS, type PaymentRefusal } from "../common/contract.js";
 import { decodeSettlement, decodeTry, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply } from "../orchestrator/participant.js";
@@ -17,6 +18,8 @@ const PHASE_SCRIPTS = {
 
 const PHASES = Object.values(PHASE_SCRIPTS).flatMap((phases) => Object.values(phases).map(([script]) => script));
 const SCRIPTS = ["createUser", "batchInitUsers", "addFunds", "pay", "cancelOrderPayment", ...PHASES] as const;
+/** The scripts of public changes, which an Idempotency-Key may guard. */
+const GUARDED = ["createUser", "addFunds", "pay", "cancelOrderPayment"] as const;
 const REFUSALS = [...PARTICIPANT_REFUSALS.payment, ...PROTOCOL_REFUSALS];
 
 const userKey = (id: string) => `user:{${id}}`;
@@ -29,17 +32,20 @@ export type CreditChange =
   | { status: "not_found" | "overflow" };
 
 export class PaymentStore {
-  readonly shards: Shards<(typeof SCRIPTS)[number]>;
+  readonly shards;
   private readonly windowMs: number;
+  private readonly guarded: IdempotentRunner<(typeof GUARDED)[number]>;
 
   constructor(config: BaseConfig) {
     this.windowMs = config.TX_WINDOW_MS;
-    this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
+    this.shards = new Shards(config, withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED));
+    this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
   }
 
-  async createUser(): Promise<string> {
-    const id = newId();
-    await this.shards.runFor(id, "createUser", [userKey(id)], []);
+  /** With a key, the new user's id is the key's. */
+  async createUser(key?: IdempotencyKey): Promise<string> {
+    const id = key?.newId ?? newId();
+    await this.guarded.run(id, "createUser", [userKey(id)], [], userKey(id), key);
     return id;
   }
 
@@ -55,22 +61,20 @@ export class PaymentStore {
     return credit == null ? null : Number(credit);
   }
 
-  async addFunds(id: string, amount: number): Promise<CreditChange> {
-    return toChange(await this.shards.runFor(id, "addFunds", [userKey(id)], [amount, MAX_VALUE]));
+  async addFunds(id: string, amount: number, key?: IdempotencyKey): Promise<CreditChange> {
+    return toChange(await this.guarded.run(id, "addFunds", [userKey(id)], [amount, MAX_VALUE], userKey(id), key));
   }
 
   /** With an order id, at most one payment per (user, order). */
-  async pay(id: string, amount: number, orderId?: string): Promise<CreditChange> {
+  async pay(id: string, amount: number, orderId?: string, key?: IdempotencyKey): Promise<CreditChange> {
     const keys = orderId ? [userKey(id), orderPaymentKey(id, orderId)] : [userKey(id)];
-    return toChange(await this.shards.runFor(id, "pay", keys, [amount]));
+    return toChange(await this.guarded.run(id, "pay", keys, [amount], userKey(id), key));
   }
 
   /** Refunds an order payment once; null when the user is unknown. */
-  async cancelOrderPayment(id: string, orderId: string): Promise<number | null> {
-    const [status, refunded] = (await this.shards.runFor(id, "cancelOrderPayment", [
-      userKey(id),
-      orderPaymentKey(id, orderId),
-    ], [])) as [string, number];
+  async cancelOrderPayment(id: string, orderId: string, key?: IdempotencyKey): Promise<number | null> {
+    const keys = [userKey(id), orderPaymentKey(id, orderId)];
+    const [status, refunded] = (await this.guarded.run(id, "cancelOrderPayment", keys, [], userKey(id), key)) as [string, number];
     return status === "ok" ? refunded : null;
   }
 

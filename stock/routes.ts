@@ -10,8 +10,16 @@ import type { StockChange, StockStore } from "./store.js";
 export function stockRoutes(app: ServiceApp, store: StockStore): void {
   publicRoute(
     app,
-    { method: "post", path: "/stock/item/create/{price}", summary: "Create an item with no stock", params: createItemParams, reply: itemCreated, errors: [400, 503] },
-    async (c, { price }) => c.json({ item_id: await store.createItem(price) }),
+    {
+      method: "post",
+      path: "/stock/item/create/{price}",
+      summary: "Create an item with no stock",
+      params: createItemParams,
+      reply: itemCreated,
+      errors: [400, 503],
+      idempotent: true,
+    },
+    async (c, { price }, _, key) => c.json({ item_id: await store.createItem(price, key) }),
   );
 
   publicRoute(
@@ -42,8 +50,16 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
 
   publicRoute(
     app,
-    { method: "post", path: "/stock/add/{item_id}/{amount}", summary: "Add stock to an item", params: changeStockParams, reply: stockLevel, errors: [400, 404, 503] },
-    async (c, { item_id, amount }) => c.json({ item_id, stock: stockOr4xx(item_id, await store.add(item_id, amount)) }),
+    {
+      method: "post",
+      path: "/stock/add/{item_id}/{amount}",
+      summary: "Add stock to an item",
+      params: changeStockParams,
+      reply: stockLevel,
+      errors: [400, 404, 503],
+      idempotent: true,
+    },
+    async (c, { item_id, amount }, _, key) => c.json({ item_id, stock: stockOr4xx(item_id, await store.add(item_id, amount, key)) }),
   );
 
   publicRoute(
@@ -55,8 +71,9 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
       params: changeStockParams,
       reply: stockLevel,
       errors: [400, 404, 503],
+      idempotent: true,
     },
-    async (c, { item_id, amount }) => c.json({ item_id, stock: stockOr4xx(item_id, await store.subtract(item_id, amount)) }),
+    async (c, { item_id, amount }, _, key) => c.json({ item_id, stock: stockOr4xx(item_id, await store.subtract(item_id, amount, key)) }),
   );
 
   // The checkout's phases, called by the order service only.

@@ -3,6 +3,7 @@
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
+import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
 import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
 import { PARTICIPANT_REFUSALS, type StockRefusal } from "../common/contract.js";
 import { decodeSettlement, decodeTry, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply } from "../orchestrator/participant.js";
@@ -16,6 +17,8 @@ const PHASE_SCRIPTS = {
 
 const PHASES = Object.values(PHASE_SCRIPTS).flatMap((phases) => Object.values(phases).map(([script]) => script));
 const SCRIPTS = ["createItem", "batchInitItems", "addStock", "subtractStock", ...PHASES] as const;
+/** The scripts of public changes, which an Idempotency-Key may guard. */
+const GUARDED = ["createItem", "addStock", "subtractStock"] as const;
 const REFUSALS = [...PARTICIPANT_REFUSALS.stock, ...PROTOCOL_REFUSALS];
 
 const itemKey = (id: string) => `item:{${id}}`;
@@ -38,17 +41,20 @@ function phaseKeys(tx: string, items: Array<[string, number]>): string[] {
 }
 
 export class StockStore {
-  readonly shards: Shards<(typeof SCRIPTS)[number]>;
+  readonly shards;
   private readonly windowMs: number;
+  private readonly guarded: IdempotentRunner<(typeof GUARDED)[number]>;
 
   constructor(config: BaseConfig) {
     this.windowMs = config.TX_WINDOW_MS;
-    this.shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS));
+    this.shards = new Shards(config, withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED));
+    this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
   }
 
-  async createItem(price: number): Promise<string> {
-    const id = newId();
-    await this.shards.runFor(id, "createItem", [itemKey(id)], [price]);
+  /** With a key, the new item's id is the key's. */
+  async createItem(price: number, key?: IdempotencyKey): Promise<string> {
+    const id = key?.newId ?? newId();
+    await this.guarded.run(id, "createItem", [itemKey(id)], [price], itemKey(id), key);
     return id;
   }
 
@@ -64,14 +70,12 @@ export class StockStore {
     return stock == null || price == null ? null : { stock: Number(stock), price: Number(price) };
   }
 
-  async add(id: string, amount: number): Promise<StockChange> {
-    const reply = await this.shards.runFor(id, "addStock", [itemKey(id)], [amount, MAX_VALUE]);
-    return toChange(reply);
+  async add(id: string, amount: number, key?: IdempotencyKey): Promise<StockChange> {
+    return toChange(await this.guarded.run(id, "addStock", [itemKey(id)], [amount, MAX_VALUE], itemKey(id), key));
   }
 
-  async subtract(id: string, amount: number): Promise<StockChange> {
-    const reply = await this.shards.runFor(id, "subtractStock", [itemKey(id)], [amount]);
-    return toChange(reply);
+  async subtract(id: string, amount: number, key?: IdempotencyKey): Promise<StockChange> {
+    return toChange(await this.guarded.run(id, "subtractStock", [itemKey(id)], [amount], itemKey(id), key));
   }
 
   /**

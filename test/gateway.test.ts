@@ -1,7 +1,7 @@
 // Both gateways, the local one and a real nginx running the configuration deploy/nginx.ts renders
 // for every deployment: only public routes pass, both loopback addresses answer, and a checkout
-// whose order instance dies mid-request is answered by another instance, not with a 502, while no
-// other POST is ever sent twice.
+// whose order instance dies mid-request is answered by another instance, not with a 502, as is any
+// POST carrying an Idempotency-Key, while no other POST is ever sent twice.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { client, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
@@ -111,5 +111,27 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
     expect(statuses.every((s) => s === 200 || s === 502)).toBe(true);
     // Each 200 added one unit; a 502 added none, on either instance.
     expect(await fx.stock(item)).toBe(statuses.filter((s) => s === 200).length);
+  });
+
+  it("re-sends a POST that carries an Idempotency-Key to another instance when the first dies with it: applied once", async () => {
+    const fx = shop(stack.api);
+    const item = await fx.item(1, 0);
+    const victim = stack.services.stock[0]!;
+    let answers: Array<{ status: number }> = [];
+    const keys = Array.from({ length: 8 }, (_, i) => `gateway-${gateway}-${item}-${i}`);
+    victim.proc!.kill("SIGSTOP");
+    try {
+      const adds = keys.map((key) => stack.api.post(`/stock/add/${item}/1`, { "idempotency-key": key }));
+      await sleep(500);
+      await victim.stop("SIGKILL");
+      answers = await Promise.all(adds);
+    } finally {
+      if (!victim.running) await victim.start();
+    }
+    expect(answers.map((a) => a.status)).toEqual(keys.map(() => 200));
+    expect(await fx.stock(item)).toBe(8);
+    // Each one's repeat now is a replay: nothing more is added.
+    for (const key of keys) expect((await stack.api.post(`/stock/add/${item}/1`, { "idempotency-key": key })).status).toBe(200);
+    expect(await fx.stock(item)).toBe(8);
   });
 });

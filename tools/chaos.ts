@@ -12,6 +12,7 @@
 //   --every S      a kill per S seconds' worth of checkouts (default 3), --down S: how long a victim stays down (1.5)
 //   --shards N --instances N      stack layout (default 3, 2)
 //   --orders N     checkouts spread over the window (default 40 per second)
+//   --concurrency N   checkouts in flight at most (default 16)
 //   --protocol P   saga or 2pc (default: TX_PROTOCOL, else saga)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +32,8 @@ export interface ChaosOptions {
   shards: number;
   instances: number;
   orders: number;
+  /** Checkouts in flight at most. */
+  concurrency?: number;
   /** The checkout protocol the stack runs. */
   protocol: TxProtocol;
   log?: (line: string) => void;
@@ -126,7 +129,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // Checkouts spread over the window, a few in flight at a time.
     const spacing = (o.seconds * 1000) / plan.orders.length;
     let slowestCheckoutMs = 0;
-    const statuses = await mapLimit(plan.orders, 16, async (order, k) => {
+    const statuses = await mapLimit(plan.orders, o.concurrency ?? 16, async (order, k) => {
       const due = started + k * spacing - Date.now();
       if (due > 0) await sleep(due);
       sent++;
@@ -224,6 +227,7 @@ if (isMain(import.meta.url)) {
     shards: num("shards", 3),
     instances: num("instances", 2),
     orders: num("orders", seconds * 40),
+    concurrency: num("concurrency", 16),
     protocol: protocolArg(args.get("protocol") ?? process.env.TX_PROTOCOL ?? "saga"),
   });
   printChaosReport(report);

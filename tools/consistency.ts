@@ -56,15 +56,15 @@ export async function populate(api: Api, strict: boolean, random: ReturnType<typ
     ? [1, 2, 5, 10, 20].map((price, i) => ({ price, stock: [300, 200, 150, 100, 50][i]! }))
     : [{ price: 1, stock: 100 }];
   const items = await mapLimit(itemSpecs, 10, async (spec) => {
-    const { item_id } = await must(api.post(`/stock/item/create/${spec.price}`), "item/create");
-    await must(api.post(`/stock/add/${item_id}/${spec.stock}`), "stock/add");
+    const { item_id } = await must(api.postOnce(`/stock/item/create/${spec.price}`), "item/create");
+    await must(api.postOnce(`/stock/add/${item_id}/${spec.stock}`), "stock/add");
     return { id: item_id as string, ...spec };
   });
   const userCount = 1000;
   const users = await mapLimit(Array.from({ length: userCount }), 100, async () => {
     const credit = strict ? 10 + random.int(60) : 1;
-    const { user_id } = await must(api.post("/payment/create_user"), "create_user");
-    await must(api.post(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
+    const { user_id } = await must(api.postOnce("/payment/create_user"), "create_user");
+    await must(api.postOnce(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
     return { id: user_id as string, credit };
   });
 
@@ -80,8 +80,8 @@ export async function populate(api: Api, strict: boolean, random: ReturnType<typ
     return { user, lines: entries, total: entries.reduce((sum, [i, q]) => sum + items[i]!.price * q, 0) };
   });
   const orders = await mapLimit(specs, 100, async (spec) => {
-    const { order_id } = await must(api.post(`/orders/create/${users[spec.user]!.id}`), "orders/create");
-    for (const [i, q] of spec.lines) await must(api.post(`/orders/addItem/${order_id}/${items[i]!.id}/${q}`), "addItem");
+    const { order_id } = await must(api.postOnce(`/orders/create/${users[spec.user]!.id}`), "orders/create");
+    for (const [i, q] of spec.lines) await must(api.postOnce(`/orders/addItem/${order_id}/${items[i]!.id}/${q}`), "addItem");
     return { id: order_id as string, ...spec };
   });
   return { items, users, orders };

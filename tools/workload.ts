@@ -1,5 +1,7 @@
 // Shared by the consistency test, the benchmark and the chaos run: a keep-alive HTTP client for
 // the public API, bounded concurrency, and a seeded random source.
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
 
 export interface Answer<T = any> {
@@ -16,9 +18,9 @@ export interface Answer<T = any> {
 export function apiClient(baseUrl: string, connections = 128) {
   const dispatcher = new Agent({ connections, keepAliveTimeout: 30_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
   const base = baseUrl.replace(/\/$/, "");
-  const call = async <T = any>(method: "GET" | "POST" | "DELETE", path: string): Promise<Answer<T>> => {
+  const call = async <T = any>(method: "GET" | "POST" | "DELETE", path: string, headers?: Record<string, string>): Promise<Answer<T>> => {
     try {
-      const res = await request(base + path, { method, dispatcher });
+      const res = await request(base + path, { method, dispatcher, headers });
       const text = await res.body.text();
       let body: unknown = text;
       try {
@@ -34,9 +36,22 @@ export function apiClient(baseUrl: string, connections = 128) {
   };
   return {
     base,
-    get: <T = any>(path: string) => call<T>("GET", path),
-    post: <T = any>(path: string) => call<T>("POST", path),
-    delete: <T = any>(path: string) => call<T>("DELETE", path),
+    get: <T = any>(path: string, headers?: Record<string, string>) => call<T>("GET", path, headers),
+    post: <T = any>(path: string, headers?: Record<string, string>) => call<T>("POST", path, headers),
+    delete: <T = any>(path: string, headers?: Record<string, string>) => call<T>("DELETE", path, headers),
+    /**
+     * A POST sent with a new Idempotency-Key, and sent again with the same key while its answer is
+     * lost (no answer, the gateway's 502, a 503): a repeat applies nothing, so the request is
+     * applied at most once, and its answer is the first one's.
+     */
+    postOnce: async <T = any>(path: string, attempts = 10): Promise<Answer<T>> => {
+      const headers = { "idempotency-key": randomUUID() };
+      for (let attempt = 1; ; attempt++) {
+        const answer = await call<T>("POST", path, headers);
+        if (![0, 502, 503].includes(answer.status) || attempt >= attempts) return answer;
+        await sleep(Math.min(50 * 2 ** attempt, 1000));
+      }
+    },
     close: () => dispatcher.close(),
   };
 }

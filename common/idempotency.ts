@@ -1,0 +1,83 @@
+// Idempotency-Key on the public routes that change something (the contract Stripe made standard,
+// and the IETF httpapi draft): a repeat of a request with the same key applies nothing and gets the
+// first answer again; the same key with another request is a 422 that changes nothing.
+//
+// A key works in two steps. Its claim (claimIdempotencyKey.lua, on the key's own shard) binds it
+// to one request, whatever entity that request names. Then the change runs as the script's
+// idempotent variant: the script wrapped in lua/includes/idempotency.lua, which writes the record
+// (the fingerprint and the script's reply) in the same script as the change, in the entity's slot,
+// or answers the recorded reply instead of running again. A crash between the two steps leaves a
+// claim and nothing else, and the same request sent again goes on.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { HTTPException } from "hono/http-exception";
+import type { ScriptReply, Shards } from "./redis.js";
+
+export const IDEMPOTENCY_HEADER = "idempotency-key";
+const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
+const CONFLICT = "idempotency_conflict";
+const CLAIM_SCRIPT = "claimIdempotencyKey";
+
+/** A request's Idempotency-Key, as the scripts use it. */
+export interface IdempotencyKey {
+  /** SHA-256 of the key (base64url): names its claim and its records. */
+  digest: string;
+  /** SHA-256 of the route and its parsed parameters: what "the same request" means. */
+  fingerprint: string;
+  /**
+   * The id a creation guarded by this key makes, so that a repeat hands back the same one: "k" and
+   * the SHA-256 of the route and the key, 44 characters. It can never equal a random id (UUIDs are
+   * 36 characters) or a batch_init one (decimal digits), and two keys share one only if SHA-256
+   * collides.
+   */
+  newId: string;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
+
+/** The request's key, undefined without one; a 400 (before anything is touched) if malformed. */
+export function parseIdempotencyKey(raw: string | undefined, route: string, params: object): IdempotencyKey | undefined {
+  if (raw === undefined) return undefined;
+  if (!VISIBLE_ASCII.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
+  return { digest: sha256(raw), fingerprint: sha256(`${route}\n${JSON.stringify(params)}`), newId: `k${sha256(`${route}\n${raw}`)}` };
+}
+
+/** The name of a script's idempotent variant. */
+export type Idempotent<S extends string> = `${S}:idempotent`;
+
+const prelude = readFileSync(new URL("./lua/includes/idempotency.lua", import.meta.url), "utf8");
+
+/** `scripts`, plus the claim script and the idempotent variant of each script in `guarded`. */
+export function withIdempotency<S extends string, G extends S>(scripts: Map<S, string>, guarded: readonly G[]): Map<S | Idempotent<G> | typeof CLAIM_SCRIPT, string> {
+  const all = new Map<S | Idempotent<G> | typeof CLAIM_SCRIPT, string>(scripts);
+  all.set(CLAIM_SCRIPT, readFileSync(new URL(`./lua/${CLAIM_SCRIPT}.lua`, import.meta.url), "utf8"));
+  for (const name of guarded) all.set(`${name}:idempotent`, `${prelude}\nlocal replay = idem_replay()\nif replay then return replay end\nreturn idem_keep((function()\n${scripts.get(name)}\nend)())\n`);
+  return all;
+}
+
+/** A store's way to run a script guarded by a request's key, or plainly without one. */
+export class IdempotentRunner<S extends string> {
+  constructor(
+    /** Shards holding `withIdempotency`'s scripts for every S. */
+    private readonly shards: Shards<string>,
+    /** How long keys are remembered. */
+    private readonly ttlMs: number,
+  ) {}
+
+  /**
+   * Runs `script` on the shard of `id`; with a key, claimed first and recorded beside
+   * `entityKey` (a key of the entity it changes, so in its slot). A 422 when the key was used for
+   * another request.
+   */
+  async run(id: string, script: S, keys: string[], args: (string | number)[], entityKey: string, key: IdempotencyKey | undefined): Promise<ScriptReply> {
+    if (!key) return this.shards.runFor(id, script, keys, args);
+    const claim = await this.shards.runFor(key.digest, CLAIM_SCRIPT, [`idem:{${key.digest}}`], [key.fingerprint, this.ttlMs]);
+    if (!conflict(claim)) {
+      const reply = await this.shards.runFor(id, `${script}:idempotent`, [...keys, `${entityKey}:idem:${key.digest}`], [...args, key.fingerprint, this.ttlMs]);
+      if (!conflict(reply)) return reply;
+    }
+    throw new HTTPException(422, { message: "this Idempotency-Key was used for another request; nothing was changed" });
+  }
+}
+
+const conflict = (reply: ScriptReply) => Array.isArray(reply) && reply[0] === CONFLICT;
