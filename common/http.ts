@@ -3,6 +3,9 @@
 // the request never left (no connection could be made).
 import { BalancedPool, Pool, type Dispatcher } from "undici";
 
+/** The header a client sends to make a change safe to repeat (common/idempotency.ts; the gateways re-send such requests). */
+export const IDEMPOTENCY_HEADER = "idempotency-key";
+
 /** Connection errors that prove a request never reached its server. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 

@@ -12,8 +12,6 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { HTTPException } from "hono/http-exception";
 import type { ScriptReply, Shards } from "./redis.js";
-
-export const IDEMPOTENCY_HEADER = "idempotency-key";
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
 const CONFLICT = "idempotency_conflict";
 const CLAIM_SCRIPT = "claimIdempotencyKey";

@@ -2,7 +2,8 @@
 // in the service's OpenAPI document (@hono/zod-openapi), with its answer and its error shapes.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { IDEMPOTENCY_HEADER, parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
+import { IDEMPOTENCY_HEADER } from "./http.js";
+import { parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
 import { parseOr400 } from "./params.js";
 import { header, type ServiceApp, type ServiceEnv } from "./server.js";
 import type { RequestContext } from "./tracing.js";

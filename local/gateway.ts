@@ -3,8 +3,7 @@
 // else with a JSON 404. It listens on both loopback addresses, since `localhost` resolves either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
-import { neverSent } from "../common/http.js";
-import { IDEMPOTENCY_HEADER } from "../common/idempotency.js";
+import { IDEMPOTENCY_HEADER, neverSent } from "../common/http.js";
 import { answerMalformedRequests } from "../common/malformed.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 

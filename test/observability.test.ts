@@ -164,10 +164,13 @@ describe("metrics, ids and API documents", () => {
       for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
         for (const [method, op] of Object.entries(ops)) {
           const where = `${method} ${path}`;
-          // Every path parameter is described, with the pattern or type that validates it.
+          // Every path parameter is described, with the pattern or type that validates it; the one
+          // header is the optional Idempotency-Key (test/idempotency.test.ts checks where).
           const names = [...path.matchAll(/\{(\w+)\}/g)].map(([, n]) => n);
-          expect((op.parameters ?? []).map((p: any) => p.name).sort(), where).toEqual(names.sort());
-          for (const p of op.parameters ?? []) expect(p.in === "path" && p.required && p.schema?.type === "string", where).toBe(true);
+          const inPath = (op.parameters ?? []).filter((p: any) => p.in === "path");
+          expect(inPath.map((p: any) => p.name).sort(), where).toEqual(names.sort());
+          for (const p of inPath) expect(p.required && p.schema?.type === "string", where).toBe(true);
+          for (const p of op.parameters ?? []) if (p.in !== "path") expect([p.in, p.name, p.required ?? false], where).toEqual(["header", "idempotency-key", false]);
           expect(op.responses["200"]?.content?.["application/json"]?.schema, where).toBeDefined();
           for (const [code, response] of Object.entries(op.responses as Record<string, any>)) {
             if (code !== "200") expect(response.content["application/json"].schema.$ref, `${where} ${code}`).toBe("#/components/schemas/Error");
