@@ -224,7 +224,11 @@ export async function startService({ name, config, shards, mount }: ServiceDefin
     stopping = true;
     log.info({ signal }, `${name} stopping`);
     setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
+    // A keep-alive connection that was busy when the stop began goes idle once its answer is
+    // out, and would hold the close until the client drops it: close each as soon as it is idle.
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 50);
     server.close(async () => {
+      clearInterval(closeIdle);
       for (const close of closers) await close();
       process.exit(0);
     });
