@@ -33,10 +33,15 @@ export interface IdempotencyKey {
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
 
-/** The request's key, undefined without one; a 400 (before anything is touched) if malformed. */
+/** A 400 (before anything is touched) unless the key is well-formed or absent. */
+export function checkIdempotencyKey(raw: string | undefined): void {
+  if (raw !== undefined && !VISIBLE_ASCII.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
+}
+
+/** The request's key, undefined without one; a 400 if malformed. */
 export function parseIdempotencyKey(raw: string | undefined, route: string, params: object): IdempotencyKey | undefined {
+  checkIdempotencyKey(raw);
   if (raw === undefined) return undefined;
-  if (!VISIBLE_ASCII.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
   return { digest: sha256(raw), fingerprint: sha256(`${route}\n${JSON.stringify(params)}`), newId: `k${sha256(`${route}\n${raw}`)}` };
 }
 

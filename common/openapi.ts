@@ -3,7 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { IDEMPOTENCY_HEADER } from "./http.js";
-import { parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
+import { checkIdempotencyKey, parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
 import { parseOr400 } from "./params.js";
 import { header, type ServiceApp, type ServiceEnv } from "./server.js";
 import type { RequestContext } from "./tracing.js";
@@ -80,8 +80,12 @@ export function publicRoute<P extends z.ZodObject>(
       app.serve(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1"), (c, ctx) => {
         const parsed = params ? (parseOr400(params, c.req.param()) as z.output<P>) : noParams;
         // Every route that changes something checks a key it is sent; those that take one use it.
-        const key = method === "get" ? undefined : parseIdempotencyKey(header(c, IDEMPOTENCY_HEADER), routeName, parsed);
-        return handler(c, parsed, ctx, route.idempotent ? key : undefined);
+        const raw = method === "get" ? undefined : header(c, IDEMPOTENCY_HEADER);
+        if (!route.idempotent) {
+          checkIdempotencyKey(raw);
+          return handler(c, parsed, ctx, undefined);
+        }
+        return handler(c, parsed, ctx, parseIdempotencyKey(raw, routeName, parsed));
       });
     }
   }
