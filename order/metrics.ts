@@ -6,7 +6,7 @@ import type { RedisTxLog } from "../orchestrator/redis-log.js";
 
 export const checkoutDuration = new FastHistogram(
   "shardshop_checkout_duration_seconds",
-  "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty) and reason " +
+  "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty; unknown: undecided at the deadline) and reason " +
     "(aborted: stock, credit, unreachable, expired; rejected: circuit_open, overloaded), with their duration",
   ["outcome", "reason"],
 );

@@ -188,7 +188,7 @@ describe("Idempotency-Key", () => {
 describe("Idempotency-Key expiry", () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startTestStack({ env: { IDEMPOTENCY_TTL_MS: "1500" } });
+    stack = await startTestStack({ env: { IDEMPOTENCY_TTL_MS: "3000" } });
   });
   afterAll(() => stack?.teardown());
 
@@ -202,7 +202,7 @@ describe("Idempotency-Key expiry", () => {
     const created = await stack.api.post("/stock/item/create/2", keyed(key));
     const item = created.body.item_id as string;
     await stack.api.post(`/stock/add/${item}/9`);
-    await sleep(2000);
+    await sleep(3500);
     await stack.api.post(`/payment/add_funds/${user}/5`, keyed(key));
     expect(await fx.credit(user)).toBe(10);
     // The derived id again, and the item it names is not reset.

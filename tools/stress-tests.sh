@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-20}
 load=${2:-70}
 files=(test/resilience.test.ts test/observability.test.ts test/chaos.test.ts test/stalls.test.ts orchestrator/http-transport.test.ts
-  test/recovery.test.ts test/crash.test.ts test/gateway.test.ts test/checkout.test.ts)
+  test/recovery.test.ts test/crash.test.ts test/gateway.test.ts test/checkout.test.ts test/idempotency.test.ts)
 npm run build --silent
 stress-ng --cpu "$(nproc)" --cpu-load "$load" --timeout 7200s >/dev/null 2>&1 &
 stress=$!
