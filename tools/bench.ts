@@ -15,6 +15,14 @@
 //   --node-args "..."   extra node flags for the --local services (experiments)
 //   --no-verify         skip the conservation check
 //   --compare FILE      print ratios against an earlier result file
+//   --out DIR           where the result file goes (default bench-results)
+//   --vs URL            compare with a second running deployment B (A is --url or --local): the
+//                       scenarios run on A and B in turn, --pairs times (default 3; A B, then B A,
+//                       and so on), and each pair's ratio B/A and their median are printed
+//   --populate api      create the data through the plain API (create, add, addItem without a
+//                       quantity) instead of batch_init, for implementations of the 2023 API;
+//                       the scenarios then walk the ids it created (default --items/--users 1000,
+//                       --orders 1000, --fresh 50000)
 import autocannon from "autocannon";
 import { execSync } from "node:child_process";
 import { execFile } from "node:child_process";
@@ -39,10 +47,43 @@ interface Sizes {
   users: number;
   orders: number;
   fresh: number;
+  /** Users beyond `users` that only add-funds touches, so order payments stay exactly checkable. */
+  funds: number;
+}
+
+/**
+ * How the scenarios name entities: batch_init's "0".."n-1", or the ids an API population created.
+ * Users count `users + funds`, orders `orders + fresh`.
+ */
+interface EntityIds {
+  item(k: number): string;
+  user(k: number): string;
+  order(k: number): string;
+  /** Lua defining item(k), user(k) and order(k) the same way, for wrk. */
+  lua(): string;
+}
+
+const batchIds: EntityIds = {
+  item: String,
+  user: String,
+  order: String,
+  lua: () => "local function item(k) return tostring(k) end\nlocal user, order = item, item",
+};
+
+function listedIds(items: string[], users: string[], orders: string[]): EntityIds {
+  const table = (name: string, ids: string[]) => `local ${name}s = {${ids.map((id) => JSON.stringify(id)).join(",")}}\nlocal function ${name}(k) return ${name}s[k + 1] end`;
+  return {
+    item: (k) => items[k]!,
+    user: (k) => users[k]!,
+    order: (k) => orders[k]!,
+    lua: () => [table("item", items), table("user", users), table("order", orders)].join("\n"),
+  };
 }
 
 export interface ScenarioResult {
   scenario: Scenario;
+  /** Which deployment it ran against: A (--url or --local), or B (--vs). */
+  target: "A" | "B";
   run: number;
   requests: number;
   rps: number;
@@ -50,7 +91,10 @@ export interface ScenarioResult {
   non2xx: Record<string, number>;
   errors: number;
   timeouts: number;
-  processes: ProcessFigures[];
+  /** The shop's processes found on this machine, each with its CPU per request in µs. */
+  processes: Array<ProcessFigures & { usPerRequest: number }>;
+  /** Their sum (in --vs mode the other deployment idles meanwhile, so this is the loaded one's). */
+  cpuUsPerRequest: number;
   conservation?: Conservation;
 }
 
@@ -68,7 +112,10 @@ interface Conservation {
 class Touched {
   readonly orders = new Set<number>();
   nextFresh: number;
-  constructor(readonly sizes: Sizes) {
+  constructor(
+    readonly sizes: Sizes,
+    readonly ids: EntityIds,
+  ) {
     this.nextFresh = sizes.orders;
   }
   freshOrder(): number {
@@ -80,34 +127,75 @@ class Touched {
 
 function request(scenario: Scenario, sizes: Sizes, touched: Touched): { method: "GET" | "POST"; path: string } {
   const rand = (n: number) => Math.floor(Math.random() * n);
+  const ids = touched.ids;
   switch (scenario) {
     case "checkout-random": {
-      const id = rand(sizes.orders);
-      touched.orders.add(id);
-      return { method: "POST", path: `/orders/checkout/${id}` };
+      const k = rand(sizes.orders);
+      touched.orders.add(k);
+      return { method: "POST", path: `/orders/checkout/${ids.order(k)}` };
     }
     case "checkout-distinct": {
-      const id = touched.freshOrder();
-      touched.orders.add(id);
-      return { method: "POST", path: `/orders/checkout/${id}` };
+      const k = touched.freshOrder();
+      touched.orders.add(k);
+      return { method: "POST", path: `/orders/checkout/${ids.order(k)}` };
     }
     case "find":
-      return { method: "GET", path: `/stock/find/${rand(sizes.items)}` };
+      return { method: "GET", path: `/stock/find/${ids.item(rand(sizes.items))}` };
     case "add-funds":
       // Users past the ones orders belong to, so conservation of order payments stays exact.
-      return { method: "POST", path: `/payment/add_funds/${sizes.users + rand(10_000)}/1` };
+      return { method: "POST", path: `/payment/add_funds/${ids.user(sizes.users + rand(sizes.funds))}/1` };
   }
 }
 
-async function initialise(api: Api, sizes: Sizes): Promise<void> {
+async function initialise(api: Api, sizes: Sizes): Promise<EntityIds> {
   const steps = [
     `/stock/batch_init/${sizes.items}/${START_STOCK}/${PRICE}`,
-    `/payment/batch_init/${sizes.users + 10_000}/${START_CREDIT}`,
+    `/payment/batch_init/${sizes.users + sizes.funds}/${START_CREDIT}`,
     `/orders/batch_init/${sizes.orders + sizes.fresh}/${sizes.items}/${sizes.users}/${PRICE}`,
   ];
   for (const path of steps) {
     const { status, body } = await api.post(path);
     if (status !== 200) throw new Error(`${path} answered ${status}: ${JSON.stringify(body)}`);
+  }
+  return batchIds;
+}
+
+/**
+ * The same data as `initialise`, through the plain API that every implementation has (no
+ * batch_init, addItem without a quantity): items at PRICE with START_STOCK, users with
+ * START_CREDIT, orders of two random items for random users. Prints a progress line meanwhile.
+ */
+async function populateViaApi(api: Api, sizes: Sizes, label: string): Promise<EntityIds> {
+  const total = sizes.items * 2 + (sizes.users + sizes.funds) * 2 + (sizes.orders + sizes.fresh) * 3;
+  let done = 0;
+  const call = async (path: string) => {
+    const { status, body } = await api.post(path);
+    done++;
+    if (status !== 200) throw new Error(`${path} answered ${status}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  const progress = setInterval(() => process.stdout.write(`\r  ${label}: populating through the API, ${Math.floor((100 * done) / total)}% of ${total} calls`), 1000);
+  try {
+    const items = await mapLimit(Array.from({ length: sizes.items }), 64, async () => {
+      const { item_id } = await call(`/stock/item/create/${PRICE}`);
+      await call(`/stock/add/${item_id}/${START_STOCK}`);
+      return String(item_id);
+    });
+    const users = await mapLimit(Array.from({ length: sizes.users + sizes.funds }), 64, async () => {
+      const { user_id } = await call("/payment/create_user");
+      await call(`/payment/add_funds/${user_id}/${START_CREDIT}`);
+      return String(user_id);
+    });
+    const pick = <T>(list: T[], below = list.length) => list[Math.floor(Math.random() * below)]!;
+    const orders = await mapLimit(Array.from({ length: sizes.orders + sizes.fresh }), 64, async () => {
+      const { order_id } = await call(`/orders/create/${pick(users, sizes.users)}`);
+      for (let line = 0; line < 2; line++) await call(`/orders/addItem/${order_id}/${pick(items)}`);
+      return String(order_id);
+    });
+    return listedIds(items, users, orders);
+  } finally {
+    clearInterval(progress);
+    process.stdout.write(`\r  ${label}: populated through the API, ${done} calls\n`);
   }
 }
 
@@ -116,7 +204,7 @@ interface LoadOptions {
   connections: number;
   client: "autocannon" | "wrk";
 }
-type Load = Omit<ScenarioResult, "scenario" | "run" | "processes" | "conservation">;
+type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "conservation">;
 
 async function loadWithAutocannon(url: string, scenario: Scenario, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<Load> {
   const result = await autocannon({
@@ -145,12 +233,13 @@ const WRK_THREADS = 2;
 function wrkScript(scenario: Scenario, sizes: Sizes, touched: Touched): string {
   const start = touched.nextFresh - sizes.orders;
   const path: Record<Scenario, string> = {
-    "checkout-random": `"/orders/checkout/" .. math.random(0, ${sizes.orders - 1})`,
-    "checkout-distinct": `"/orders/checkout/" .. (${sizes.orders} + (${start} + (counter - 1) * ${WRK_THREADS} + index) % ${sizes.fresh})`,
-    find: `"/stock/find/" .. math.random(0, ${sizes.items - 1})`,
-    "add-funds": `"/payment/add_funds/" .. (${sizes.users} + math.random(0, 9999)) .. "/1"`,
+    "checkout-random": `"/orders/checkout/" .. order(math.random(0, ${sizes.orders - 1}))`,
+    "checkout-distinct": `"/orders/checkout/" .. order(${sizes.orders} + (${start} + (counter - 1) * ${WRK_THREADS} + index) % ${sizes.fresh})`,
+    find: `"/stock/find/" .. item(math.random(0, ${sizes.items - 1}))`,
+    "add-funds": `"/payment/add_funds/" .. user(${sizes.users} + math.random(0, ${sizes.funds - 1})) .. "/1"`,
   };
   return `
+${touched.ids.lua()}
 local threads, made = {}, 0
 function setup(thread)
   thread:set("index", made)
@@ -205,10 +294,22 @@ async function loadWithWrk(url: string, scenario: Scenario, sizes: Sizes, touche
   }
 }
 
-async function runScenario(url: string, scenario: Scenario, run: number, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<ScenarioResult> {
+async function runScenario(target: Target, scenario: Scenario, run: number, sizes: Sizes, opts: LoadOptions): Promise<ScenarioResult> {
   const sampler = sampleProcesses(findShopProcesses());
-  const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(url, scenario, sizes, touched, opts);
-  return { scenario, run, ...load, processes: sampler.stop() };
+  const started = performance.now();
+  const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(target.url, scenario, sizes, target.touched, opts);
+  const seconds = (performance.now() - started) / 1000;
+  const processes = sampler.stop().map((p) => ({ ...p, usPerRequest: Math.round(((p.cpuPercent / 100) * seconds * 1e6) / Math.max(1, load.requests)) }));
+  return { scenario, target: target.name, run, ...load, processes, cpuUsPerRequest: processes.reduce((sum, p) => sum + p.usPerRequest, 0) };
+}
+
+/** A deployment under load: where it is, what it holds, and what its scenarios have touched. */
+interface Target {
+  name: "A" | "B";
+  url: string;
+  api: Api;
+  touched: Touched;
+  conservation: ConservationCheck;
 }
 
 /**
@@ -222,7 +323,7 @@ class ConservationCheck {
 
   async run(api: Api, touched: Touched): Promise<Conservation> {
     const fresh = [...touched.orders].filter((id) => !this.checked.has(id));
-    const found = await mapLimit(fresh, 256, async (id) => (await api.get(`/orders/find/${id}`)).body);
+    const found = await mapLimit(fresh, 256, async (id) => (await api.get(`/orders/find/${touched.ids.order(id)}`)).body);
     const items = new Set<string>();
     const users = new Set<string>();
     found.forEach((o, k) => {
@@ -261,7 +362,6 @@ class ConservationCheck {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
 interface Summary {
   scenario: Scenario;
@@ -273,19 +373,77 @@ interface Summary {
 
 function summarise(results: ScenarioResult[]): Summary[] {
   return SCENARIOS.flatMap((scenario) => {
-    const mine = results.filter((r) => r.scenario === scenario);
+    const mine = results.filter((r) => r.scenario === scenario && r.target === "A");
     if (mine.length === 0) return [];
-    return [{ scenario, rps: median(mine.map((r) => r.rps)), p50: median(mine.map((r) => r.latencyMs.p50)), p99: median(mine.map((r) => r.latencyMs.p99)), runs: mine.map((r) => r.rps) }];
+    return [{ scenario, rps: medianOf(mine.map((r) => r.rps)), p50: medianOf(mine.map((r) => r.latencyMs.p50)), p99: medianOf(mine.map((r) => r.latencyMs.p99)), runs: mine.map((r) => r.rps) }];
   });
+}
+
+/** What a run writes to its result file. */
+export interface BenchRecord {
+  timestamp: string;
+  commit: string;
+  machine: { cores: number; cpu: string; node: string };
+  target: { local: object } | { url: string };
+  /** With --vs: the second deployment, each pair, and the medians per scenario. */
+  vs?: { url: string; pairs: Pair[]; medians: Record<string, { rpsRatio: number; cpuRatio: number }> };
+  options: object;
+  summary: Summary[];
+  distinctToFindRatio?: number;
+  maxServiceRssMb: number;
+  results: ScenarioResult[];
+}
+
+/** Per scenario and pair (--vs): B's rate over A's, and B's CPU per request over A's. */
+interface Pair {
+  scenario: Scenario;
+  run: number;
+  a: { rps: number; p99: number; cpuUs: number };
+  b: { rps: number; p99: number; cpuUs: number };
+  rpsRatio: number;
+  cpuRatio: number;
+}
+
+function comparePairs(results: ScenarioResult[], scenarios: Scenario[]): { pairs: Pair[]; medians: Record<string, { rpsRatio: number; cpuRatio: number }> } {
+  const pairs: Pair[] = [];
+  for (const r of results.filter((x) => x.target === "A")) {
+    const b = results.find((x) => x.target === "B" && x.scenario === r.scenario && x.run === r.run);
+    if (!b) continue;
+    const side = (x: ScenarioResult) => ({ rps: x.rps, p99: x.latencyMs.p99, cpuUs: x.cpuUsPerRequest });
+    pairs.push({ scenario: r.scenario, run: r.run, a: side(r), b: side(b), rpsRatio: b.rps / r.rps, cpuRatio: b.cpuUsPerRequest / Math.max(1, r.cpuUsPerRequest) });
+  }
+  const medians: Record<string, { rpsRatio: number; cpuRatio: number }> = {};
+  for (const scenario of scenarios) {
+    const mine = pairs.filter((p) => p.scenario === scenario);
+    if (mine.length) medians[scenario] = { rpsRatio: medianOf(mine.map((p) => p.rpsRatio)), cpuRatio: medianOf(mine.map((p) => p.cpuRatio)) };
+  }
+  console.log("\nB against A, pair by pair (A ran first in odd pairs, B in even ones):");
+  for (const p of pairs) {
+    console.log(
+      `  ${p.scenario.padEnd(18)} pair ${p.run}: A ${p.a.rps} req/s (p99 ${p.a.p99} ms, ${p.a.cpuUs} µs CPU/req)  B ${p.b.rps} req/s (p99 ${p.b.p99} ms, ${p.b.cpuUs} µs CPU/req)  B/A ${p.rpsRatio.toFixed(3)}`,
+    );
+  }
+  for (const [scenario, m] of Object.entries(medians)) console.log(`  ${scenario.padEnd(18)} median B/A: ${m.rpsRatio.toFixed(3)} req/s, ${m.cpuRatio.toFixed(3)} CPU per request`);
+  return { pairs, medians };
+}
+
+/** The true median (the mean of the middle two for an even count). */
+function medianOf(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function printResult(r: ScenarioResult): void {
   const lat = r.latencyMs;
   console.log(
-    `${r.scenario.padEnd(18)} run ${r.run}: ${String(r.rps).padStart(6)} req/s  p50 ${lat.p50} ms  p90 ${lat.p90} ms  p99 ${lat.p99} ms  max ${lat.max} ms` +
+    `${r.target} ${r.scenario.padEnd(18)} run ${r.run}: ${String(r.rps).padStart(6)} req/s  p50 ${lat.p50} ms  p90 ${lat.p90} ms  p99 ${lat.p99} ms  max ${lat.max} ms` +
       `  non-2xx ${JSON.stringify(r.non2xx)}  errors ${r.errors}  timeouts ${r.timeouts}`,
   );
-  for (const p of r.processes) console.log(`    ${p.name.padEnd(22)} cpu ${String(p.cpuPercent).padStart(3)}%  rss ${p.maxRssMb} MB`);
+  for (const p of r.processes.filter((x) => x.usPerRequest > 0)) {
+    console.log(`    ${p.name.padEnd(22)} cpu ${String(p.cpuPercent).padStart(3)}%  rss ${p.maxRssMb} MB  ${p.usPerRequest} µs/request`);
+  }
+  if (r.processes.length) console.log(`    CPU per request, the shop's processes on this machine: ${r.cpuUsPerRequest} µs`);
   if (r.conservation) {
     const c = r.conservation;
     console.log(
@@ -302,11 +460,20 @@ function gitCommit(): string {
   }
 }
 
-async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+/** Runs the benchmark as the command line `argv` says; the result is also written to --out. */
+export async function runBench(argv: string[]): Promise<{ exitCode: number; record: BenchRecord; file: string }> {
+  const args = parseArgs(argv);
   helpFromHeader(import.meta.url, args);
   const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
-  const sizes: Sizes = { items: num("items", 100_000), users: num("users", 100_000), orders: num("orders", 100_000), fresh: num("fresh", 200_000) };
+  // Through the plain API every entity costs calls, so its default population is smaller.
+  const viaApi = args.get("populate") === "api";
+  const sizes: Sizes = {
+    items: num("items", viaApi ? 1000 : 100_000),
+    users: num("users", viaApi ? 1000 : 100_000),
+    orders: num("orders", viaApi ? 1000 : 100_000),
+    fresh: num("fresh", viaApi ? 50_000 : 200_000),
+    funds: viaApi ? 1000 : 10_000,
+  };
   const client = (args.get("client") ?? "autocannon") as LoadOptions["client"];
   if (client !== "autocannon" && client !== "wrk") throw new Error("--client is autocannon or wrk");
   const opts: LoadOptions = { duration: num("duration", 20), connections: num("connections", 64), client };
@@ -326,31 +493,45 @@ async function main(): Promise<number> {
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
   }
 
-  const api = apiClient(url, 256);
+  const apiA = apiClient(url, 256);
+  const populate = args.get("populate") ?? "batch";
+  if (populate !== "batch" && populate !== "api") throw new Error("--populate is batch or api");
   const results: ScenarioResult[] = [];
+  const vs = args.get("vs");
+  const targets: Target[] = [];
   try {
-    console.log(`initialising: ${sizes.items} items, ${sizes.users} users, ${sizes.orders} + ${sizes.fresh} orders`);
-    await initialise(api, sizes);
-    const touched = new Touched(sizes);
-    const conservation = new ConservationCheck();
-    const warmup = num("warmup", 5);
-    if (warmup > 0) {
-      console.log(`warming up: ${warmup} s of checkouts (not recorded)`);
-      await runScenario(url, "checkout-random", 0, sizes, touched, { ...opts, duration: warmup });
+    for (const [name, at] of [["A", url], ...(vs ? [["B", vs] as const] : [])] as Array<["A" | "B", string]>) {
+      const api = name === "A" ? apiA : apiClient(at, 256);
+      console.log(`${name} (${at}): ${populate === "api" ? "populating through the API" : "initialising with batch_init"}: ${sizes.items} items, ${sizes.users} users, ${sizes.orders} + ${sizes.fresh} orders`);
+      const ids = populate === "api" ? await populateViaApi(api, sizes, name) : await initialise(api, sizes);
+      targets.push({ name, url: at, api, touched: new Touched(sizes, ids), conservation: new ConservationCheck() });
     }
-    for (let run = 1; run <= runs; run++) {
+    const warmup = num("warmup", vs ? 0 : 5);
+    for (const target of targets) {
+      if (warmup <= 0) break;
+      console.log(`warming up ${target.name}: ${warmup} s of checkouts (not recorded)`);
+      await runScenario(target, "checkout-random", 0, sizes, { ...opts, duration: warmup });
+    }
+    // Without --vs, --runs rounds of A. With it, --pairs pairs, each A then B or B then A in turn,
+    // so neither side always runs on a machine the other just warmed.
+    const rounds = vs ? num("pairs", 3) : runs;
+    for (let run = 1; run <= rounds; run++) {
       for (const scenario of scenarios) {
-        const result = await runScenario(url, scenario, run, sizes, touched, opts);
-        if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await conservation.run(api, touched);
-        printResult(result);
-        results.push(result);
+        for (const target of run % 2 === 1 || !vs ? targets : [...targets].reverse()) {
+          const result = await runScenario(target, scenario, run, sizes, opts);
+          if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await target.conservation.run(target.api, target.touched);
+          printResult(result);
+          results.push(result);
+        }
       }
     }
   } finally {
-    await api.close();
+    await Promise.all(targets.map((t) => t.api.close()));
+    if (!targets.length) await apiA.close();
     await stack?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
+  const pairs = vs ? comparePairs(results, scenarios) : undefined;
 
   const summary = summarise(results);
   console.log("\nmedians:");
@@ -362,7 +543,7 @@ async function main(): Promise<number> {
     const find = of("find");
     return distinct && find ? [distinct.rps / find.rps] : [];
   });
-  const ratio = runRatios.length ? median(runRatios) : undefined;
+  const ratio = runRatios.length ? medianOf(runRatios) : undefined;
   if (ratio !== undefined) {
     console.log(`  distinct checkouts / finds in the same run: ${(100 * ratio).toFixed(1)}% (runs: ${runRatios.map((r) => (100 * r).toFixed(1) + "%").join(", ")})`);
   }
@@ -370,24 +551,26 @@ async function main(): Promise<number> {
   console.log(`  largest service RSS: ${maxServiceRss} MB`);
   const violated = results.filter((r) => r.conservation && !r.conservation.ok);
 
-  const record = {
+  const record: BenchRecord = {
     timestamp: new Date().toISOString(),
     commit: gitCommit(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
     target: stack ? { local: layout } : { url },
-    options: { ...sizes, ...opts, runs, scenarios, warmup: num("warmup", 5) },
+    vs: vs && pairs ? { url: vs, ...pairs } : undefined,
+    options: { ...sizes, ...opts, runs, scenarios, populate, warmup: num("warmup", vs ? 0 : 5), pairs: vs ? num("pairs", 3) : undefined },
     summary,
     distinctToFindRatio: ratio,
     maxServiceRssMb: maxServiceRss,
     results,
   };
-  mkdirSync("bench-results", { recursive: true });
-  const file = join("bench-results", `bench-${record.timestamp.replace(/[:.]/g, "-")}.json`);
+  const out = args.get("out") ?? "bench-results";
+  mkdirSync(out, { recursive: true });
+  const file = join(out, `bench-${record.timestamp.replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, JSON.stringify(record, null, 2));
   console.log(`\nwritten to ${file}`);
 
   if (args.has("compare")) {
-    const old = JSON.parse(readFileSync(args.get("compare")!, "utf8")) as typeof record;
+    const old = JSON.parse(readFileSync(args.get("compare")!, "utf8")) as BenchRecord;
     console.log(`compared with ${args.get("compare")} (commit ${old.commit}):`);
     for (const s of summary) {
       const o = old.summary.find((x) => x.scenario === s.scenario);
@@ -396,7 +579,7 @@ async function main(): Promise<number> {
     if (ratio !== undefined && old.distinctToFindRatio) console.log(`  distinct/find ratio ${(100 * ratio).toFixed(1)}% vs ${(100 * old.distinctToFindRatio).toFixed(1)}%`);
   }
   if (violated.length) console.log(`CONSERVATION VIOLATED in ${violated.length} scenario run(s)`);
-  return violated.length ? 1 : 0;
+  return { exitCode: violated.length ? 1 : 0, record, file };
 }
 
-if (isMain(import.meta.url)) process.exit(await main());
+if (isMain(import.meta.url)) process.exit((await runBench(process.argv.slice(2))).exitCode);

@@ -1,0 +1,43 @@
+// `npm run bench -- --vs`: two real deployments loaded in turn, pair by pair, one populated through
+// the plain API (as a 2023-variant implementation would be), and each pair's ratio reported.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBench, type BenchRecord } from "../tools/bench.js";
+import { startTestStack, type TestStack } from "./helpers.js";
+
+describe("bench --vs", () => {
+  let a: TestStack;
+  let b: TestStack;
+  const out = mkdtempSync(join(tmpdir(), "shardshop-bench-"));
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startTestStack(), startTestStack()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.teardown(), b?.teardown()]);
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it("loads A and B in turn for each pair, swapping who goes first, and reports every pair's ratio", async () => {
+    const args = ["--url", a.url, "--vs", b.url, "--populate", "api", "--items", "10", "--users", "10", "--orders", "10", "--fresh", "2000"];
+    const { exitCode, record, file } = await runBench([...args, "--duration", "1", "--pairs", "3", "--scenarios", "checkout-distinct,find", "--connections", "4", "--out", out]);
+    expect(exitCode).toBe(0);
+    expect((JSON.parse(readFileSync(file, "utf8")) as BenchRecord).vs).toEqual(record.vs);
+    // A B, then B A, then A B, scenario by scenario.
+    expect(record.results.map((r) => `${r.run}${r.scenario[0]}${r.target}`)).toEqual(["1cA", "1cB", "1fA", "1fB", "2cB", "2cA", "2fB", "2fA", "3cA", "3cB", "3fA", "3fB"]);
+    const pairs = record.vs!.pairs;
+    expect(pairs.map((p) => `${p.run} ${p.scenario}`)).toEqual(["1 checkout-distinct", "1 find", "2 checkout-distinct", "2 find", "3 checkout-distinct", "3 find"]);
+    for (const p of pairs) {
+      expect(p.a.rps).toBeGreaterThan(0);
+      expect(p.b.rps).toBeGreaterThan(0);
+      expect(p.rpsRatio).toBeCloseTo(p.b.rps / p.a.rps, 10);
+    }
+    const ratios = pairs.filter((p) => p.scenario === "find").map((p) => p.rpsRatio).sort((x, y) => x - y);
+    expect(record.vs!.medians.find!.rpsRatio).toBe(ratios[1]);
+    // The API-populated orders were walked and checked out: conservation read them by their ids.
+    const checkouts = record.results.filter((r) => r.scenario === "checkout-distinct");
+    for (const r of checkouts) expect(r.conservation?.ok, `${r.target} run ${r.run}`).toBe(true);
+    expect(checkouts.every((r) => (r.conservation?.paid ?? 0) > 0)).toBe(true);
+  }, 120_000);
+});
