@@ -6,9 +6,11 @@ import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, h
 import { neverSent, type ServiceClient, type ServiceReply } from "../common/http.js";
 import { elapsedSeconds, type Recorder } from "../common/metrics.js";
 import type { RequestContext } from "../common/tracing.js";
-import { circuitBreakerState, participantCallDuration, participantCallRetries } from "./metrics.js";
+import { circuitBreakerState, participantBatchSize, participantCallDuration, participantCallRetries } from "./metrics.js";
 import type { TryReply } from "./participant.js";
-import { perProtocol, phaseName, phaseRoute, PROTOCOLS, type Phase, type TxProtocol } from "./protocol.js";
+import { Coalescer } from "./coalescer.js";
+import { MAX_PHASE_BATCH } from "./participant.js";
+import { batchRoute, perProtocol, phaseName, phaseRoute, PROTOCOLS, type Phase, type TxProtocol } from "./protocol.js";
 import { withRetries, type RetryPolicy } from "./retry.js";
 import type { CallOutcome, Transport } from "./transport.js";
 
@@ -43,6 +45,8 @@ export class HttpParticipant {
   private readonly recorders: Record<string, Record<CallOutcome["kind"], Recorder>>;
   /** Each protocol's routes, built once. */
   private readonly routes: Record<TxProtocol, Record<Phase, string>>;
+  /** Each protocol's tries and cancels, coalesced per event-loop turn (coalescer.ts). */
+  private readonly coalescers: Record<TxProtocol, Record<"try" | "cancel", Coalescer>>;
 
   constructor(
     readonly name: string,
@@ -58,6 +62,20 @@ export class HttpParticipant {
       cancel: phaseRoute(name, protocol, "cancel"),
       confirm: phaseRoute(name, protocol, "confirm"),
     }));
+    const coalescer = (protocol: TxProtocol, phase: "try" | "cancel") => {
+      const one = this.routes[protocol][phase];
+      const many = batchRoute(name, protocol, phase);
+      const c = new Coalescer(
+        {
+          one: (body, options) => this.client.request("POST", one, { ...options, body }),
+          many: (txs, options) => this.client.request("POST", many, { ...options, body: { txs } }),
+        },
+        MAX_PHASE_BATCH,
+      );
+      c.onBatch = (size) => participantBatchSize.observe({ participant: name, step: phaseName(protocol, phase) }, size);
+      return c;
+    };
+    this.coalescers = perProtocol((protocol) => ({ try: coalescer(protocol, "try"), cancel: coalescer(protocol, "cancel") }));
     this.breaker.onBreak(() => (this.openedAt = Date.now()));
     this.breaker.onStateChange((state) => circuitBreakerState.set({ participant: name }, BREAKER_GAUGE[state]));
     circuitBreakerState.set({ participant: name }, 0);
@@ -90,7 +108,8 @@ export class HttpParticipant {
     const start = performance.now();
     let outcome: CallOutcome;
     try {
-      outcome = toOutcome(await this.send<TryReply>(phase === "try", "POST", this.routes[protocol][phase], policy, ctx, body, until));
+      const coalescer = phase === "confirm" ? undefined : this.coalescers[protocol][phase];
+      outcome = toOutcome(await this.send<TryReply>(phase === "try", "POST", this.routes[protocol][phase], policy, ctx, body, until, coalescer));
     } catch (err) {
       outcome = err instanceof NeverSent || err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN;
     }
@@ -103,7 +122,16 @@ export class HttpParticipant {
    * a 5xx) as `policy` allows. 4xx answers are the participant's decisions, and a healthy
    * participant's. Throws when there is no usable answer.
    */
-  private send<T>(guarded: boolean, method: "GET" | "POST", path: string, policy: RetryPolicy, ctx: RequestContext, body?: unknown, until?: number): Promise<ServiceReply<T>> {
+  private send<T>(
+    guarded: boolean,
+    method: "GET" | "POST",
+    path: string,
+    policy: RetryPolicy,
+    ctx: RequestContext,
+    body?: unknown,
+    until?: number,
+    coalescer?: Coalescer,
+  ): Promise<ServiceReply<T>> {
     const span = ctx.span.startCall(method, path);
     const headers = ctx.callHeaders(span);
     // Whether any attempt may have reached the participant: if none did, the call was not sent.
@@ -111,8 +139,8 @@ export class HttpParticipant {
     // Promise chains rather than async functions: this runs twice per checkout, and each async
     // frame costs.
     const attempt = (n: number, timeoutMs: number | undefined): Promise<ServiceReply<T>> => {
-      const options = { body, headers, timeoutMs };
-      const sent = guarded ? this.breaker.execute(() => this.client.request<T>(method, path, options)) : this.client.request<T>(method, path, options);
+      const request = coalescer ? () => coalescer.call<T>(body, { headers, timeoutMs }) : () => this.client.request<T>(method, path, { body, headers, timeoutMs });
+      const sent = guarded ? this.breaker.execute(request) : request();
       return sent.then(
         (reply) => {
           if (!failedAnswer(reply)) return reply;

@@ -26,3 +26,10 @@ export const transactionRecoveries = new client.Counter({
   name: "shardshop_checkout_recoveries_total",
   help: "Transactions whose driver was gone, finished by this instance's recovery sweep",
 });
+
+export const participantBatchSize = new client.Histogram({
+  name: "shardshop_saga_step_batch_size",
+  help: "Tries or cancels sent to a participant in one request (coalesced in one event-loop turn)",
+  labelNames: ["participant", "step"] as const,
+  buckets: [1, 2, 4, 8, 16, 32, 64],
+});

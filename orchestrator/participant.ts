@@ -5,8 +5,9 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { jsonBodyOr400 } from "../common/params.js";
 import type { ScriptReply } from "../common/redis.js";
-import type { ServiceApp } from "../common/server.js";
-import { phaseRoute, TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
+import type { Context } from "hono";
+import type { ServiceApp, ServiceEnv } from "../common/server.js";
+import { batchRoute, phaseRoute, TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
 
 /*
  * The marker protocol. A participant keeps, for each transaction and each entity it touches, one
@@ -103,6 +104,15 @@ export interface PhaseHandlers<Body, Reason extends string> {
 /** The most transactions one confirm call carries. */
 export const MAX_CONFIRM_BATCH = 500;
 
+/** The most transactions one batched try or cancel carries (see coalescer.ts for why this many). */
+export const MAX_PHASE_BATCH = 64;
+
+/**
+ * One transaction's part of a batched answer: as the single route would answer it, or `unknown`
+ * when its own script failed (the others' still count).
+ */
+export type BatchResult = TryReply | { status: "unknown" };
+
 /**
  * Serves every phase of every protocol for a participant named `name` (its service name), on the
  * routes of protocol.ts. Bodies are `{tx, ...body}`, or for confirm `{txs: [{tx, ...body}, ...]}`;
@@ -116,6 +126,16 @@ export function serveParticipant<Body extends object, Reason extends string>(
 ): void {
   const one = body.extend({ tx: txId });
   const batch = z.object({ txs: z.array(one).min(1).max(MAX_CONFIRM_BATCH) });
+  const phaseBatch = z.object({ txs: z.array(one).min(1).max(MAX_PHASE_BATCH) });
+  // Each transaction's phase runs at once beside the others, so the store's Redis calls go out
+  // auto-pipelined, one write per shard; a failure is that transaction's alone.
+  const each = async (c: Context<ServiceEnv>, run: (part: { tx: string } & Body) => Promise<TryReply>) => {
+    const { txs } = (await jsonBodyOr400(c, phaseBatch)) as { txs: Array<{ tx: string } & Body> };
+    const settled = await Promise.allSettled(txs.map(run));
+    const results: BatchResult[] = settled.map((s) => (s.status === "fulfilled" ? s.value : { status: "unknown" }));
+    return c.json({ results });
+  };
+  const done = { status: "done" } as const;
   for (const protocol of TX_PROTOCOLS) {
     const h = handlers[protocol];
     app.serve("POST", phaseRoute(name, protocol, "try"), async (c) => {
@@ -126,6 +146,8 @@ export function serveParticipant<Body extends object, Reason extends string>(
       await h.cancel((await jsonBodyOr400(c, one)) as { tx: string } & Body);
       return c.json({ status: "done" });
     });
+    app.serve("POST", batchRoute(name, protocol, "try"), (c) => each(c, (part) => h.try(part)));
+    app.serve("POST", batchRoute(name, protocol, "cancel"), (c) => each(c, (part) => h.cancel(part).then(() => done)));
     app.serve("POST", phaseRoute(name, protocol, "confirm"), async (c) => {
       const { txs } = (await jsonBodyOr400(c, batch)) as { txs: Array<{ tx: string } & Body> };
       await h.confirm(txs);

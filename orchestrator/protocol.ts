@@ -32,6 +32,12 @@ export const INTERNAL_PREFIX = "/internal/";
 export const phaseRoute = (participant: string, protocol: TxProtocol, phase: Phase): string =>
   `${INTERNAL_PREFIX}${participant}/${protocol}/${phaseName(protocol, phase)}`;
 
+/**
+ * The route that takes many transactions' tries or cancels in one call (`{txs: [...]}`), answered
+ * `{results: [...]}` in the same order, one per transaction; e.g. `/internal/stock/saga/step/batch`.
+ */
+export const batchRoute = (participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">): string => `${phaseRoute(participant, protocol, phase)}/batch`;
+
 /** A record with one entry per protocol, made by `f`. */
 export function perProtocol<T>(f: (protocol: TxProtocol) => T): Record<TxProtocol, T> {
   return Object.fromEntries(TX_PROTOCOLS.map((protocol) => [protocol, f(protocol)])) as Record<TxProtocol, T>;
