@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
 import { newTxId } from "../orchestrator/participant.js";
-import { phaseRoute, TX_PROTOCOLS, type Phase, type TxProtocol } from "../orchestrator/protocol.js";
+import { batchRoute, phaseRoute, TX_PROTOCOLS, type Phase, type TxProtocol } from "../orchestrator/protocol.js";
 import { shop, startTestStack, type TestStack } from "./helpers.js";
 
 const WINDOW_MS = 20_000;
@@ -193,6 +193,33 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       expect(v4.status).toBe(400);
       expect(v4.body.error).toMatch(/UUIDv7/);
       expect(await fx.credit(user)).toBe(20);
+    });
+
+    it("serves batches of tries and cancels: one result per transaction, each as idempotent and final as alone", async () => {
+      const batch = async (phase: "try" | "cancel", txs: object[], headers: Record<string, string> = {}) => {
+        const res = await fetch(`${stack.services.payment[0]!.url}${batchRoute("payment", protocol, phase)}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({ txs }),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      const [rich, poor] = [await fx.user(20), await fx.user(3)];
+      const txs = [{ tx: txId(), user_id: rich, amount: 5 }, { tx: txId(), user_id: poor, amount: 5 }, { tx: txId(), user_id: rich, amount: 4 }];
+      const expected = { status: 200, body: { results: [{ status: "done" }, { status: "refused", reason: "insufficient_credit" }, { status: "done" }] } };
+      expect(await batch("try", txs)).toEqual(expected);
+      // A repeat applies nothing and answers the same.
+      expect(await batch("try", txs)).toEqual(expected);
+      expect([await fx.credit(rich), await fx.credit(poor)]).toEqual([11, 3]);
+      expect(await batch("cancel", txs.slice(0, 1))).toEqual({ status: 200, body: { results: [{ status: "done" }] } });
+      expect(await fx.credit(rich)).toBe(16);
+      // Cancelled is final: the same try again, batched, is refused.
+      expect((await batch("try", txs.slice(0, 1))).body.results).toEqual([{ status: "refused", reason: "compensated" }]);
+      expect(await fx.credit(rich)).toBe(16);
+      // The same guard as every internal route, and a bound on the batch.
+      expect((await batch("try", txs, { "x-forwarded-for": "203.0.113.9" })).status).toBe(404);
+      expect((await batch("try", Array.from({ length: 65 }, () => ({ tx: txId(), user_id: rich, amount: 1 })))).status).toBe(400);
+      expect(await fx.credit(rich)).toBe(16);
     });
   });
 });
