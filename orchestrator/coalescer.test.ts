@@ -58,6 +58,12 @@ describe("the coalescer", () => {
     const short = new Coalescer(sender(results({ status: "done" })).s, 64);
     expect((await Promise.all([short.call({ tx: 1 }, {}), short.call({ tx: 2 }, {})])).map((a) => a.status)).toEqual([502, 502]);
 
+    // Too large as one request: each call is sent alone instead.
+    const tooLarge = sender(async () => ({ status: 413, body: {} }));
+    const whole = new Coalescer(tooLarge.s, 64);
+    expect((await Promise.all([whole.call({ tx: 1 }, {}), whole.call({ tx: 2 }, {})])).map((a) => a.status)).toEqual([200, 200]);
+    expect(tooLarge.sent.map((x) => [x.kind, x.bodies.length])).toEqual([["many", 2], ["one", 1], ["one", 1]]);
+
     const refused = new Coalescer(sender(async () => ({ status: 400, body: {} })).s, 64);
     expect((await Promise.all([refused.call({ tx: 1 }, {}), refused.call({ tx: 2 }, {})])).map((a) => a.status)).toEqual([502, 502]);
   });

@@ -68,6 +68,11 @@ export class Coalescer {
     const options: CallOptions = { headers: batch[0]!.options.headers, ...(timeouts.length ? { timeoutMs: Math.min(...timeouts) } : {}) };
     this.sender.many(batch.map((c) => c.body), options).then(
       (reply) => {
+        // Too large together (a few orders of very many items): each goes alone, as it would have.
+        if (reply.status === 413) {
+          for (const c of batch) this.sender.one(c.body, c.options).then(c.resolve, c.reject);
+          return;
+        }
         const results = reply.body?.results;
         batch.forEach((c, i) => {
           const result = reply.status === 200 && Array.isArray(results) && results.length === batch.length ? results[i] : undefined;
