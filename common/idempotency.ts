@@ -12,7 +12,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { HTTPException } from "hono/http-exception";
 import type { ScriptReply, Shards } from "./redis.js";
-const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
+
+/** A well-formed key: 1-255 visible ASCII characters. The OpenAPI document shows the same pattern. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const CONFLICT = "idempotency_conflict";
 const CLAIM_SCRIPT = "claimIdempotencyKey";
 
@@ -35,7 +37,7 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("base6
 
 /** A 400 (before anything is touched) unless the key is well-formed or absent. */
 export function checkIdempotencyKey(raw: string | undefined): void {
-  if (raw !== undefined && !VISIBLE_ASCII.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
+  if (raw !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
 }
 
 /** The request's key, undefined without one; a 400 if malformed. */

@@ -3,7 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { IDEMPOTENCY_HEADER } from "./http.js";
-import { checkIdempotencyKey, parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
+import { checkIdempotencyKey, IDEMPOTENCY_KEY_PATTERN, parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
 import { parseOr400 } from "./params.js";
 import { header, type ServiceApp, type ServiceEnv } from "./server.js";
 import type { RequestContext } from "./tracing.js";
@@ -38,9 +38,7 @@ export interface PublicRoute<P extends z.ZodObject> {
 const idempotencyHeader = z.object({
   [IDEMPOTENCY_HEADER]: z
     .string()
-    .min(1)
-    .max(255)
-    .regex(/^[\x21-\x7e]+$/)
+    .regex(IDEMPOTENCY_KEY_PATTERN)
     .optional()
     .openapi({
       description:

@@ -13,7 +13,7 @@ import type { CallOptions, ServiceReply } from "../common/http.js";
 import type { BatchResult } from "./participant.js";
 
 interface Call<T> {
-  body: unknown;
+  /** The transaction's body, headers and timeout, as the single route would be sent them. */
   options: CallOptions;
   resolve: (reply: ServiceReply<T>) => void;
   reject: (err: unknown) => void;
@@ -21,7 +21,7 @@ interface Call<T> {
 
 /** How one batch is sent, and how one call alone is. */
 export interface BatchSender {
-  one<T>(body: unknown, options: CallOptions): Promise<ServiceReply<T>>;
+  one<T>(options: CallOptions): Promise<ServiceReply<T>>;
   many(bodies: unknown[], options: CallOptions): Promise<ServiceReply<{ results?: BatchResult[] }>>;
 }
 
@@ -40,9 +40,9 @@ export class Coalescer {
   ) {}
 
   /** One transaction's call; resolves with the answer the single route would have given it. */
-  call<T>(body: unknown, options: CallOptions): Promise<ServiceReply<T>> {
+  call<T>(options: CallOptions): Promise<ServiceReply<T>> {
     return new Promise<ServiceReply<T>>((resolve, reject) => {
-      this.queue.push({ body, options, resolve: resolve as Call<unknown>["resolve"], reject });
+      this.queue.push({ options, resolve: resolve as Call<unknown>["resolve"], reject });
       if (this.queue.length >= this.max) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -60,17 +60,17 @@ export class Coalescer {
     this.onBatch?.(batch.length);
     if (batch.length === 1) {
       const [only] = batch as [Call<unknown>];
-      this.sender.one(only.body, only.options).then(only.resolve, only.reject);
+      this.sender.one(only.options).then(only.resolve, only.reject);
       return;
     }
     // The batch's trace headers are its first call's; it waits as long as the most hurried allows.
     const timeouts = batch.map((c) => c.options.timeoutMs).filter((t): t is number => t !== undefined);
     const options: CallOptions = { headers: batch[0]!.options.headers, ...(timeouts.length ? { timeoutMs: Math.min(...timeouts) } : {}) };
-    this.sender.many(batch.map((c) => c.body), options).then(
+    this.sender.many(batch.map((c) => c.options.body), options).then(
       (reply) => {
         // Too large together (a few orders of very many items): each goes alone, as it would have.
         if (reply.status === 413) {
-          for (const c of batch) this.sender.one(c.body, c.options).then(c.resolve, c.reject);
+          for (const c of batch) this.sender.one(c.options).then(c.resolve, c.reject);
           return;
         }
         const results = reply.body?.results;

@@ -34,4 +34,10 @@ describe("verdict", () => {
     expect(verdict(P, [refused("unknown_item"), notSent])).toMatchObject({ cancel: ["payment"] });
     expect(verdict(P, [refused("unknown_item"), refused("unknown_user")])).toMatchObject({ cancel: [] });
   });
+
+  it("waits only for the cancels of participants that got this driver's try, or may have", () => {
+    expect(verdict(P, [unknown, notSent])).toMatchObject({ cancel: ["stock", "payment"], mayHold: ["stock"] });
+    expect(verdict(P, [done, refused("insufficient_credit")])).toMatchObject({ mayHold: ["stock"] });
+    expect(verdict(P, [notSent, notSent])).toMatchObject({ cancel: ["stock", "payment"], mayHold: [] });
+  });
 });

@@ -11,15 +11,19 @@ export type EngineAbortReason = (typeof ENGINE_ABORT_REASONS)[number];
 
 export type Verdict<P extends string> =
   | { decision: "commit" }
-  /** `cancel`: the participants that may hold something and so need a cancel. */
-  | { decision: "abort"; reason: string; cancel: P[] };
+  /**
+   * `cancel`: the participants that need a cancel. `mayHold`: those among them that got this
+   * driver's try (or may have), whose cancel the answer waits for.
+   */
+  | { decision: "abort"; reason: string; cancel: P[]; mayHold: P[] };
 
 /**
  * Commit if and only if every participant's try is done. Otherwise abort, for the first refusal's
  * reason (in the definition's order of participants) or, with none, because a participant was
  * unavailable. A refusal is final and holds nothing: only the others need cancelling. That includes
  * a try this driver never sent: an earlier driver's try of the same transaction may still be on its
- * way, and only a cancel makes the participant refuse it (found by the property tests).
+ * way, and only a cancel makes the participant refuse it (found by the property tests). But nothing
+ * of this driver's is held there, so the answer need not wait for that cancel.
  */
 export function verdict<P extends string>(participants: readonly P[], outcomes: readonly CallOutcome[]): Verdict<P> {
   if (outcomes.every((o) => o.kind === "done")) return { decision: "commit" };
@@ -29,5 +33,6 @@ export function verdict<P extends string>(participants: readonly P[], outcomes: 
     decision: "abort",
     reason: refusal?.kind === "refused" ? refusal.reason : UNAVAILABLE,
     cancel: participants.filter((_, i) => outcomes[i]!.kind !== "refused"),
+    mayHold: participants.filter((_, i) => outcomes[i]!.kind === "done" || outcomes[i]!.kind === "unknown"),
   };
 }

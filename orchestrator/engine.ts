@@ -199,8 +199,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
           case "aborting": {
             // Our tries tell which participants may hold something, whoever decided the abort.
             if (v.decision === "commit") return this.cancel(tx, decided.reason, this.names, this.names, ctx, until);
-            const sent = this.names.filter((_, i) => outcomes[i]!.kind !== "not_sent");
-            return this.cancel(tx, decided.reason, v.cancel, sent, ctx, until);
+            return this.cancel(tx, decided.reason, v.cancel, v.mayHold, ctx, until);
           }
           default:
             return this.ended(tx, decided, ctx, until);

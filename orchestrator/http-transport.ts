@@ -67,7 +67,7 @@ export class HttpParticipant {
       const many = batchRoute(name, protocol, phase);
       const c = new Coalescer(
         {
-          one: (body, options) => this.client.request("POST", one, { ...options, body }),
+          one: (options) => this.client.request("POST", one, options),
           many: (txs, options) => this.client.request("POST", many, { ...options, body: { txs } }),
         },
         MAX_PHASE_BATCH,
@@ -139,7 +139,8 @@ export class HttpParticipant {
     // Promise chains rather than async functions: this runs twice per checkout, and each async
     // frame costs.
     const attempt = (n: number, timeoutMs: number | undefined): Promise<ServiceReply<T>> => {
-      const request = coalescer ? () => coalescer.call<T>(body, { headers, timeoutMs }) : () => this.client.request<T>(method, path, { body, headers, timeoutMs });
+      const options = { body, headers, timeoutMs };
+      const request = coalescer ? () => coalescer.call<T>(options) : () => this.client.request<T>(method, path, options);
       const sent = guarded ? this.breaker.execute(request) : request();
       return sent.then(
         (reply) => {
