@@ -3,8 +3,11 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBench, type BenchRecord } from "../tools/bench.js";
+import { PALETTE, reportFileFor } from "../tools/report.js";
+import { drawnReport, launchChromium } from "./browser.js";
 import { startTestStack, type TestStack } from "./helpers.js";
 
 describe("bench --vs", () => {
@@ -21,7 +24,7 @@ describe("bench --vs", () => {
 
   it("loads A and B in turn for each pair, swapping who goes first, and reports every pair's ratio", async () => {
     const args = ["--url", a.url, "--vs", b.url, "--populate", "api", "--items", "10", "--users", "10", "--orders", "10", "--fresh", "2000"];
-    const { exitCode, record, file } = await runBench([...args, "--duration", "1", "--pairs", "3", "--scenarios", "checkout-distinct,find", "--connections", "4", "--out", out]);
+    const { exitCode, record, file } = await runBench([...args, "--duration", "2", "--pairs", "3", "--scenarios", "checkout-distinct,find", "--connections", "4", "--out", out]);
     expect(exitCode).toBe(0);
     expect((JSON.parse(readFileSync(file, "utf8")) as BenchRecord).vs).toEqual(record.vs);
     // A B, then B A, then A B, scenario by scenario.
@@ -39,5 +42,23 @@ describe("bench --vs", () => {
     const checkouts = record.results.filter((r) => r.scenario === "checkout-distinct");
     for (const r of checkouts) expect(r.conservation?.ok, `${r.target} run ${r.run}`).toBe(true);
     expect(checkouts.every((r) => (r.conservation?.paid ?? 0) > 0)).toBe(true);
+
+    // The report beside the JSON: second by second, every answer is in the series.
+    for (const r of record.results) expect(r.perSecond!.answers.reduce((a, b) => a + b, 0), `${r.target} ${r.scenario} ${r.run}`).toBe(r.requests);
+    const browser = await launchChromium();
+    try {
+      const drawn = await drawnReport(browser, reportFileFor(file), PALETTE);
+      // Five charts a round: answers/s, latency, statuses, CPU and RSS per process.
+      expect(drawn.placeholders).toBe(5 * record.results.length);
+      expect(drawn.drawn).toBe(drawn.placeholders);
+      expect(drawn.pixels).toHaveLength(drawn.placeholders);
+      // Each chart drew lines in its series' colours.
+      drawn.pixels.forEach((p, i) => expect(Object.values(p).reduce((a, b) => a + b, 0), `chart ${i}`).toBeGreaterThan(100));
+      expect(drawn.errors).toEqual([]);
+      // Self-contained: the page asked for nothing but itself.
+      expect(drawn.requests).toEqual([pathToFileURL(reportFileFor(file)).href]);
+    } finally {
+      await browser.close();
+    }
   }, 120_000);
 });

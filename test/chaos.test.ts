@@ -1,14 +1,20 @@
 // A short, fixed-seed chaos run: service instances and Redis shards killed with SIGKILL while
 // checkouts run, at fixed points of the workload; afterwards nothing is lost or created and, by the
 // public log rule (every answer that is not a 4xx is a success), no answer contradicts the database.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runChaos } from "../tools/chaos.js";
+import { runChaos, writeChaosResult, type ChaosOptions } from "../tools/chaos.js";
+import { MARK_RGB, PALETTE, reportFileFor } from "../tools/report.js";
+import { drawnReport, launchChromium } from "./browser.js";
 import { PROTOCOL } from "./helpers.js";
 
 describe(`chaos (${PROTOCOL})`, () => {
   it("keeps stock and credit exact while random components are killed", async () => {
     const lines: string[] = [];
-    const report = await runChaos({ seconds: 12, seed: 20261123, every: 2, down: 1, shards: 3, instances: 2, orders: 400, protocol: PROTOCOL, log: (l) => lines.push(l) });
+    const options: ChaosOptions = { seconds: 12, seed: 20261123, every: 2, down: 1, shards: 3, instances: 2, orders: 400, protocol: PROTOCOL, log: (l) => lines.push(l) };
+    const report = await runChaos(options);
     // A kill every 67 checkouts of 400: the same five kills, whatever the machine's speed...
     expect(report.kills, lines.join("\n")).toHaveLength(5);
     report.kills.forEach((k, i) => expect(k.afterCheckouts).toBeGreaterThanOrEqual(67 * (i + 1)));
@@ -20,5 +26,27 @@ describe(`chaos (${PROTOCOL})`, () => {
     expect(report.figures).toEqual({ stockLog: 0, stockDb: 0, paymentLog: 0, paymentDb: 0 });
     expect(report.answers.committed).toBeGreaterThan(0);
     expect(report.ok).toBe(true);
+
+    // The report: every answer is in the timeline, and its charts draw the answers and each kill.
+    expect(Object.values(report.timeline.statuses).flat().reduce((a, b) => a + b, 0)).toBe(report.checkouts);
+    expect(report.kills.every((k) => k.upAt! > k.at)).toBe(true);
+    const out = mkdtempSync(join(tmpdir(), "shardshop-chaos-report-"));
+    const browser = await launchChromium();
+    try {
+      const file = writeChaosResult(report, options, out);
+      const drawn = await drawnReport(browser, reportFileFor(file), [...PALETTE, MARK_RGB]);
+      expect(drawn.placeholders).toBe(2);
+      expect(drawn.drawn).toBe(2);
+      expect(drawn.errors).toEqual([]);
+      expect(drawn.requests).toHaveLength(1);
+      for (const chart of drawn.pixels) {
+        // Five kill lines across the plot's height, and the answers' lines.
+        expect(chart[MARK_RGB.join(",")]).toBeGreaterThan(5 * 100);
+        expect(PALETTE.reduce((n, c) => n + chart[c.join(",")]!, 0)).toBeGreaterThan(100);
+      }
+    } finally {
+      await browser.close();
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 180_000);
 });

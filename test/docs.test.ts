@@ -1,9 +1,10 @@
 // The API docs pages, in a real headless browser (Debian's chromium, driven by playwright-core)
 // through the local stack's nginx gateway: each page renders every public operation of its
 // service's OpenAPI document, and loads nothing from anywhere but the shop itself.
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publicPrefix, SERVICES } from "../common/services.js";
+import { launchChromium } from "./browser.js";
 import { startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
@@ -11,10 +12,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   stack = await startTestStack({ gateway: "nginx" });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

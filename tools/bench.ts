@@ -31,7 +31,8 @@ import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
-import { findShopProcesses, sampleProcesses, type ProcessFigures } from "./procstats.js";
+import { findShopProcesses, sampleProcesses, type ProcessFigures, type ProcessTimeline } from "./procstats.js";
+import { AnswerTimeline, renderReport, reportFileFor, type AnswerSeries, type Report, type TimeChart } from "./report.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, type Api } from "./workload.js";
 
@@ -95,6 +96,10 @@ export interface ScenarioResult {
   processes: Array<ProcessFigures & { usPerRequest: number }>;
   /** Their sum (in --vs mode the other deployment idles meanwhile, so this is the loaded one's). */
   cpuUsPerRequest: number;
+  /** The answers second by second; autocannon only (wrk reports totals). */
+  perSecond?: AnswerSeries;
+  /** Each process's CPU and RSS over the round. */
+  processTimeline: ProcessTimeline;
   conservation?: Conservation;
 }
 
@@ -204,14 +209,19 @@ interface LoadOptions {
   connections: number;
   client: "autocannon" | "wrk";
 }
-type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "conservation">;
+type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "processTimeline" | "conservation">;
 
 async function loadWithAutocannon(url: string, scenario: Scenario, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<Load> {
-  const result = await autocannon({
-    url,
-    connections: opts.connections,
-    duration: opts.duration,
-    requests: [{ setupRequest: (req: any) => ({ ...req, ...request(scenario, sizes, touched) }) }],
+  const timeline = new AnswerTimeline();
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const options = {
+      url,
+      connections: opts.connections,
+      duration: opts.duration,
+      requests: [{ setupRequest: (req: any) => ({ ...req, ...request(scenario, sizes, touched) }) }],
+    };
+    const instance = autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
+    instance.on("response", (_client, statusCode, _bytes, responseTime) => timeline.record(String(statusCode), responseTime));
   });
   const non2xx: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats as Record<string, { count: number }>)) {
@@ -224,6 +234,7 @@ async function loadWithAutocannon(url: string, scenario: Scenario, sizes: Sizes,
     non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    perSecond: timeline.series(),
   };
 }
 
@@ -299,8 +310,9 @@ async function runScenario(target: Target, scenario: Scenario, run: number, size
   const started = performance.now();
   const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(target.url, scenario, sizes, target.touched, opts);
   const seconds = (performance.now() - started) / 1000;
-  const processes = sampler.stop().map((p) => ({ ...p, usPerRequest: Math.round(((p.cpuPercent / 100) * seconds * 1e6) / Math.max(1, load.requests)) }));
-  return { scenario, target: target.name, run, ...load, processes, cpuUsPerRequest: processes.reduce((sum, p) => sum + p.usPerRequest, 0) };
+  const { figures, timeline } = sampler.stop();
+  const processes = figures.map((p) => ({ ...p, usPerRequest: Math.round(((p.cpuPercent / 100) * seconds * 1e6) / Math.max(1, load.requests)) }));
+  return { scenario, target: target.name, run, ...load, processes, cpuUsPerRequest: processes.reduce((sum, p) => sum + p.usPerRequest, 0), processTimeline: timeline };
 }
 
 /** A deployment under load: where it is, what it holds, and what its scenarios have touched. */
@@ -452,6 +464,75 @@ function printResult(r: ScenarioResult): void {
   }
 }
 
+/** The run as pictures: a table of every round, the --vs pairs, and each round's charts over time. */
+function benchReport(record: BenchRecord): Report {
+  const sections: Report["sections"] = [
+    {
+      heading: "Rounds",
+      tables: [
+        {
+          head: ["target", "scenario", "run", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors", "CPU µs/request", "conservation"],
+          rows: record.results.map((r) => [
+            r.target,
+            r.scenario,
+            r.run,
+            r.rps,
+            r.latencyMs.p50,
+            r.latencyMs.p99,
+            r.latencyMs.max,
+            Object.values(r.non2xx).reduce((a, b) => a + b, 0),
+            r.errors + r.timeouts,
+            r.cpuUsPerRequest,
+            r.conservation ? (r.conservation.ok ? "ok" : "VIOLATED") : "",
+          ]),
+        },
+      ],
+    },
+  ];
+  if (record.vs) {
+    sections.push({
+      heading: `B (${record.vs.url}) against A, pair by pair`,
+      tables: [
+        {
+          head: ["scenario", "pair", "A req/s", "B req/s", "B/A rate", "A µs/request", "B µs/request", "B/A CPU"],
+          rows: record.vs.pairs.map((p) => [p.scenario, p.run, p.a.rps, p.b.rps, p.rpsRatio.toFixed(3), p.a.cpuUs, p.b.cpuUs, p.cpuRatio.toFixed(3)]),
+        },
+        {
+          head: ["scenario", "median B/A rate", "median B/A CPU"],
+          rows: Object.entries(record.vs.medians).map(([scenario, m]) => [scenario, m.rpsRatio.toFixed(3), m.cpuRatio.toFixed(3)]),
+        },
+      ],
+    });
+  }
+  for (const r of record.results) {
+    const charts: TimeChart[] = [];
+    const a = r.perSecond;
+    if (a) {
+      charts.push({ title: "answers per second", unit: "answers/s", seconds: a.seconds, series: [{ label: "answers", values: a.answers }] });
+      charts.push({ title: "latency", unit: "ms", seconds: a.seconds, series: [{ label: "p50", values: a.p50Ms }, { label: "p99", values: a.p99Ms }] });
+      charts.push({ title: "answers per second by status", unit: "answers/s", seconds: a.seconds, series: Object.entries(a.statuses).map(([label, values]) => ({ label, values })) });
+    }
+    const t = r.processTimeline;
+    const names = t.processes.map((p) => p.name);
+    const label = (p: ProcessTimeline["processes"][number]) => (names.filter((n) => n === p.name).length > 1 ? `${p.name} (${p.pid})` : p.name);
+    if (t.seconds.length) {
+      charts.push({ title: "CPU per process", unit: "% of a core", seconds: t.seconds, series: t.processes.map((p) => ({ label: label(p), values: p.cpuPercent })) });
+      charts.push({ title: "RSS per process", unit: "MB", seconds: t.seconds, series: t.processes.map((p) => ({ label: label(p), values: p.rssMb })) });
+    }
+    sections.push({
+      heading: `${r.target} ${r.scenario}, run ${r.run}: ${r.rps} req/s, p99 ${r.latencyMs.p99} ms`,
+      text: a ? [] : ["wrk reports totals only: run with --client autocannon for answers second by second."],
+      charts,
+    });
+  }
+  const target = "url" in record.target ? record.target.url : `a local stack ${JSON.stringify(record.target.local)}`;
+  return {
+    title: `shardshop bench ${record.timestamp}`,
+    about: [`commit ${record.commit}, against ${target}${record.vs ? ` and ${record.vs.url}` : ""}`, `${record.machine.cores} cores (${record.machine.cpu}), Node ${record.machine.node}`, `options ${JSON.stringify(record.options)}`],
+    sections,
+  };
+}
+
 function gitCommit(): string {
   try {
     return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
@@ -567,7 +648,8 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
   mkdirSync(out, { recursive: true });
   const file = join(out, `bench-${record.timestamp.replace(/[:.]/g, "-")}.json`);
   writeFileSync(file, JSON.stringify(record, null, 2));
-  console.log(`\nwritten to ${file}`);
+  writeFileSync(reportFileFor(file), renderReport(benchReport(record)));
+  console.log(`\nwritten to ${file}, and its report to ${reportFileFor(file)}`);
 
   if (args.has("compare")) {
     const old = JSON.parse(readFileSync(args.get("compare")!, "utf8")) as BenchRecord;

@@ -14,7 +14,8 @@
 //   --orders N     checkouts spread over the window (default 40 per second)
 //   --concurrency N   checkouts in flight at most (default 16)
 //   --protocol P   saga or 2pc (default: TX_PROTOCOL, else saga)
-import { mkdtempSync, rmSync } from "node:fs";
+//   --out DIR      where the result (JSON) and its report (HTML) go (default bench-results)
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -22,6 +23,7 @@ import { pendingCheckouts, startStack, type Component } from "../local/stack.js"
 import type { TxProtocol } from "../orchestrator/protocol.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
+import { AnswerTimeline, renderReport, reportFileFor, type AnswerSeries, type Report } from "./report.js";
 import { apiClient, mapLimit, seededRandom } from "./workload.js";
 
 export interface ChaosOptions {
@@ -47,6 +49,8 @@ export interface Kill {
   inFlight: number;
   component: string;
   restarted: boolean;
+  /** Seconds since the checkouts began when it was up again. */
+  upAt?: number;
 }
 
 export interface ChaosReport {
@@ -60,6 +64,8 @@ export interface ChaosReport {
   contradictions: string[];
   /** The longest a checkout took to answer, in ms. */
   slowestCheckoutMs: number;
+  /** The answers second by second, by status class ("2xx", "4xx", "5xx", "none"). */
+  timeline: AnswerSeries;
   ledgerErrors: string[];
   figures: { stockLog: number; stockDb: number; paymentLog: number; paymentDb: number };
   recoverySeconds: number;
@@ -119,6 +125,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         try {
           await victim.start();
           kill.restarted = true;
+          kill.upAt = Number(since());
         } catch (err) {
           log(`  restart of ${victim.name} failed: ${(err as Error).message}`);
         }
@@ -129,6 +136,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // Checkouts spread over the window, a few in flight at a time.
     const spacing = (o.seconds * 1000) / plan.orders.length;
     let slowestCheckoutMs = 0;
+    const timeline = new AnswerTimeline();
     const statuses = await mapLimit(plan.orders, o.concurrency ?? 16, async (order, k) => {
       const due = started + k * spacing - Date.now();
       if (due > 0) await sleep(due);
@@ -136,6 +144,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       const sentAt = performance.now();
       const { status } = await api.post(`/orders/checkout/${order.id}`);
       slowestCheckoutMs = Math.max(slowestCheckoutMs, performance.now() - sentAt);
+      timeline.record(status ? `${Math.floor(status / 100)}xx` : "none", performance.now() - sentAt);
       answered++;
       return status;
     });
@@ -191,6 +200,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       figures,
       recoverySeconds,
       slowestCheckoutMs,
+      timeline: timeline.series(),
       ok: contradictions.length === 0 && ledgerErrors.length === 0 && Object.values(figures).every((f) => f === 0),
     };
   } finally {
@@ -214,12 +224,64 @@ export function printChaosReport(r: ChaosReport): void {
   console.log(r.ok ? "CONSISTENT" : "INCONSISTENT");
 }
 
+/** The run as pictures: its figures, then the answers second by second against every kill. */
+export function chaosReport(r: ChaosReport, o: ChaosOptions): Report {
+  const t = r.timeline;
+  const marks = r.kills.map((k) => ({ at: k.at, until: k.upAt, label: k.component }));
+  return {
+    title: `shardshop chaos, seed ${o.seed} (${o.protocol})`,
+    about: [`${o.shards} shards and ${o.instances} instances per service; ${r.checkouts} checkouts over ${o.seconds} s, ${o.concurrency ?? 16} at most in flight; a SIGKILL every ${o.every} s, each victim down ${o.down} s`],
+    sections: [
+      {
+        heading: r.ok ? "CONSISTENT" : "INCONSISTENT",
+        tables: [
+          {
+            head: ["figure", "value"],
+            rows: [
+              ["committed (2xx)", r.answers.committed],
+              ["refused (4xx)", r.answers.refused],
+              ["without an outcome (5xx or no answer)", r.answers.unknown],
+              ["stock inconsistencies in the logs", r.figures.stockLog],
+              ["stock inconsistencies in the database", r.figures.stockDb],
+              ["payment inconsistencies in the logs", r.figures.paymentLog],
+              ["payment inconsistencies in the database", r.figures.paymentDb],
+              ["answers the public log rule reads wrong", r.contradictions.length],
+              ["ledger mismatches", r.ledgerErrors.length],
+              ["slowest checkout, s", (r.slowestCheckoutMs / 1000).toFixed(2)],
+              ["recovery after the last answer, s", r.recoverySeconds.toFixed(1)],
+            ],
+          },
+        ],
+        text: [...r.contradictions, ...r.ledgerErrors].slice(0, 50),
+      },
+      {
+        heading: "Answers against the kills",
+        text: ["Each red line is a SIGKILL, labelled with its victim, and shaded until the victim was up again."],
+        charts: [
+          { title: "checkout answers per second, by status", unit: "answers/s", seconds: t.seconds, series: Object.entries(t.statuses).map(([label, values]) => ({ label, values })), marks },
+          { title: "checkout latency", unit: "ms", seconds: t.seconds, series: [{ label: "p50", values: t.p50Ms }, { label: "p99", values: t.p99Ms }], marks },
+        ],
+        tables: [{ head: ["at, s", "victim", "checkouts sent", "in flight", "up again at, s"], rows: r.kills.map((k) => [k.at, k.component, k.afterCheckouts, k.inFlight, k.upAt ?? "never"]) }],
+      },
+    ],
+  };
+}
+
+/** Writes the run's JSON and its HTML report into `dir`; returns the JSON's path. */
+export function writeChaosResult(r: ChaosReport, o: ChaosOptions, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `chaos-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify({ options: { ...o, log: undefined }, ...r }, null, 2));
+  writeFileSync(reportFileFor(file), renderReport(chaosReport(r, o)));
+  return file;
+}
+
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
   helpFromHeader(import.meta.url, args);
   const num = (name: string, fallback: number) => (args.has(name) ? Number(args.get(name)) : fallback);
   const seconds = num("seconds", 60);
-  const report = await runChaos({
+  const options: ChaosOptions = {
     seconds,
     seed: num("seed", Date.now() % 1_000_000),
     every: num("every", 3),
@@ -229,7 +291,10 @@ if (isMain(import.meta.url)) {
     orders: num("orders", seconds * 40),
     concurrency: num("concurrency", 16),
     protocol: protocolArg(args.get("protocol") ?? process.env.TX_PROTOCOL ?? "saga"),
-  });
+  };
+  const report = await runChaos(options);
   printChaosReport(report);
+  const file = writeChaosResult(report, options, args.get("out") ?? "bench-results");
+  console.log(`written to ${file}, and its report to ${reportFileFor(file)}`);
   process.exit(report.ok ? 0 : 1);
 }

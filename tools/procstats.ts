@@ -54,21 +54,46 @@ export function findShopProcesses(): Array<{ name: string; pid: number }> {
   return found;
 }
 
-/** Samples the given processes until `stop()`; `stop` returns each one's CPU share and peak RSS. */
+/** Each process's CPU share (percent of one core) and RSS, sampled every half second. */
+export interface ProcessTimeline {
+  seconds: number[];
+  processes: Array<{ name: string; pid: number; cpuPercent: number[]; rssMb: number[] }>;
+}
+
+/**
+ * Samples the given processes every `everyMs` until `stop()`; `stop` returns each one's CPU share
+ * and peak RSS over the whole window, and the samples as a timeline.
+ */
 export function sampleProcesses(processes: Array<{ name: string; pid: number }>, everyMs = 500) {
   const start = processes.map((p) => cpuTicks(p.pid));
   const peak = processes.map((p) => rssMb(p.pid));
   const startedAt = Date.now();
-  const timer = setInterval(() => processes.forEach((p, i) => (peak[i] = Math.max(peak[i]!, rssMb(p.pid)))), everyMs);
+  const timeline: ProcessTimeline = { seconds: [], processes: processes.map((p) => ({ ...p, cpuPercent: [], rssMb: [] })) };
+  let last = { at: startedAt, ticks: [...start] };
+  const sample = () => {
+    const at = Date.now();
+    const ticks = processes.map((p) => cpuTicks(p.pid));
+    timeline.seconds.push(Math.round((at - startedAt) / 100) / 10);
+    processes.forEach((p, i) => {
+      const rss = rssMb(p.pid);
+      peak[i] = Math.max(peak[i]!, rss);
+      const used = ticks[i] !== null && last.ticks[i] !== null ? (ticks[i]! - last.ticks[i]!) / TICKS_PER_SECOND : 0;
+      timeline.processes[i]!.cpuPercent.push(Math.round((100 * used) / Math.max(0.001, (at - last.at) / 1000)));
+      timeline.processes[i]!.rssMb.push(Math.round(rss));
+    });
+    last = { at, ticks };
+  };
+  const timer = setInterval(sample, everyMs);
   return {
-    stop(): ProcessFigures[] {
+    stop(): { figures: ProcessFigures[]; timeline: ProcessTimeline } {
       clearInterval(timer);
       const seconds = (Date.now() - startedAt) / 1000;
-      return processes.map((p, i) => {
+      const figures = processes.map((p, i) => {
         const end = cpuTicks(p.pid);
         const used = end !== null && start[i] !== null ? (end - start[i]!) / TICKS_PER_SECOND : 0;
         return { name: p.name, pid: p.pid, cpuPercent: Math.round((100 * used) / seconds), maxRssMb: Math.round(Math.max(peak[i]!, rssMb(p.pid))) };
       });
+      return { figures, timeline };
     },
   };
 }
