@@ -1,14 +1,18 @@
 // `npm run compose [-- --shards N --replicas M] [--subnet A.B.C.0/22]`: writes docker-compose.yml,
 // gateway/nginx.conf and observability/ for N Redis shards (default 1) and M instances per service
-// (default 2). Every
-// address is derived from N, M and the subnet here, so REDIS_ADDRS, MACHINE_ID, the service URLs,
-// the fixed container addresses and the gateway's upstreams agree by construction.
+// (default 2).
+// `npm run compose -- --cpus C`: the layout sized for a budget of C CPUs instead (sizing.ts), with
+// a CPU limit per container, written beside the default as docker-compose.cpus-C.yml,
+// gateway/nginx.cpus-C.conf and observability/prometheus.cpus-C.yml.
+// Every address is derived from the layout and the subnet here, so REDIS_ADDRS, MACHINE_ID, the
+// service URLs, the fixed container addresses and the gateway's upstreams agree by construction.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { helpFromHeader, isMain, parseArgs } from "../tools/cli.js";
 import { renderNginxConfig } from "./nginx.js";
 import { renderDashboard, renderPrometheusConfig } from "./observability.js";
 import { perService, publicPrefix, SERVICES, type Service } from "../common/services.js";
+import { layoutForCpus, totalCpus, uniformLayout, type ComposeLayout } from "./sizing.js";
 
 type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
 
@@ -150,11 +154,14 @@ function routingCheck(): string[] {
   return ["CMD", "bash", "-c", probes.join(" && ")];
 }
 
-export function composeModel(shards: number, replicas: number, subnet = DEFAULT_SUBNET): ComposeModel {
+export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, files = DEFAULT_FILES): ComposeModel {
+  const { shards, replicas, cpus } = layout;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const addresses = new ComposeAddresses(subnet);
   const at = (address: string) => ({ default: { ipv4_address: address } });
-  const instances = (s: Service) => range(replicas).map((r) => instanceName(s, r));
+  const instances = (s: Service) => range(replicas[s]).map((r) => instanceName(s, r));
+  // Docker's CPU limit, when the layout was sized for a budget.
+  const limit = (n: number | undefined): Record<string, Yaml> => (n === undefined ? {} : { cpus: n });
   const urls = (s: Service) => instances(s).map((name) => `http://${name}:${SERVICE_PORT}`).join(",");
   const services: Record<string, Record<string, Yaml>> = {};
   const volumes: Record<string, Yaml> = {};
@@ -162,11 +169,13 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
   const nginx = renderNginxConfig({
     listen: ["80"],
     upstreams: perService((s) => instances(s).map((name, r) => ({ address: `${addresses.instance(s, r)}:${SERVICE_PORT}`, name }))),
+    workerProcesses: layout.gatewayWorkers,
   });
   services.gateway = {
     image: "nginx:1.27-bookworm",
     ports: ["8000:80"],
-    volumes: ["./gateway/nginx.conf:/etc/nginx/nginx.conf:ro"],
+    volumes: [`./${files.nginx}:/etc/nginx/nginx.conf:ro`],
+    ...limit(cpus?.gateway),
     depends_on: Object.fromEntries(SERVICES.flatMap(instances).map((n) => [n, healthy])),
     // Few retries: a gateway that misroutes should read unhealthy within seconds.
     healthcheck: { ...check(routingCheck()), retries: 3 },
@@ -182,6 +191,7 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
     user: "root",
     volumes: ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"],
     depends_on: ["gateway"],
+    ...limit(cpus?.watchdog),
     restart: "unless-stopped",
   };
 
@@ -195,6 +205,7 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
         // official image (whose build turns it off; other builds of the same tag may not).
         command: ["redis-server", "--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no"],
         volumes: [`${name}:/data`],
+        ...limit(cpus?.redis[service]),
         healthcheck: check(["CMD", "redis-cli", "ping"]),
         networks: at(addresses.redis(service, i)),
         restart: "unless-stopped",
@@ -203,7 +214,7 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
     }
     // The order service waits for its participants, so its first recovery sweep finds them up.
     const dependsOn = [...redis, ...(service === "order" ? [...instances("stock"), ...instances("payment")] : [])];
-    for (const replica of range(replicas)) {
+    for (const replica of range(replicas[service])) {
       services[instanceName(service, replica)] = {
         build: IMAGE_BUILD,
         image: "shardshop:latest",
@@ -211,7 +222,7 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
         environment: {
           PORT: String(SERVICE_PORT),
           REDIS_ADDRS: redis.map((r) => `${r}:6379`).join(","),
-          MACHINE_ID: `${replica}/${replicas}`,
+          MACHINE_ID: `${replica}/${replicas[service]}`,
           LOG_LEVEL: "info",
           // Unset unless given (e.g. http://jaeger:4318 with the observability profile): no tracing cost.
           OTEL_EXPORTER_OTLP_ENDPOINT: "${OTEL_EXPORTER_OTLP_ENDPOINT:-}",
@@ -219,6 +230,7 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
           ...(service === "order" ? { TX_PROTOCOL: "${TX_PROTOCOL:-saga}", STOCK_SERVICE_URL: urls("stock"), PAYMENT_SERVICE_URL: urls("payment") } : {}),
         },
         depends_on: Object.fromEntries(dependsOn.map((n) => [n, healthy])),
+        ...limit(cpus?.instance[service]),
         // bash, not node: a health check every 5 s should not start a whole Node process.
         healthcheck: check([
           "CMD",
@@ -243,34 +255,66 @@ export function composeModel(shards: number, replicas: number, subnet = DEFAULT_
   return { compose: { services, volumes, networks }, nginx, prometheus };
 }
 
-/** Writes the compose file, the gateway configuration, Prometheus's and the dashboard into `dir`. */
-export function writeCompose(dir: string, shards: number, replicas: number, subnet = DEFAULT_SUBNET): void {
-  const { compose, nginx, prometheus } = composeModel(shards, replicas, subnet);
+/** Where a layout's files go, relative to the output folder. */
+export interface ComposeFiles {
+  compose: string;
+  nginx: string;
+  prometheus: string;
+}
+
+export const DEFAULT_FILES: ComposeFiles = { compose: "docker-compose.yml", nginx: "gateway/nginx.conf", prometheus: "observability/prometheus.yml" };
+
+/** The files of the layout sized for `cpus` CPUs, beside the default ones. */
+export const filesForCpus = (cpus: number): ComposeFiles => ({
+  compose: `docker-compose.cpus-${cpus}.yml`,
+  nginx: `gateway/nginx.cpus-${cpus}.conf`,
+  prometheus: `observability/prometheus.cpus-${cpus}.yml`,
+});
+
+/**
+ * Writes the compose file, the gateway configuration, Prometheus's and the dashboard into `dir`.
+ * `command` is how the files were made, for their header.
+ */
+export function writeCompose(dir: string, layout: ComposeLayout, command: string, subnet = DEFAULT_SUBNET, files = DEFAULT_FILES): void {
+  const { compose, nginx, prometheus } = composeModel(layout, subnet, files);
   mkdirSync(join(dir, "gateway"), { recursive: true });
   mkdirSync(join(dir, "observability", "grafana", "dashboards"), { recursive: true });
-  const command = `npm run compose -- --shards ${shards} --replicas ${replicas}${subnet === DEFAULT_SUBNET ? "" : ` --subnet ${subnet}`}`;
-  const header = `# Generated by \`${command}\` (deploy/compose.ts); do not edit by hand.\n`;
-  writeFileSync(join(dir, "docker-compose.yml"), `${header}${toYaml(compose as unknown as Yaml)}\n`);
-  writeFileSync(join(dir, "gateway", "nginx.conf"), nginx);
-  writeFileSync(join(dir, "observability", "prometheus.yml"), `${header}${toYaml(prometheus as Yaml)}\n`);
+  const header = `# Generated by \`${command}${subnet === DEFAULT_SUBNET ? "" : ` --subnet ${subnet}`}\` (deploy/compose.ts); do not edit by hand.\n`;
+  writeFileSync(join(dir, files.compose), `${header}${toYaml(compose as unknown as Yaml)}\n`);
+  writeFileSync(join(dir, files.nginx), nginx);
+  writeFileSync(join(dir, files.prometheus), `${header}${toYaml(prometheus as Yaml)}\n`);
   writeFileSync(join(dir, "observability", "grafana", "dashboards", "shardshop.json"), `${JSON.stringify(renderDashboard(), null, 2)}\n`);
 }
+
+/** The command that writes the default files for a uniform layout. */
+export const uniformCommand = (shards: number, replicas: number) => `npm run compose -- --shards ${shards} --replicas ${replicas}`;
 
 if (isMain(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
   helpFromHeader(import.meta.url, args);
-  const shards = Number(args.get("shards") ?? 1);
-  const replicas = Number(args.get("replicas") ?? DEFAULT_REPLICAS);
   const inRange = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
-  if (!inRange(shards, MAX_SHARDS) || !inRange(replicas, MAX_REPLICAS)) {
-    console.error(`--shards must be 1-${MAX_SHARDS} and --replicas 1-${MAX_REPLICAS}`);
-    process.exit(1);
-  }
+  const subnet = args.get("subnet") ?? DEFAULT_SUBNET;
+  const out = args.get("out") ?? ".";
   try {
-    writeCompose(args.get("out") ?? ".", shards, replicas, args.get("subnet") ?? DEFAULT_SUBNET);
+    if (args.has("cpus")) {
+      const budget = Number(args.get("cpus"));
+      if (!inRange(budget, 256)) throw new Error("--cpus must be a whole number of CPUs, 1-256");
+      const layout = layoutForCpus(budget);
+      if (layout.shards > MAX_SHARDS || SERVICES.some((s) => layout.replicas[s] > MAX_REPLICAS)) throw new Error(`--cpus ${budget} needs more than ${MAX_SHARDS} shards or ${MAX_REPLICAS} instances`);
+      const files = filesForCpus(budget);
+      writeCompose(out, layout, `npm run compose -- --cpus ${budget}`, subnet, files);
+      console.log(`wrote ${files.compose}, ${files.nginx} and ${files.prometheus} for ${budget} CPUs:`);
+      console.log(`  ${layout.shards} shard(s) per service; instances ${SERVICES.map((s) => `${s} ${layout.replicas[s]}`).join(", ")}; ${layout.gatewayWorkers} nginx worker(s)`);
+      console.log(`  CPU limits add up to ${totalCpus(layout)}; planned for about ${layout.plannedCheckoutsPerSecond} distinct checkouts/s (BENCHMARKS.md)`);
+    } else {
+      const shards = Number(args.get("shards") ?? 1);
+      const replicas = Number(args.get("replicas") ?? DEFAULT_REPLICAS);
+      if (!inRange(shards, MAX_SHARDS) || !inRange(replicas, MAX_REPLICAS)) throw new Error(`--shards must be 1-${MAX_SHARDS} and --replicas 1-${MAX_REPLICAS}`);
+      writeCompose(out, uniformLayout(shards, replicas), uniformCommand(shards, replicas), subnet);
+      console.log(`wrote docker-compose.yml, gateway/nginx.conf and observability/ for ${shards} shard(s) and ${replicas} replica(s) per service`);
+    }
   } catch (err) {
     console.error((err as Error).message);
     process.exit(1);
   }
-  console.log(`wrote docker-compose.yml, gateway/nginx.conf and observability/ for ${shards} shard(s) and ${replicas} replica(s) per service`);
 }

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ComposeAddresses, composeModel, DEFAULT_REPLICAS, DEFAULT_SUBNET, instanceName, redisName, writeCompose } from "../deploy/compose.js";
+import { ComposeAddresses, composeModel, DEFAULT_REPLICAS, DEFAULT_SUBNET, filesForCpus, instanceName, redisName, uniformCommand, writeCompose } from "../deploy/compose.js";
+import { layoutForCpus, uniformLayout } from "../deploy/sizing.js";
 import { SERVICES } from "../common/services.js";
 
 /** promtool comes with Debian's `prometheus` package (.ci/run installs it). */
@@ -16,13 +17,37 @@ describe("docker compose", () => {
   it("the committed compose file and gateway config are the generator's output", () => {
     const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
     try {
-      writeCompose(dir, 1, DEFAULT_REPLICAS);
+      writeCompose(dir, uniformLayout(1, DEFAULT_REPLICAS), uniformCommand(1, DEFAULT_REPLICAS));
       expect(readFileSync("docker-compose.yml", "utf8")).toBe(readFileSync(join(dir, "docker-compose.yml"), "utf8"));
       for (const file of ["gateway/nginx.conf", "observability/prometheus.yml", "observability/grafana/dashboards/shardshop.json"]) {
         expect(readFileSync(file, "utf8"), file).toBe(readFileSync(join(dir, file), "utf8"));
       }
       compose(".", "config", "-q");
       compose(".", "--profile", "observability", "config", "-q");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the committed profile for 20 CPUs is the generator's output, valid, and fits 20 CPUs", () => {
+    const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
+    try {
+      const files = filesForCpus(20);
+      const layout = layoutForCpus(20);
+      writeCompose(dir, layout, "npm run compose -- --cpus 20", DEFAULT_SUBNET, files);
+      for (const file of Object.values(files)) expect(readFileSync(file, "utf8"), file).toBe(readFileSync(join(dir, file), "utf8"));
+      compose(".", "-f", files.compose, "config", "-q");
+      const model = composeModel(layout, DEFAULT_SUBNET, files).compose;
+      // Every container of the shop has a limit, and together they fit the budget.
+      const limited = Object.entries(model.services).filter(([, spec]) => !(spec as any).profiles);
+      const limits = limited.map(([name, spec]) => [name, (spec as any).cpus as number] as const);
+      for (const [name, cpus] of limits) expect(cpus, name).toBeGreaterThan(0);
+      expect(limits.reduce((sum, [, cpus]) => sum + cpus, 0)).toBeLessThanOrEqual(20);
+      expect((model.services.gateway as any).volumes).toEqual([`./${files.nginx}:/etc/nginx/nginx.conf:ro`]);
+      expect(readFileSync(files.nginx, "utf8")).toContain(`worker_processes ${layout.gatewayWorkers};`);
+      // The gateway balances over every order instance the layout has.
+      expect(readFileSync(files.nginx, "utf8").match(/# order-\d+/g)).toHaveLength(layout.replicas.order);
+      expect((model.services["order-0"] as any).environment.MACHINE_ID).toBe(`0/${layout.replicas.order}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -35,10 +60,10 @@ describe("docker compose", () => {
   ])("%i shard(s) x %i replica(s): valid, and every address agrees", (shards, replicas) => {
     const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
     try {
-      writeCompose(dir, shards, replicas);
+      writeCompose(dir, uniformLayout(shards, replicas), uniformCommand(shards, replicas));
       compose(dir, "config", "-q");
       const listed = compose(dir, "--profile", "observability", "config", "--services").trim().split("\n").sort();
-      const { compose: model, nginx, prometheus } = composeModel(shards, replicas);
+      const { compose: model, nginx, prometheus } = composeModel(uniformLayout(shards, replicas));
       expect(listed).toEqual(Object.keys(model.services).sort());
       const observability = Object.keys(model.services).filter((n) => (model.services[n] as any).profiles?.includes("observability"));
       expect(observability.sort()).toEqual(["grafana", "jaeger", "prometheus", "redis-exporter"]);

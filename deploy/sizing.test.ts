@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { SERVICES } from "../common/services.js";
+import { CPU_PER_CHECKOUT_US, layoutForCpus, MIN_REPLICAS, PLANNED_CORE_SHARE, totalCpus, WATCHDOG_CPUS } from "./sizing.js";
+
+describe("layoutForCpus", () => {
+  it.each([2, 4, 8, 20, 64])("fits %i CPUs, with no process planned past its share of a core", (budget) => {
+    const layout = layoutForCpus(budget);
+    expect(totalCpus(layout)).toBeLessThanOrEqual(budget);
+    // Rounding each limit down to hundredths loses under a hundredth per container.
+    const containers = 2 + 3 * layout.shards + SERVICES.reduce((n, s) => n + layout.replicas[s], 0);
+    expect(totalCpus(layout)).toBeGreaterThan(budget - 0.01 * containers);
+    const cpus = layout.cpus!;
+    for (const s of SERVICES) {
+      expect(layout.replicas[s]).toBeGreaterThanOrEqual(MIN_REPLICAS);
+      expect(cpus.instance[s]).toBeLessThanOrEqual(PLANNED_CORE_SHARE);
+      expect(cpus.redis[s]).toBeLessThanOrEqual(PLANNED_CORE_SHARE);
+    }
+    expect(cpus.gateway / (layout.gatewayWorkers as number)).toBeLessThanOrEqual(PLANNED_CORE_SHARE);
+    expect(cpus.watchdog).toBe(WATCHDOG_CPUS);
+  });
+
+  it("gives each part CPU in proportion to what it spends on a checkout", () => {
+    const layout = layoutForCpus(20);
+    const cpus = layout.cpus!;
+    // µs of CPU per planned checkout, short of the measured cost only by what rounding each of
+    // `containers` limits down to hundredths of a CPU takes.
+    const perCheckout = (cpu: number) => (cpu * 1e6) / layout.plannedCheckoutsPerSecond;
+    const within = (limit: number, containers: number, us: number) => {
+      expect(perCheckout(limit * containers)).toBeLessThanOrEqual(us);
+      expect(perCheckout(limit * containers)).toBeGreaterThan(us - perCheckout(0.01 * containers));
+    };
+    for (const s of SERVICES) {
+      within(cpus.instance[s], layout.replicas[s], CPU_PER_CHECKOUT_US.instance[s]);
+      within(cpus.redis[s], layout.shards, CPU_PER_CHECKOUT_US.redis[s]);
+    }
+    within(cpus.gateway, 1, CPU_PER_CHECKOUT_US.gateway);
+    // The order service, the dearest part, gets the most instances.
+    expect(layout.replicas.order).toBeGreaterThan(layout.replicas.stock);
+  });
+
+  it("refuses a budget with nothing left once the watchdog has its share", () => {
+    expect(() => layoutForCpus(WATCHDOG_CPUS)).toThrow(/--cpus/);
+  });
+});

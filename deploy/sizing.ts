@@ -1,0 +1,82 @@
+// Sizing a compose deployment for a CPU budget (`npm run compose -- --cpus N`): how many Redis
+// shards, instances per service and nginx workers, and each container's CPU limit, so that the
+// whole deployment fits N CPUs and no part of it runs out of CPU before the others.
+//
+// The budget is shared out in proportion to what each part spends on a checkout, measured on this
+// machine type (BENCHMARKS.md, "Sizing for a CPU budget"). Node services and Redis each run their
+// work on one thread, so a part that needs more than about one core gets more processes.
+import { perService, SERVICES, type Service } from "../common/services.js";
+
+/**
+ * µs of CPU per distinct checkout of each part of the shop, the median of three 15 s rounds of
+ * `npm run bench -- --local --client wrk --scenarios checkout-distinct` at 64 connections.
+ */
+export const CPU_PER_CHECKOUT_US = {
+  instance: { order: 97, stock: 37, payment: 32 },
+  redis: { order: 37, stock: 33, payment: 21 },
+  gateway: 26,
+} as const satisfies { instance: Record<Service, number>; redis: Record<Service, number>; gateway: number };
+
+/**
+ * The most of a core one process is planned to use. Below 1: a Node service also runs GC and
+ * libuv threads beside its event loop, and Redis its AOF fsync thread, so a process limited to
+ * exactly one core would be throttled while its main thread still had work.
+ */
+export const PLANNED_CORE_SHARE = 0.8;
+/** Kept for the watchdog, which only waits on Docker events. */
+export const WATCHDOG_CPUS = 0.1;
+/** Instances per service at least, whatever the budget: one can restart while the other serves. */
+export const MIN_REPLICAS = 2;
+
+export interface ComposeLayout {
+  /** Redis shards per service (every service has the same number). */
+  shards: number;
+  replicas: Record<Service, number>;
+  /** nginx worker processes; "auto" is one per core the gateway sees. */
+  gatewayWorkers: number | "auto";
+  /** Each container's CPU limit (Docker's `cpus`), when the layout was sized for a budget. */
+  cpus?: { gateway: number; watchdog: number; instance: Record<Service, number>; redis: Record<Service, number> };
+}
+
+/** The same number of instances for every service, and no CPU limits. */
+export function uniformLayout(shards: number, replicas: number): ComposeLayout {
+  return { shards, replicas: perService(() => replicas), gatewayWorkers: "auto" };
+}
+
+/** Rounded down to hundredths, so that the limits never add up to more than the budget. */
+const hundredths = (x: number) => Math.floor(x * 100) / 100;
+const processesFor = (cpus: number) => Math.max(1, Math.ceil(cpus / PLANNED_CORE_SHARE));
+
+/** The layout for a budget of `budget` CPUs, and the checkouts per second it is sized for. */
+export function layoutForCpus(budget: number): ComposeLayout & { plannedCheckoutsPerSecond: number } {
+  const c = CPU_PER_CHECKOUT_US;
+  const perCheckout = SERVICES.reduce<number>((sum, s) => sum + c.instance[s] + c.redis[s], c.gateway);
+  const shared = budget - WATCHDOG_CPUS;
+  if (!(shared > 0)) throw new Error(`--cpus must be more than ${WATCHDOG_CPUS}`);
+  // Each part's share of the budget, in CPUs.
+  const share = (us: number) => (shared * us) / perCheckout;
+  const replicas = perService((s) => Math.max(MIN_REPLICAS, processesFor(share(c.instance[s]))));
+  const shards = Math.max(...SERVICES.map((s) => processesFor(share(c.redis[s]))));
+  const gatewayWorkers = processesFor(share(c.gateway));
+  return {
+    shards,
+    replicas,
+    gatewayWorkers,
+    cpus: {
+      gateway: hundredths(share(c.gateway)),
+      watchdog: WATCHDOG_CPUS,
+      instance: perService((s) => hundredths(share(c.instance[s]) / replicas[s])),
+      redis: perService((s) => hundredths(share(c.redis[s]) / shards)),
+    },
+    // Every part gets the same multiple of its per-checkout cost, so all saturate together.
+    plannedCheckoutsPerSecond: Math.floor((shared * 1e6) / perCheckout),
+  };
+}
+
+/** What a layout's CPU limits add up to. */
+export function totalCpus(layout: ComposeLayout): number {
+  const l = layout.cpus;
+  if (!l) return Infinity;
+  const sum = l.gateway + l.watchdog + SERVICES.reduce((n, s) => n + l.instance[s] * layout.replicas[s] + l.redis[s] * layout.shards, 0);
+  return Math.round(sum * 100) / 100;
+}
