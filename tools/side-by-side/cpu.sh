@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CPU per 1 000 checkouts of every process of one running stack, over a 10 s wrk run on fresh
-# orders (from /proc/<pid>/stat, user + system):
+# orders (from /proc/<pid>/stat, user + system, with reaped children: a Redis's AOF rewrites):
 #
 #   tools/side-by-side/cpu.sh PORT STACK_PID [OFFSET]
 #
@@ -9,7 +9,7 @@ set -euo pipefail
 port=${1:?PORT}; root=${2:?STACK_PID}; offset=${3:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t pids < <(pstree -pT "$root" | grep -o '([0-9]*)' | tr -d '()')
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 declare -A before
 for pid in "${pids[@]}"; do before[$pid]=$(ticks "$pid"); done
 out=$(mktemp)
