@@ -32,7 +32,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
 import { findShopProcesses, sampleProcesses, type ProcessFigures, type ProcessTimeline } from "./procstats.js";
-import { AnswerTimeline, renderReport, reportFileFor, type AnswerSeries, type Report, type TimeChart } from "./report.js";
+import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report, type TimeChart } from "./report.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, type Api } from "./workload.js";
 
@@ -509,8 +509,7 @@ function benchReport(record: BenchRecord): Report {
     const a = r.perSecond;
     if (a) {
       charts.push({ title: "answers per second", unit: "answers/s", seconds: a.seconds, series: [{ label: "answers", values: a.answers }] });
-      charts.push({ title: "latency", unit: "ms", seconds: a.seconds, series: [{ label: "p50", values: a.p50Ms }, { label: "p99", values: a.p99Ms }] });
-      charts.push({ title: "answers per second by status", unit: "answers/s", seconds: a.seconds, series: Object.entries(a.statuses).map(([label, values]) => ({ label, values })) });
+      charts.push(latencyChart(a, "latency"), statusChart(a, "answers per second by status"));
     }
     const t = r.processTimeline;
     const names = t.processes.map((p) => p.name);

@@ -23,7 +23,7 @@ import { pendingCheckouts, startStack, type Component } from "../local/stack.js"
 import type { TxProtocol } from "../orchestrator/protocol.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
-import { AnswerTimeline, renderReport, reportFileFor, type AnswerSeries, type Report } from "./report.js";
+import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report } from "./report.js";
 import { apiClient, mapLimit, seededRandom } from "./workload.js";
 
 export interface ChaosOptions {
@@ -257,10 +257,7 @@ export function chaosReport(r: ChaosReport, o: ChaosOptions): Report {
       {
         heading: "Answers against the kills",
         text: ["Each red line is a SIGKILL, labelled with its victim, and shaded until the victim was up again."],
-        charts: [
-          { title: "checkout answers per second, by status", unit: "answers/s", seconds: t.seconds, series: Object.entries(t.statuses).map(([label, values]) => ({ label, values })), marks },
-          { title: "checkout latency", unit: "ms", seconds: t.seconds, series: [{ label: "p50", values: t.p50Ms }, { label: "p99", values: t.p99Ms }], marks },
-        ],
+        charts: [statusChart(t, "checkout answers per second, by status", marks), latencyChart(t, "checkout latency", marks)],
         tables: [{ head: ["at, s", "victim", "checkouts sent", "in flight", "up again at, s"], rows: r.kills.map((k) => [k.at, k.component, k.afterCheckouts, k.inFlight, k.upAt ?? "never"]) }],
       },
     ],

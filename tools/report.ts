@@ -196,3 +196,26 @@ export class AnswerTimeline {
     };
   }
 }
+
+type Marks = TimeChart["marks"];
+
+/** Answers per second, one line per status (or status class). */
+export const statusChart = (a: AnswerSeries, title: string, marks?: Marks): TimeChart => ({
+  title,
+  unit: "answers/s",
+  seconds: a.seconds,
+  series: Object.entries(a.statuses).map(([label, values]) => ({ label, values })),
+  marks,
+});
+
+/** p50 and p99 of each second's answers. */
+export const latencyChart = (a: AnswerSeries, title: string, marks?: Marks): TimeChart => ({
+  title,
+  unit: "ms",
+  seconds: a.seconds,
+  series: [
+    { label: "p50", values: a.p50Ms },
+    { label: "p99", values: a.p99Ms },
+  ],
+  marks,
+});
