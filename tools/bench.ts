@@ -19,6 +19,8 @@
 //   --vs URL            compare with a second running deployment B (A is --url or --local): the
 //                       scenarios run on A and B in turn, --pairs times (default 3; A B, then B A,
 //                       and so on), and each pair's ratio B/A and their median are printed
+// Before each round it waits (up to 30 s) for the machine to quiet down, so that work a round
+// leaves behind, such as a Redis's AOF rewrite, does not land in the next.
 //   --populate api      create the data through the plain API (create, add, addItem without a
 //                       quantity) instead of batch_init, for implementations of the 2023 API;
 //                       the scenarios then walk the ids it created (default --items/--users 1000,
@@ -31,7 +33,7 @@ import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
-import { findShopProcesses, sampleProcesses, type ProcessFigures, type ProcessTimeline } from "./procstats.js";
+import { findShopProcesses, sampleProcesses, untilQuiet, type ProcessFigures, type ProcessTimeline } from "./procstats.js";
 import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report, type TimeChart } from "./report.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, type Api } from "./workload.js";
@@ -598,6 +600,8 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     for (let run = 1; run <= rounds; run++) {
       for (const scenario of scenarios) {
         for (const target of run % 2 === 1 || !vs ? targets : [...targets].reverse()) {
+          const waited = await untilQuiet();
+          if (waited > 1000) console.log(`  (waited ${(waited / 1000).toFixed(1)} s for the machine to quiet down before this round)`);
           const result = await runScenario(target, scenario, run, sizes, opts);
           if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await target.conservation.run(target.api, target.touched);
           printResult(result);

@@ -102,3 +102,35 @@ export function sampleProcesses(processes: Array<{ name: string; pid: number }>,
     },
   };
 }
+
+/** The machine's busy and total CPU ticks so far, over all cores (/proc/stat). */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const [, ...fields] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/);
+    const n = fields.map(Number);
+    const idle = n[3]! + n[4]!; // idle and iowait
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until the machine is quiet: less than `busyShare` of its CPU used over half a second, or
+ * `maxMs` passed. Work a round leaves behind (a Redis's AOF rewrite, keys expiring) would
+ * otherwise land in the next round, and so always in the second of a pair. Returns the ms waited.
+ */
+export async function untilQuiet(busyShare = 0.1, maxMs = 30_000): Promise<number> {
+  const start = Date.now();
+  let before = machineTicks();
+  if (!before) return 0;
+  while (Date.now() - start < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = machineTicks()!;
+    const share = (now.busy - before.busy) / Math.max(1, now.total - before.total);
+    before = now;
+    if (share < busyShare) break;
+  }
+  return Date.now() - start;
+}
