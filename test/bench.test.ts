@@ -24,7 +24,7 @@ describe("bench --vs", () => {
 
   it("loads A and B in turn for each pair, swapping who goes first, and reports every pair's ratio", async () => {
     const args = ["--url", a.url, "--vs", b.url, "--populate", "api", "--items", "10", "--users", "10", "--orders", "10", "--fresh", "2000"];
-    const { exitCode, record, file } = await runBench([...args, "--duration", "2", "--pairs", "3", "--scenarios", "checkout-distinct,find", "--connections", "4", "--out", out]);
+    const { exitCode, record, file } = await runBench([...args, "--duration", "2", "--pairs", "3", "--scenarios", "checkout-distinct,find", "--connections", "4", "--settle", "2", "--out", out]);
     expect(exitCode).toBe(0);
     expect((JSON.parse(readFileSync(file, "utf8")) as BenchRecord).vs).toEqual(record.vs);
     // A B, then B A, then A B, scenario by scenario.

@@ -19,8 +19,9 @@
 //   --vs URL            compare with a second running deployment B (A is --url or --local): the
 //                       scenarios run on A and B in turn, --pairs times (default 3; A B, then B A,
 //                       and so on), and each pair's ratio B/A and their median are printed
-// Before each round it waits (up to 30 s) for the machine to quiet down, so that work a round
-// leaves behind, such as a Redis's AOF rewrite, does not land in the next.
+//   --settle S          before each round, wait up to S seconds (default 30; 0: not at all) for
+//                       the machine to quiet down, so that work a round leaves behind, such as a
+//                       Redis's AOF rewrite, does not land in the next
 //   --populate api      create the data through the plain API (create, add, addItem without a
 //                       quantity) instead of batch_init, for implementations of the 2023 API;
 //                       the scenarios then walk the ids it created (default --items/--users 1000,
@@ -597,10 +598,11 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     // Without --vs, --runs rounds of A. With it, --pairs pairs, each A then B or B then A in turn,
     // so neither side always runs on a machine the other just warmed.
     const rounds = vs ? num("pairs", 3) : runs;
+    const settleMs = num("settle", 30) * 1000;
     for (let run = 1; run <= rounds; run++) {
       for (const scenario of scenarios) {
         for (const target of run % 2 === 1 || !vs ? targets : [...targets].reverse()) {
-          const waited = await untilQuiet();
+          const waited = await untilQuiet(0.1, settleMs);
           if (waited > 1000) console.log(`  (waited ${(waited / 1000).toFixed(1)} s for the machine to quiet down before this round)`);
           const result = await runScenario(target, scenario, run, sizes, opts);
           if (scenario.startsWith("checkout") && !args.has("no-verify")) result.conservation = await target.conservation.run(target.api, target.touched);
@@ -641,7 +643,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
     target: stack ? { local: layout } : { url },
     vs: vs && pairs ? { url: vs, ...pairs } : undefined,
-    options: { ...sizes, ...opts, runs, scenarios, populate, warmup: num("warmup", vs ? 0 : 5), pairs: vs ? num("pairs", 3) : undefined },
+    options: { ...sizes, ...opts, runs, scenarios, populate, warmup: num("warmup", vs ? 0 : 5), settle: num("settle", 30), pairs: vs ? num("pairs", 3) : undefined },
     summary,
     distinctToFindRatio: ratio,
     maxServiceRssMb: maxServiceRss,

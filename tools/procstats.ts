@@ -121,10 +121,10 @@ function machineTicks(): { busy: number; total: number } | null {
  * `maxMs` passed. Work a round leaves behind (a Redis's AOF rewrite, keys expiring) would
  * otherwise land in the next round, and so always in the second of a pair. Returns the ms waited.
  */
-export async function untilQuiet(busyShare = 0.1, maxMs = 30_000): Promise<number> {
+export async function untilQuiet(busyShare: number, maxMs: number): Promise<number> {
   const start = Date.now();
   let before = machineTicks();
-  if (!before) return 0;
+  if (!before || maxMs <= 0) return 0;
   while (Date.now() - start < maxMs) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const now = machineTicks()!;
