@@ -50,8 +50,11 @@ export interface ComposeModel {
 const OBSERVABILITY = ["observability"];
 const EXPORTER_PORT = 9121;
 
-/** Prometheus, the Redis exporter, Grafana and Jaeger: started only with `--profile observability`. */
-function observabilityServices(): Record<string, Record<string, Yaml>> {
+/**
+ * Prometheus (with the configuration at `prometheusFile`), the Redis exporter, Grafana and
+ * Jaeger: started only with `--profile observability`.
+ */
+function observabilityServices(prometheusFile: string): Record<string, Record<string, Yaml>> {
   return {
     "redis-exporter": {
       image: "oliver006/redis_exporter:v1.67.0",
@@ -62,7 +65,7 @@ function observabilityServices(): Record<string, Record<string, Yaml>> {
       image: "prom/prometheus:v2.55.1",
       profiles: OBSERVABILITY,
       command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=2d", "--web.enable-lifecycle"],
-      volumes: ["./observability/prometheus.yml:/etc/prometheus/prometheus.yml:ro", "./observability/alerts.yml:/etc/prometheus/alerts.yml:ro"],
+      volumes: [`./${prometheusFile}:/etc/prometheus/prometheus.yml:ro`, "./observability/alerts.yml:/etc/prometheus/alerts.yml:ro"],
       ports: ["9090:9090"],
       restart: "unless-stopped",
     },
@@ -245,7 +248,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
       };
     }
   }
-  Object.assign(services, observabilityServices());
+  Object.assign(services, observabilityServices(files.prometheus));
   const prometheus = renderPrometheusConfig({
     services: SERVICES.flatMap(instances).map((n) => `${n}:${SERVICE_PORT}`),
     redis: SERVICES.flatMap((s) => range(shards).map((i) => `${redisName(s, i)}:6379`)),

@@ -37,6 +37,7 @@ describe("docker compose", () => {
       writeCompose(dir, layout, "npm run compose -- --cpus 20", DEFAULT_SUBNET, files);
       for (const file of Object.values(files)) expect(readFileSync(file, "utf8"), file).toBe(readFileSync(join(dir, file), "utf8"));
       compose(".", "-f", files.compose, "config", "-q");
+      compose(".", "-f", files.compose, "--profile", "observability", "config", "-q");
       const model = composeModel(layout, DEFAULT_SUBNET, files).compose;
       // Every container of the shop has a limit, and together they fit the budget.
       const limited = Object.entries(model.services).filter(([, spec]) => !(spec as any).profiles);
@@ -44,6 +45,9 @@ describe("docker compose", () => {
       for (const [name, cpus] of limits) expect(cpus, name).toBeGreaterThan(0);
       expect(limits.reduce((sum, [, cpus]) => sum + cpus, 0)).toBeLessThanOrEqual(20);
       expect((model.services.gateway as any).volumes).toEqual([`./${files.nginx}:/etc/nginx/nginx.conf:ro`]);
+      // Prometheus reads the profile's own targets, not the default layout's.
+      expect((model.services.prometheus as any).volumes[0]).toBe(`./${files.prometheus}:/etc/prometheus/prometheus.yml:ro`);
+      expect(readFileSync(files.prometheus, "utf8")).toContain(`${instanceName("order", layout.replicas.order - 1)}:8080`);
       expect(readFileSync(files.nginx, "utf8")).toContain(`worker_processes ${layout.gatewayWorkers};`);
       // The gateway balances over every order instance the layout has.
       expect(readFileSync(files.nginx, "utf8").match(/# order-\d+/g)).toHaveLength(layout.replicas.order);

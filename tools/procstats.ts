@@ -59,7 +59,7 @@ export function findShopProcesses(): Array<{ name: string; pid: number }> {
   return found;
 }
 
-/** Each process's CPU share (percent of one core) and RSS, sampled every half second. */
+/** Each process's CPU share (percent of one core, over the interval before each sample) and RSS, sample by sample. */
 export interface ProcessTimeline {
   seconds: number[];
   processes: Array<{ name: string; pid: number; cpuPercent: number[]; rssMb: number[] }>;
