@@ -26,6 +26,9 @@ function cpuTicks(pid: number): number | null {
   }
 }
 
+/** CPU seconds between two readings of `cpuTicks`; 0 when either could not be read. */
+const cpuSecondsBetween = (from: number | null, to: number | null): number => (from !== null && to !== null ? (to - from) / TICKS_PER_SECOND : 0);
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -82,7 +85,7 @@ export function sampleProcesses(processes: Array<{ name: string; pid: number }>,
     processes.forEach((p, i) => {
       const rss = rssMb(p.pid);
       peak[i] = Math.max(peak[i]!, rss);
-      const used = ticks[i] !== null && last.ticks[i] !== null ? (ticks[i]! - last.ticks[i]!) / TICKS_PER_SECOND : 0;
+      const used = cpuSecondsBetween(last.ticks[i] ?? null, ticks[i] ?? null);
       timeline.processes[i]!.cpuPercent.push(Math.round((100 * used) / Math.max(0.001, (at - last.at) / 1000)));
       timeline.processes[i]!.rssMb.push(Math.round(rss));
     });
@@ -94,8 +97,7 @@ export function sampleProcesses(processes: Array<{ name: string; pid: number }>,
       clearInterval(timer);
       const seconds = (Date.now() - startedAt) / 1000;
       const figures = processes.map((p, i) => {
-        const end = cpuTicks(p.pid);
-        const used = end !== null && start[i] !== null ? (end - start[i]!) / TICKS_PER_SECOND : 0;
+        const used = cpuSecondsBetween(start[i] ?? null, cpuTicks(p.pid));
         return { name: p.name, pid: p.pid, cpuPercent: Math.round((100 * used) / seconds), maxRssMb: Math.round(Math.max(peak[i]!, rssMb(p.pid))) };
       });
       return { figures, timeline };

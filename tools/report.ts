@@ -158,7 +158,7 @@ export const reportFileFor = (jsonFile: string) => jsonFile.replace(/\.json$/, "
 
 /** Answers second by second: how many, how long they took, and their statuses. */
 export interface AnswerSeries {
-  /** The start of each second, counted from the first answer's window. */
+  /** The start of each second, counted from when the timeline began. */
   seconds: number[];
   answers: number[];
   p50Ms: Array<number | null>;
