@@ -61,7 +61,11 @@ function clientOptions(config: BaseConfig): RedisOptions {
   return {
     password: config.REDIS_PASSWORD,
     db: config.REDIS_DB,
-    enableAutoPipelining: true,
+    // Commands are batched by corking the socket instead (Shards.call): ioredis's auto-pipelining
+    // builds a Pipeline object per batch and keeps every command reachable until the whole batch
+    // answers, so under load they outlive a scavenge and are promoted, and the old space fills
+    // with them (see BENCHMARKS.md, "Issue 14: corked writes").
+    enableAutoPipelining: false,
     // A command in flight when the connection drops may already have run: resending it could, for
     // instance, apply a debit twice. Never resend; the command timeout reports it as unknown.
     autoResendUnfulfilledCommands: false,
@@ -82,6 +86,8 @@ interface LoadedScript {
 export class Shards<Script extends string = string> {
   readonly clients: Redis[];
   private readonly scripts: Map<Script, LoadedScript>;
+  /** Per shard, whether its socket is corked until the current turn of the event loop ends. */
+  private readonly corked: boolean[];
 
   constructor(config: BaseConfig, scripts: Map<Script, string>) {
     this.scripts = new Map([...scripts].map(([name, lua]) => [name, { lua, sha: createHash("sha1").update(lua).digest("hex") }]));
@@ -93,6 +99,7 @@ export class Shards<Script extends string = string> {
       client.on("error", () => {});
       return client;
     });
+    this.corked = this.clients.map(() => false);
   }
 
   get count(): number {
@@ -133,9 +140,7 @@ export class Shards<Script extends string = string> {
   /**
    * Runs one of the service's Lua scripts on shard number `shard`: EVALSHA, and EVAL only when the
    * shard answers NOSCRIPT (it has not seen the script since it started), which means it ran
-   * nothing, so sending it again is safe. Not ioredis's defineCommand: every auto-pipeline it
-   * starts copies every defined script onto itself, a cost per batch of commands that grows with
-   * the number of scripts.
+   * nothing, so sending it again is safe.
    */
   run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
     const { lua, sha } = this.scripts.get(script)!;
@@ -160,9 +165,11 @@ export class Shards<Script extends string = string> {
   call<T>(shard: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
     const start = performance.now();
     const recorder = this.recorder(shard, name);
+    const client = this.clients[shard]!;
+    this.holdWrites(shard, client);
     let pending: Promise<T>;
     try {
-      pending = op(this.clients[shard]!);
+      pending = op(client);
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -180,6 +187,23 @@ export class Shards<Script extends string = string> {
         throw unavailable ? new StorageUnavailableError(err) : err;
       },
     );
+  }
+
+  /**
+   * Corks the shard's socket until the I/O callbacks of this turn of the event loop have run, so
+   * that every command they issue leaves in one write, and Redis reads them in one go: what
+   * auto-pipelining did, without a Pipeline object per batch. Commands keep their order, and one
+   * whose connection drops still fails as unknown (nothing is resent).
+   */
+  private holdWrites(shard: number, client: Redis): void {
+    const socket = client.stream;
+    if (this.corked[shard] || !socket?.writable) return;
+    this.corked[shard] = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked[shard] = false;
+      socket.uncork();
+    });
   }
 
   /** Latency recorders by shard, then call name, resolved once each. */
