@@ -64,7 +64,7 @@ function clientOptions(config: BaseConfig): RedisOptions {
     // Commands are batched by corking the socket instead (Shards.call): ioredis's auto-pipelining
     // builds a Pipeline object per batch and keeps every command reachable until the whole batch
     // answers, so under load they outlive a scavenge and are promoted, and the old space fills
-    // with them (see BENCHMARKS.md, "Issue 14: corked writes").
+    // with them (see BENCHMARKS.md, "Issue 14, second lever").
     enableAutoPipelining: false,
     // A command in flight when the connection drops may already have run: resending it could, for
     // instance, apply a debit twice. Never resend; the command timeout reports it as unknown.

@@ -12,9 +12,9 @@ import { perService, SERVICES, type Service } from "../common/services.js";
  * `npm run bench -- --local --client wrk --scenarios checkout-distinct` at 64 connections.
  */
 export const CPU_PER_CHECKOUT_US = {
-  instance: { order: 97, stock: 37, payment: 32 },
-  redis: { order: 37, stock: 33, payment: 21 },
-  gateway: 26,
+  instance: { order: 64, stock: 25, payment: 18 },
+  redis: { order: 43, stock: 34, payment: 18 },
+  gateway: 20,
 } as const satisfies { instance: Record<Service, number>; redis: Record<Service, number>; gateway: number };
 
 /**

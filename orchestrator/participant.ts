@@ -130,8 +130,8 @@ export function serveParticipant<Body extends object, Reason extends string>(
   const one = body.extend({ tx: txId });
   const batch = z.object({ txs: z.array(one).min(1).max(MAX_CONFIRM_BATCH) });
   const phaseBatch = z.object({ txs: z.array(one).min(1).max(MAX_PHASE_BATCH) });
-  // Each transaction's phase runs at once beside the others, so the store's Redis calls go out
-  // auto-pipelined, one write per shard; a failure is that transaction's alone.
+  // Each transaction's phase runs at once beside the others, so the store's Redis calls go out in
+  // one write per shard (Shards corks the socket for the turn); a failure is that transaction's alone.
   const each = async (c: Context<ServiceEnv>, run: (part: { tx: string } & Body) => Promise<TryReply>) => {
     const { txs } = (await jsonBodyOr400(c, phaseBatch)) as { txs: Array<{ tx: string } & Body> };
     const settled = await Promise.allSettled(txs.map(run));
