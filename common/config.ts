@@ -29,11 +29,23 @@ const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min
 export const baseConfig = z.object({
   PORT: intFromEnv(1, 65535).default(8080),
   HOST: z.string().min(1).default("0.0.0.0"),
+  /**
+   * shards: REDIS_ADDRS are independent masters, one per shard, that ids are routed over by
+   * keyslot (the shard count is fixed for the data's life). cluster: REDIS_ADDRS are seed nodes of
+   * a Redis Cluster, which routes by slot itself and can move slots and fail over to replicas.
+   */
+  REDIS_MODE: z.enum(["shards", "cluster"]).default("shards"),
   REDIS_ADDRS: commaList(hostPort),
   REDIS_PASSWORD: z.string().optional(),
   REDIS_DB: intFromEnv(0, 15).default(0),
   /** How long a Redis command may take before its outcome is treated as unknown. */
   REDIS_TIMEOUT_MS: intFromEnv(50, 60_000).default(3000),
+  /**
+   * Cluster mode: how many replicas must have a script's writes (WAIT) before it counts as done;
+   * fewer within REDIS_WAIT_TIMEOUT_MS makes its outcome unknown. Default 1 in cluster mode.
+   */
+  REDIS_MIN_REPLICAS_ACKED: intFromEnv(0, 5).optional(),
+  REDIS_WAIT_TIMEOUT_MS: intFromEnv(10, 60_000).default(1000),
   MACHINE_ID: machineId,
   /**
    * How long after its creation (a UUIDv7 id tells it) a transaction may still take part: a

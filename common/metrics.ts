@@ -115,11 +115,11 @@ export const redisCommandErrors = new client.Counter({
 export function trackShardHealth(shards: Shards): void {
   new client.Gauge({
     name: "shardshop_redis_shard_up",
-    help: "1 when the Redis shard answers PING from this instance, else 0",
+    help: "1 when the Redis shard (in cluster mode, the master at this address) answers PING from this instance, else 0",
     labelNames: ["shard"] as const,
     async collect() {
-      const answers = await shards.pingEach();
-      answers.forEach((up, shard) => this.set({ shard: String(shard) }, up ? 1 : 0));
+      this.reset();
+      for (const [shard, up] of await shards.pingEach()) this.set({ shard }, up ? 1 : 0);
     },
   });
 }

@@ -20,7 +20,7 @@ describe("Shards", () => {
     const port = await freePort();
     redis = new Component("redis", port, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"], {}, async () => {
       try {
-        await new Shards(baseConfig.parse({ REDIS_ADDRS: `127.0.0.1:${port}` }), new Map()).clients[0]!.ping();
+        await new Shards(baseConfig.parse({ REDIS_ADDRS: `127.0.0.1:${port}` }), new Map()).topology.connection(0)!.ping();
         return true;
       } catch {
         return false;
@@ -37,7 +37,7 @@ describe("Shards", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const readsProcessed = async () => Number(/total_reads_processed:(\d+)/.exec(await shards.clients[0]!.info("stats"))![1]);
+  const readsProcessed = async () => Number(/total_reads_processed:(\d+)/.exec(await shards.topology.connection(0)!.info("stats"))![1]);
 
   it("sends the commands of one turn in one write, in order, and uncorks when the turn ends", async () => {
     const before = await readsProcessed();
@@ -47,7 +47,7 @@ describe("Shards", () => {
     expect(replies).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     // Redis read the burst in one read (the INFO call is the other); uncorked, it takes 13 to 27.
     expect(reads).toBeLessThanOrEqual(3);
-    expect(shards.clients[0]!.stream.writableCorked).toBe(0);
+    expect(shards.topology.connection(0)!.stream.writableCorked).toBe(0);
   });
 
   it("fails a command as an unknown outcome when the shard is gone", async () => {

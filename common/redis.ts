@@ -3,10 +3,11 @@
 // to a shard (scripts and reads) goes through `Shards.call`, which classifies failures and times it.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
 import { elapsedSeconds, redisCommandDuration, redisCommandErrors, type Recorder } from "./metrics.js";
-import { groupByShard, shardIndexOf } from "./shards.js";
+import { groupBy } from "./shards.js";
+import { createTopology, type Topology } from "./topology.js";
 
 export type ScriptReply = string | number | null | ScriptReply[];
 
@@ -32,6 +33,7 @@ export const isStorageFailure = (err: unknown): boolean => err instanceof Outcom
 
 /** Errors that mean "the command may or may not have been applied". */
 function isOutcomeUnknown(err: unknown): boolean {
+  if (err instanceof OutcomeUnknownError) return true;
   const msg = (err as Error)?.message ?? "";
   return /timed out|Connection is closed|MaxRetriesPerRequest|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable/i.test(msg);
 }
@@ -77,102 +79,123 @@ function clientOptions(config: BaseConfig): RedisOptions {
   };
 }
 
-/** A script as sent: its source, and the SHA1 Redis knows it by. */
+/** A script as sent: its source, the SHA1 Redis knows it by, and whether it may write. */
 interface LoadedScript {
   lua: string;
   sha: string;
+  /** False for a script declared `#!lua flags=no-writes`: no replica needs to wait for it. */
+  writes: boolean;
 }
 
+/**
+ * A service's Redis: its partitions (shards, or a cluster's slots: see topology.ts), each script
+ * of the service loaded on all of them, and every call routed to the partition's node.
+ */
 export class Shards<Script extends string = string> {
-  readonly clients: Redis[];
+  readonly topology: Topology;
   private readonly scripts: Map<Script, LoadedScript>;
-  /** Per shard, whether its socket is corked until the current turn of the event loop ends. */
-  private readonly corked: boolean[];
+  private readonly readyMs: number;
+  private readonly waitMs: number;
+  /** The sockets corked until the current turn of the event loop ends, by connection. */
+  private readonly corked = new Map<Redis, Redis["stream"]>();
 
   constructor(config: BaseConfig, scripts: Map<Script, string>) {
-    this.scripts = new Map([...scripts].map(([name, lua]) => [name, { lua, sha: createHash("sha1").update(lua).digest("hex") }]));
-    this.clients = config.REDIS_ADDRS.map((addr) => {
-      const i = addr.lastIndexOf(":");
-      const host = addr.slice(0, i).replace(/^\[|\]$/g, "");
-      const client = new Redis({ ...clientOptions(config), host, port: Number(addr.slice(i + 1)) });
-      // Connection errors surface on the commands that need the shard; keep the process alive.
-      client.on("error", () => {});
-      return client;
-    });
-    this.corked = this.clients.map(() => false);
+    this.scripts = new Map(
+      [...scripts].map(([name, lua]) => [name, { lua, sha: createHash("sha1").update(lua).digest("hex"), writes: !/^#!lua flags=\S*no-writes/.test(lua) }]),
+    );
+    this.topology = createTopology(config, clientOptions(config));
+    this.readyMs = config.REDIS_TIMEOUT_MS;
+    this.waitMs = config.REDIS_WAIT_TIMEOUT_MS;
   }
 
+  /** Partitions: a script touches one. The shards, or a cluster's 16384 slots. */
   get count(): number {
-    return this.clients.length;
+    return this.topology.partitions;
   }
 
   indexOf(id: string): number {
-    return shardIndexOf(id, this.clients.length);
+    return this.topology.partitionOf(id);
   }
 
   group<T>(entries: Iterable<T>, idOf: (e: T) => string): Map<number, T[]> {
-    return groupByShard(entries, idOf, this.clients.length);
+    return groupBy(entries, (e) => this.indexOf(idOf(e)));
+  }
+
+  /** The name of `base` in `partition`, for a key each partition has one of (e.g. an index). */
+  partitionKey(base: string, partition: number): string {
+    return this.topology.partitionKey(base, partition);
+  }
+
+  /** `partitions` grouped by the node that serves them now (in shards mode, each alone). */
+  byNode(partitions: number[]): number[][] {
+    return [...groupBy(partitions, (p) => this.topology.label(p)).values()];
   }
 
   /**
-   * For bulk writes: calls `write` with each shard's ids in chunks of `chunkSize`. Ids are consumed
-   * as they come (a million never sit in memory at once); one chunk at a time per shard, so no
-   * script blocks a shard for long, and the shards work in parallel.
+   * For bulk writes: calls `write` with each partition's ids in chunks of `chunkSize`. Ids are
+   * consumed as they come (a million never sit in memory at once); one chunk at a time per
+   * partition, so no script blocks a shard for long, and the partitions work in parallel.
    */
-  async inChunks(ids: Iterable<string>, chunkSize: number, write: (shard: number, chunk: string[]) => Promise<unknown>): Promise<void> {
-    const buffers = this.clients.map((): string[] => []);
-    const inFlight = this.clients.map((): Promise<unknown> => Promise.resolve());
-    const flush = async (shard: number) => {
-      const chunk = buffers[shard]!.splice(0);
-      await inFlight[shard];
-      const written = write(shard, chunk);
+  async inChunks(ids: Iterable<string>, chunkSize: number, write: (partition: number, chunk: string[]) => Promise<unknown>): Promise<void> {
+    const buffers: string[][] = Array.from({ length: this.count }, () => []);
+    const inFlight: Array<Promise<unknown>> = Array.from({ length: this.count }, () => Promise.resolve());
+    const flush = async (partition: number) => {
+      const chunk = buffers[partition]!.splice(0);
+      await inFlight[partition];
+      const written = write(partition, chunk);
       written.catch(() => {}); // awaited below; this only keeps a failure from counting as unhandled
-      inFlight[shard] = written;
+      inFlight[partition] = written;
     };
     for (const id of ids) {
-      const shard = this.indexOf(id);
-      if (buffers[shard]!.push(id) >= chunkSize) await flush(shard);
+      const partition = this.indexOf(id);
+      if (buffers[partition]!.push(id) >= chunkSize) await flush(partition);
     }
-    for (let shard = 0; shard < this.clients.length; shard++) if (buffers[shard]!.length) await flush(shard);
+    for (let partition = 0; partition < this.count; partition++) if (buffers[partition]!.length) await flush(partition);
     await Promise.all(inFlight);
   }
 
   /**
-   * Runs one of the service's Lua scripts on shard number `shard`: EVALSHA, and EVAL only when the
-   * shard answers NOSCRIPT (it has not seen the script since it started), which means it ran
-   * nothing, so sending it again is safe.
+   * Runs one of the service's Lua scripts on partition `partition`: EVALSHA, and EVAL only when
+   * the node answers NOSCRIPT (it has not seen the script since it started), which means it ran
+   * nothing, so sending it again is safe. In cluster mode a script that may write then waits for
+   * `minReplicas` replicas to have its writes: fewer in time, and its outcome is unknown.
    */
-  run(shard: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    const { lua, sha } = this.scripts.get(script)!;
-    return this.call(shard, script, (client) =>
-      (client.evalsha(sha, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch((err: unknown) => {
+  run(partition: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
+    const { lua, sha, writes } = this.scripts.get(script)!;
+    const replicas = writes ? this.topology.minReplicas : 0;
+    return this.call(partition, script, (client) => {
+      const ran = (client.evalsha(sha, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch((err: unknown) => {
         if (!(err as Error)?.message?.startsWith("NOSCRIPT")) throw err;
         return client.eval(lua, keys.length, ...keys, ...args) as Promise<ScriptReply>;
-      }),
-    );
+      });
+      return replicas === 0 ? ran : ran.then((reply) => this.replicated(client, replicas).then(() => reply));
+    });
   }
 
-  /** Runs a script on the shard that owns `id`. */
+  /** WAIT on the connection the write went over: it counts the replicas that have all of its writes. */
+  private async replicated(client: Redis, replicas: number): Promise<void> {
+    const acked = await client.wait(replicas, this.waitMs);
+    if (acked < replicas) throw new OutcomeUnknownError(new Error(`${acked} of ${replicas} replicas acknowledged within ${this.waitMs} ms`));
+  }
+
+  /** Runs a script on the partition that owns `id`. */
   runFor(id: string, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
     return this.run(this.indexOf(id), script, keys, args);
   }
 
   /**
-   * Every call to a shard (scripts and plain reads, named for the metrics) goes through here, so
-   * failures are classified and latency recorded in one place. Plain promise callbacks rather than
-   * an async function: this runs several times per checkout, and each await costs a microtask.
+   * Every call to a partition (scripts and plain reads, named for the metrics) goes through here,
+   * so failures are classified and latency recorded in one place. A reply saying the partition
+   * moved (a cluster's MOVED or ASK) means nothing ran: the call is made again where it now is.
+   * Plain promise callbacks rather than an async function on the common path: this runs several
+   * times per checkout, and each await costs a microtask.
    */
-  call<T>(shard: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
+  call<T>(partition: number, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
     const start = performance.now();
-    const recorder = this.recorder(shard, name);
-    const client = this.clients[shard]!;
-    this.holdWrites(shard, client);
-    let pending: Promise<T>;
-    try {
-      pending = op(client);
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
+    const label = this.topology.label(partition);
+    const recorder = this.recorder(label, name);
+    const client = this.topology.connection(partition);
+    const pending = client ? this.send(client, op) : this.afterReady(partition, op);
     return pending.then(
       (value) => {
         recorder.observe(elapsedSeconds(start));
@@ -182,57 +205,100 @@ export class Shards<Script extends string = string> {
         recorder.observe(elapsedSeconds(start));
         const unknown = isOutcomeUnknown(err);
         const unavailable = !unknown && isUnavailableReply(err);
-        redisCommandErrors.inc({ shard: String(shard), command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
-        if (unknown) throw new OutcomeUnknownError(err);
+        redisCommandErrors.inc({ shard: label, command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
+        if (unknown) {
+          this.topology.failed();
+          throw err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
+        }
         throw unavailable ? new StorageUnavailableError(err) : err;
       },
     );
   }
 
-  /**
-   * Corks the shard's socket until the I/O callbacks of this turn of the event loop have run, so
-   * that every command they issue leaves in one write, and Redis reads them in one go: what
-   * auto-pipelining did, without a Pipeline object per batch. Commands keep their order, and one
-   * whose connection drops still fails as unknown (nothing is resent).
-   */
-  private holdWrites(shard: number, client: Redis): void {
-    const socket = client.stream;
-    if (this.corked[shard] || !socket?.writable) return;
-    this.corked[shard] = true;
-    socket.cork();
-    setImmediate(() => {
-      this.corked[shard] = false;
-      socket.uncork();
+  private send<T>(client: Redis, op: (client: Redis) => Promise<T>, partition?: number, redirects = 0): Promise<T> {
+    this.holdWrites(client);
+    let pending: Promise<T>;
+    try {
+      pending = op(client);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    if (this.topology.mode === "shards") return pending;
+    return pending.catch(async (err: unknown) => {
+      const moved = redirects < MAX_REDIRECTS ? await this.topology.redirect(err, partition!) : undefined;
+      if (!moved) throw err;
+      return this.send(moved, op, partition, redirects + 1);
     });
   }
 
-  /** Latency recorders by shard, then call name, resolved once each. */
-  private readonly recorders: Array<Map<string, Recorder>> = [];
+  /** A cluster's first calls wait for its slot map; none is sent before it is known. */
+  private async afterReady<T>(partition: number, op: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      await this.topology.whenReady(this.readyMs);
+    } catch (err) {
+      throw new StorageUnavailableError(err);
+    }
+    const client = this.topology.connection(partition);
+    if (!client) throw new StorageUnavailableError(new Error(`no node serves slot ${partition}`));
+    return this.send(client, op, partition);
+  }
 
-  private recorder(shard: number, name: string): Recorder {
-    const byName = (this.recorders[shard] ??= new Map());
+  /**
+   * Corks a connection's socket until the I/O callbacks of this turn of the event loop have run,
+   * so that every command they issue leaves in one write, and Redis reads them in one go: what
+   * auto-pipelining did, without a Pipeline object per batch. Commands keep their order, and one
+   * whose connection drops still fails as unknown (nothing is resent).
+   */
+  private holdWrites(client: Redis): void {
+    const socket = client.stream;
+    if (!socket?.writable || this.corked.has(client)) return;
+    if (this.corked.size === 0) setImmediate(() => this.releaseWrites());
+    this.corked.set(client, socket);
+    socket.cork();
+  }
+
+  private releaseWrites(): void {
+    for (const socket of this.corked.values()) socket.uncork();
+    this.corked.clear();
+  }
+
+  /** Latency recorders by node label, then call name, resolved once each. */
+  private readonly recorders = new Map<string, Map<string, Recorder>>();
+
+  private recorder(label: string, name: string): Recorder {
+    let byName = this.recorders.get(label);
+    if (byName === undefined) this.recorders.set(label, (byName = new Map()));
     let recorder = byName.get(name);
-    if (recorder === undefined) byName.set(name, (recorder = redisCommandDuration.recorder(String(shard), name)));
+    if (recorder === undefined) byName.set(name, (recorder = redisCommandDuration.recorder(label, name)));
     return recorder;
   }
 
-  /** `call` on the shard that owns `id`. */
+  /** `call` on the partition that owns `id`. */
   callFor<T>(id: string, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
     return this.call(this.indexOf(id), name, op);
   }
 
-  /** For each shard, whether it answers PING. */
-  async pingEach(): Promise<boolean[]> {
-    const results = await Promise.allSettled(this.clients.map((c) => c.ping()));
-    return results.map((r) => r.status === "fulfilled");
+  /** For each node (shard, or cluster master), whether it answers PING. */
+  async pingEach(): Promise<Array<[label: string, up: boolean]>> {
+    const nodes = this.topology.nodes();
+    const results = await Promise.allSettled(nodes.map(([, c]) => c.ping()));
+    return results.map((r, i) => [nodes[i]![0], r.status === "fulfilled"]);
   }
 
-  /** True when every shard answers PING. */
+  /** True when every node answers PING, and a cluster has a node for every slot. */
   async ready(): Promise<boolean> {
-    return (await this.pingEach()).every(Boolean);
+    const nodes = await this.pingEach();
+    if (nodes.length === 0 || !nodes.every(([, up]) => up)) return false;
+    return this.topology.whenReady(0).then(
+      () => true,
+      () => false,
+    );
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.clients.map((c) => c.quit()));
+    await this.topology.close();
   }
 }
+
+/** MOVED or ASK replies followed for one call before it fails. */
+const MAX_REDIRECTS = 3;

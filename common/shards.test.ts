@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { groupByShard, shardIndexOf, slotOf, SLOT_COUNT } from "./shards.js";
+import { groupByShard, shardIndexOf, slotOf, slotTag, SLOT_COUNT } from "./shards.js";
 
 describe("shard routing", () => {
   it("uses Redis Cluster's keyslot", () => {
@@ -36,5 +36,10 @@ describe("shard routing", () => {
       for (const id of group) expect(shardIndexOf(id, 3)).toBe(shard);
       expect(group).toEqual(ids.filter((id) => group.includes(id)));
     }
+  });
+
+  it("names a tag for every slot that hashes to that slot", () => {
+    for (let slot = 0; slot < SLOT_COUNT; slot++) expect(slotOf(slotTag(slot))).toBe(slot);
+    expect(Math.max(...Array.from({ length: SLOT_COUNT }, (_, s) => slotTag(s).length))).toBeLessThanOrEqual(4);
   });
 });

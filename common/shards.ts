@@ -16,14 +16,39 @@ export function shardIndexOf(id: string, shardCount: number): number {
   return Math.floor((slotOf(id) * shardCount) / SLOT_COUNT);
 }
 
-/** Groups entries by the shard their id routes to, keeping each group's input order. */
-export function groupByShard<T>(entries: Iterable<T>, idOf: (e: T) => string, shardCount: number): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
+/** Groups entries by a key of each, keeping each group's input order. */
+export function groupBy<K, T>(entries: Iterable<T>, keyOf: (e: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
   for (const entry of entries) {
-    const shard = shardIndexOf(idOf(entry), shardCount);
-    const group = groups.get(shard);
+    const key = keyOf(entry);
+    const group = groups.get(key);
     if (group) group.push(entry);
-    else groups.set(shard, [entry]);
+    else groups.set(key, [entry]);
   }
   return groups;
+}
+
+/** Groups entries by the shard their id routes to, keeping each group's input order. */
+export function groupByShard<T>(entries: Iterable<T>, idOf: (e: T) => string, shardCount: number): Map<number, T[]> {
+  return groupBy(entries, (e) => shardIndexOf(idOf(e), shardCount));
+}
+
+let slotTags: string[] | undefined;
+
+/**
+ * A short string whose keyslot is `slot`, so that a key tagged with it lives in that slot: how a
+ * key of which each slot has its own (e.g. an index of the slot's open checkouts) is named.
+ */
+export function slotTag(slot: number): string {
+  if (!slotTags) {
+    // Base-36 numbers in order reach every slot within about 90 000 tries (10 ms, once).
+    const tags: string[] = new Array(SLOT_COUNT);
+    for (let i = 0, found = 0; found < SLOT_COUNT; i++) {
+      const tag = i.toString(36);
+      const s = calculateSlot(tag);
+      if (tags[s] === undefined) [tags[s], found] = [tag, found + 1];
+    }
+    slotTags = tags;
+  }
+  return slotTags[slot]!;
 }

@@ -27,8 +27,16 @@ const DIST = join(resolve(HERE, HERE.includes("/dist/") ? "../.." : ".."), "dist
 export const SERVICE_NODE_FLAGS = ["--max-old-space-size=96", "--max-semi-space-size=16"];
 
 export interface StackOptions {
-  /** Redis shards per service. */
+  /** Redis shards per service; in cluster mode, the cluster's masters. */
   shards: number;
+  /**
+   * shards (default): independent Redis masters. cluster: per service a Redis Cluster of `shards`
+   * masters with `replicas` replicas each, created with `redis-cli --cluster create`. The default
+   * comes from REDIS_MODE, so a test run can be switched as a whole.
+   */
+  redisMode?: "shards" | "cluster";
+  /** Cluster mode: replicas per master (default 1). */
+  replicas?: number;
   /** Processes per service. */
   instances: number;
   /** Where each shard keeps its AOF; shard i of a service always uses the same folder. */
@@ -201,19 +209,30 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(dataDir, { recursive: true });
   const outputOf = (name: string) => (options.output === "inherit" ? "inherit" : join(dataDir, `${name}.log`));
 
+  const redisMode = options.redisMode ?? (process.env.REDIS_MODE === "cluster" ? "cluster" : "shards");
+  // A cluster node: its slot map in nodes.conf beside its AOF, a short node timeout so that a
+  // replica takes over a lost master within seconds, and its bus on a port of its own (by default
+  // the port + 10000, which nothing reserved).
+  const clusterArgs = async () =>
+    redisMode === "cluster"
+      ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(await freePort())]
+      : [];
+  // A Redis Cluster needs at least 3 masters.
+  const nodesPerService = redisMode === "cluster" ? Math.max(shards, 3) * (1 + (options.replicas ?? 1)) : shards;
+
   const redis = {} as Record<Service, Component[]>;
   const services = {} as Record<Service, Component[]>;
   const servicePorts = {} as Record<Service, number[]>;
   for (const service of SERVICES) {
     redis[service] = [];
-    for (let i = 0; i < shards; i++) {
+    for (let i = 0; i < nodesPerService; i++) {
       const name = `${service}-redis-${i}`;
       const dir = join(dataDir, name);
       mkdirSync(dir, { recursive: true });
       const port = await freePort();
       const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
-        "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"),
-        ...(redisAuth.password === undefined ? [] : ["--requirepass", redisAuth.password])];
+        "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"), ...(await clusterArgs()),
+        ...(redisAuth.password === undefined ? [] : ["--requirepass", redisAuth.password, "--masterauth", redisAuth.password])];
       redis[service].push(new Component(name, port, "redis-server", args, {}, () => redisPing(port, redisAuth.password), "ignore"));
     }
     servicePorts[service] = [];
@@ -229,6 +248,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         PORT: String(port),
         HOST: "127.0.0.1",
         REDIS_ADDRS: redisAddrs(service),
+        REDIS_MODE: redisMode,
         MACHINE_ID: `${i}/${instances}`,
         STOCK_SERVICE_URL: urls("stock"),
         PAYMENT_SERVICE_URL: urls("payment"),
@@ -247,6 +267,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   let closeGateway = async () => {};
   try {
     await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.start())));
+    if (redisMode === "cluster") await Promise.all(SERVICES.map((s) => formCluster(redis[s], options.replicas ?? 1, redisAuth.password)));
     // Participants first, so the order service's recovery sweep finds them up.
     await Promise.all([...services.stock, ...services.payment].map((c) => c.start()));
     await Promise.all(services.order.map((c) => c.start()));
@@ -277,17 +298,50 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
 }
 
-/** Checkouts not yet finished, over every order shard of the stack (read from Redis directly). */
+/** Checkouts not yet finished, over every order shard (or cluster master) of the stack, read from Redis directly. */
 export async function pendingCheckouts(stack: Stack): Promise<number> {
   const counts = await Promise.all(
-    stack.redis.order.map(async (c) => {
+    stack.redis.order.filter((c) => c.running).map(async (c) => {
       const r = new Redis({ port: c.port, ...stack.redisAuth, lazyConnect: true, maxRetriesPerRequest: 0 });
       try {
-        return await r.zcard(PENDING_CHECKOUTS);
+        if (!/cluster_enabled:1/.test(await r.info("cluster"))) return await r.zcard(PENDING_CHECKOUTS);
+        // A cluster keeps one index per slot; a replica's copies are its master's.
+        if (!/role:master/.test(await r.info("replication"))) return 0;
+        let open = 0;
+        for await (const keys of r.scanStream({ match: `${PENDING_CHECKOUTS}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+          for (const key of keys) open += await r.zcard(key);
+        }
+        return open;
       } finally {
         r.disconnect();
       }
     }),
   );
   return counts.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Makes one Redis Cluster of `nodes`, the first `nodes.length / (1 + replicas)` as masters, unless
+ * they already are one (a restart on the same data: nodes.conf remembers it), and waits until
+ * every node sees every slot served and every replica is in sync.
+ */
+async function formCluster(nodes: Component[], replicas: number, password?: string): Promise<void> {
+  const auth = password === undefined ? [] : ["-a", password, "--no-auth-warning"];
+  const info = (c: Component) => spawnSync("redis-cli", ["-p", String(c.port), ...auth, "cluster", "info"], { encoding: "utf8" }).stdout;
+  if (/cluster_known_nodes:1\b/.test(info(nodes[0]!))) {
+    const created = spawnSync(
+      "redis-cli",
+      ["--cluster", "create", ...nodes.map((c) => `127.0.0.1:${c.port}`), "--cluster-replicas", String(replicas), "--cluster-yes", ...auth],
+      { encoding: "utf8" },
+    );
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+  }
+  const replication = (c: Component) => spawnSync("redis-cli", ["-p", String(c.port), ...auth, "info", "replication"], { encoding: "utf8" }).stdout;
+  // Every slot served, and every replica in sync: until then a write's WAIT for a replica times out.
+  const up = (c: Component) => /cluster_state:ok/.test(info(c)) && !/role:slave[\s\S]*master_link_status:down/.test(replication(c));
+  for (let i = 0; i < 300; i++) {
+    if (nodes.every(up)) return;
+    await sleep(100);
+  }
+  throw new Error("the Redis Cluster did not come up (cluster_state is not ok, or a replica is not in sync)");
 }

@@ -279,8 +279,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   async recover(batch = 100): Promise<number> {
     let recovered = 0;
     await Promise.all(
-      Array.from({ length: this.log.shardCount }, async (_, shard) => {
-        for (const subject of await this.log.expired(shard, batch)) {
+      Array.from({ length: this.log.sweepGroups }, async (_, group) => {
+        for (const subject of await this.log.expired(group, batch)) {
           const until = Date.now() + this.options.policies.settlement.deadlineMs;
           const result = await this.begin(subject, "resume", until);
           if (result.kind !== "drive") continue;

@@ -44,8 +44,8 @@ export type LogStatus =
   | { kind: "unknown" };
 
 export interface TxLog<Payload, Refusal extends string> {
-  /** Shards the records are spread over; the recovery sweep visits each. */
-  readonly shardCount: number;
+  /** Groups of partitions the recovery sweep reads one at a time: the shards, or ranges of a cluster's slots. */
+  readonly sweepGroups: number;
   begin(subject: string, mode: BeginMode, start: { txId: string; protocol: TxProtocol }, lease: { ms: number; owner: string }): Promise<BeginResult<Payload, Refusal>>;
   /** Whether the subject would refuse a start, without writing anything. */
   check(subject: string): Promise<Refusal | undefined>;
@@ -57,6 +57,6 @@ export interface TxLog<Payload, Refusal extends string> {
   finishAbort(tx: TxRecord<Payload>): Promise<LogStatus>;
   /** Closes committed records once every participant confirmed them. */
   settle(txs: Array<TxRecord<Payload>>): Promise<void>;
-  /** Subjects on one shard whose transaction's lease ran out. */
-  expired(shard: number, limit: number): Promise<string[]>;
+  /** Subjects in one sweep group whose transaction's lease ran out. */
+  expired(group: number, limit: number): Promise<string[]>;
 }

@@ -2,12 +2,11 @@
 // subject's shard, so starting a transaction can check the subject and write the record in one
 // script. The subject's service supplies that begin script (it ends in `tx_begin` from
 // lua/includes/txRecord.lua); every other write is one of this folder's scripts.
-import type { Redis } from "ioredis";
-import { loadLuaScripts, type ScriptReply, type Shards } from "../common/redis.js";
+import { isStorageFailure, loadLuaScripts, type ScriptReply, type Shards } from "../common/redis.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "./log.js";
 import type { TxProtocol } from "./protocol.js";
 
-export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx"] as const;
+export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx", "pendingTransactions"] as const;
 type TxLogScript = (typeof TX_LOG_SCRIPTS)[number];
 
 /** The engine's scripts, to be defined on the subject service's shards beside its own. */
@@ -16,7 +15,10 @@ export const txLogScripts = () => loadLuaScripts(new URL("./lua/", import.meta.u
 export interface RecordLayout<Payload, Refusal extends string> {
   /** The subject's hash, which holds the record. */
   recordKey(subject: string): string;
-  /** Each shard's sorted set of open records. */
+  /**
+   * The index of open records (a sorted set by lease end), one per partition: its name in shards
+   * mode, and in cluster mode the base of each slot's (see Shards.partitionKey).
+   */
   pendingKey: string;
   /**
    * The subject's begin script: KEYS = [record, pending, ...extraKeys(subject)], ARGV = [mode,
@@ -38,12 +40,17 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
     private readonly layout: RecordLayout<Payload, Refusal>,
   ) {}
 
-  get shardCount(): number {
-    return this.shards.count;
+  get sweepGroups(): number {
+    return this.shards.topology.sweepGroups;
+  }
+
+  /** The index the subject's open record is in: in the subject's partition, so begin and close stay atomic. */
+  private pendingKeyOf(subject: string): string {
+    return this.shards.partitionKey(this.layout.pendingKey, this.shards.indexOf(subject));
   }
 
   private beginKeys(subject: string): string[] {
-    return [this.layout.recordKey(subject), this.layout.pendingKey, ...this.layout.extraKeys(subject)];
+    return [this.layout.recordKey(subject), this.pendingKeyOf(subject), ...this.layout.extraKeys(subject)];
   }
 
   async begin(subject: string, mode: BeginMode, start: { txId: string; protocol: TxProtocol }, lease: { ms: number; owner: string }): Promise<BeginResult<Payload, Refusal>> {
@@ -94,14 +101,14 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
 
   async finishAbort(tx: TxRecord<Payload>): Promise<LogStatus> {
     return toStatus(
-      await this.shards.runFor(tx.subject, "finishAbortTx", [this.layout.recordKey(tx.subject), this.layout.pendingKey], [tx.id, tx.subject]),
+      await this.shards.runFor(tx.subject, "finishAbortTx", [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject)], [tx.id, tx.subject]),
     );
   }
 
   async settle(txs: Array<TxRecord<Payload>>): Promise<void> {
     await Promise.all(
-      [...this.shards.group(txs, (tx) => tx.subject)].map(([shard, group]) =>
-        this.shards.run(shard, "settleTx", [...group.map((tx) => this.layout.recordKey(tx.subject)), this.layout.pendingKey], [
+      [...this.shards.group(txs, (tx) => tx.subject)].map(([partition, group]) =>
+        this.shards.run(partition, "settleTx", [...group.map((tx) => this.layout.recordKey(tx.subject)), this.shards.partitionKey(this.layout.pendingKey, partition)], [
           ...group.map((tx) => tx.id),
           ...group.map((tx) => tx.subject),
         ]),
@@ -109,26 +116,40 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
     );
   }
 
-  async expired(shard: number, limit: number): Promise<string[]> {
-    return this.shards.call(shard, "expiredTransactions", async (client) =>
-      client.zrangebyscore(this.layout.pendingKey, "-inf", await shardClock(client), "LIMIT", 0, limit),
+  async expired(group: number, limit: number): Promise<string[]> {
+    return (await this.pending(group, limit)).subjects.slice(0, limit);
+  }
+
+  /** Open records in one sweep group, and how many of them wait for recovery (lease run out). */
+  async backlog(group: number): Promise<{ open: number; expired: number }> {
+    const { open, expired } = await this.pending(group, 0);
+    return { open, expired };
+  }
+
+  /**
+   * Reads a sweep group's indexes with one script per node that serves them: each node compares
+   * leases with its own clock, which wrote them. A node whose slots moved while it was asked (a
+   * cluster resharding) is read again one slot at a time, so the sweep still sees every record.
+   */
+  private async pending(group: number, limit: number): Promise<{ open: number; expired: number; subjects: string[] }> {
+    const total = { open: 0, expired: 0, subjects: [] as string[] };
+    const read = async (partitions: number[]) => {
+      const [first, ...rest] = partitions.map((p) => this.shards.partitionKey(this.layout.pendingKey, p));
+      const [open, expired, ...subjects] = (await this.shards.run(partitions[0]!, "pendingTransactions", [first!], [limit, ...rest])) as [number, number, ...string[]];
+      total.open += open;
+      total.expired += expired;
+      total.subjects.push(...subjects);
+    };
+    await Promise.all(
+      this.shards.byNode(this.shards.topology.partitionsOfGroup(group)).map((partitions) =>
+        read(partitions).catch(async (err: unknown) => {
+          if (partitions.length === 1 || isStorageFailure(err)) throw err;
+          for (const p of partitions) await read([p]);
+        }),
+      ),
     );
+    return total;
   }
-
-  /** Open records on one shard, and how many of them wait for recovery (lease run out). */
-  async backlog(shard: number): Promise<{ open: number; expired: number }> {
-    return this.shards.call(shard, "transactionBacklog", async (client) => {
-      const now = await shardClock(client);
-      const [open, expired] = await Promise.all([client.zcard(this.layout.pendingKey), client.zcount(this.layout.pendingKey, "-inf", now)]);
-      return { open, expired };
-    });
-  }
-}
-
-/** The shard's own time in ms: leases are written in it, so they are compared in it. */
-async function shardClock(client: Redis): Promise<number> {
-  const [seconds, micros] = await client.time();
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
 
 function toStatus(reply: ScriptReply): LogStatus {

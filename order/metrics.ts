@@ -22,7 +22,7 @@ export function trackCheckoutsInFlight(read: () => number): void {
   });
 }
 
-/** Open checkout transactions per order shard, read at scrape time. */
+/** Open checkout transactions per order shard (in cluster mode, per sweep group of 1024 slots), read at scrape time. */
 export function trackCheckoutBacklog(log: RedisTxLog<unknown, string>): void {
   new client.Gauge({
     name: "shardshop_checkout_transactions",
@@ -31,12 +31,12 @@ export function trackCheckoutBacklog(log: RedisTxLog<unknown, string>): void {
     async collect() {
       this.reset();
       await Promise.all(
-        Array.from({ length: log.shardCount }, async (_, shard) => {
+        Array.from({ length: log.sweepGroups }, async (_, group) => {
           // An unreachable shard has no figure; shardshop_redis_shard_up says why.
-          const backlog = await log.backlog(shard).catch(() => undefined);
+          const backlog = await log.backlog(group).catch(() => undefined);
           if (!backlog) return;
-          this.set({ shard: String(shard), state: "open" }, backlog.open);
-          this.set({ shard: String(shard), state: "expired" }, backlog.expired);
+          this.set({ shard: String(group), state: "open" }, backlog.open);
+          this.set({ shard: String(group), state: "expired" }, backlog.expired);
         }),
       );
     },

@@ -1,7 +1,7 @@
 // Every Redis call of the order service. An order is the hash `order:{id}` (user_id, paid,
 // total_cost, and the checkout's transaction record, whose fields the orchestrator owns: see
 // orchestrator/lua/includes/txRecord.lua) plus `order:{id}:items` (item -> "qty:price"). Each
-// shard also keeps `checkouts:pending`: orders with an open transaction by lease end.
+// partition also keeps an index of the orders with an open transaction by lease end (keys.ts).
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";

@@ -101,7 +101,7 @@ interface MemoryRecord {
 
 /** The transaction log of commitTx/abortTx/finishAbortTx/settleTx and tx_begin, for one subject kind. */
 export class MemoryLog implements TxLog<Payload, "paid"> {
-  readonly shardCount = 1;
+  readonly sweepGroups = 1;
   readonly records = new Map<string, MemoryRecord>();
   /** Every decision that took effect, by transaction: the invariant is at most one per transaction. */
   readonly decisions: Array<{ tx: string; decision: "commit" | "abort" }> = [];

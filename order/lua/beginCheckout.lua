@@ -4,7 +4,7 @@
   An order may start a checkout if it exists, is not paid and has items; the transaction's payload
   is the order's user, total and items, snapshotted here.
   KEYS[1] order hash                  order:{id}
-  KEYS[2] open checkouts              checkouts:pending (this shard's, no hash tag; score = lease end)
+  KEYS[2] open checkouts              checkouts:pending (the partition's index, see order/keys.ts; score = lease end)
   KEYS[3] order items                 order:{id}:items
   ARGV[1] mode: 'start' | 'watch' | 'resume' (see tx_begin) | 'check' (only says whether an order
           could start one, and writes nothing)
