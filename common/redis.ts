@@ -38,8 +38,8 @@ function isOutcomeUnknown(err: unknown): boolean {
   return /timed out|Connection is closed|MaxRetriesPerRequest|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable/i.test(msg);
 }
 
-/** Error replies a shard gives before running anything, while it cannot serve. */
-const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/.test((err as Error)?.message ?? "");
+/** Error replies a shard gives before running anything, while it cannot serve (or, in a cluster, no longer serves that slot). */
+const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b/.test((err as Error)?.message ?? "");
 
 /**
  * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first

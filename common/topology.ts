@@ -186,8 +186,12 @@ class ClusterTopology implements Topology {
     const match = /^(MOVED|ASK) \d+ (\S+)$/.exec((err as Error)?.message ?? "");
     if (!match) return undefined;
     if (match[1] === "MOVED") {
+      // The slot has a new owner, which said so: go there now, and learn the new map meanwhile.
+      this.failed();
+      const owner = this.byAddress.get(match[2]!);
+      if (owner) return owner;
       await new Promise<void>((resolve) => this.cluster.refreshSlotsCache(() => resolve()));
-      return this.connection(partition);
+      return this.byAddress.get(match[2]!) ?? this.connection(partition);
     }
     const target = this.byAddress.get(match[2]!);
     // ASKING holds for the next command on the connection only; both leave in one corked write.

@@ -8,7 +8,12 @@ import { startStack } from "./stack.js";
 const config = loadConfig(
   "shardshop",
   z.object({
-    SHARDS: z.coerce.number().int().min(1).max(64).default(1),
+    /** shards: independent Redis masters per service; cluster: a Redis Cluster per service. */
+    REDIS_MODE: z.enum(["shards", "cluster"]).default("shards"),
+    /** Redis shards per service; in cluster mode the cluster's masters (at least 3, default 3). */
+    SHARDS: z.coerce.number().int().min(1).max(64).optional(),
+    /** Cluster mode: replicas per master. */
+    REPLICAS: z.coerce.number().int().min(0).max(5).default(1),
     INSTANCES: z.coerce.number().int().min(1).max(16).default(1),
     PORT: z.coerce.number().int().min(1).max(65535).default(8000),
     DATA_DIR: z.string().default("data"),
@@ -17,22 +22,34 @@ const config = loadConfig(
   }),
 );
 const dataDir = resolve(config.DATA_DIR);
+const cluster = config.REDIS_MODE === "cluster";
+const shards = config.SHARDS ?? (cluster ? 3 : 1);
+if (cluster && shards < 3) {
+  console.error("a Redis Cluster needs at least 3 masters: SHARDS=3 or more");
+  process.exit(1);
+}
 
-// Ids are routed by shard count: the data of a different count would be looked up on the wrong shards.
+// Ids are routed by shard count: the data of a different count would be looked up on the wrong
+// shards. A cluster keeps its own slot map, but its nodes cannot become plain shards.
 mkdirSync(dataDir, { recursive: true });
 const layoutFile = join(dataDir, "layout.json");
+const layout = { shards, mode: config.REDIS_MODE, ...(cluster ? { replicas: config.REPLICAS } : {}) };
 if (existsSync(layoutFile)) {
-  const { shards } = JSON.parse(readFileSync(layoutFile, "utf8")) as { shards: number };
-  if (shards !== config.SHARDS) {
-    console.error(`${dataDir} holds data for SHARDS=${shards}; start with SHARDS=${shards}, or remove the folder to start empty.`);
+  const was = JSON.parse(readFileSync(layoutFile, "utf8")) as { shards: number; mode?: string; replicas?: number };
+  const then = { shards: was.shards, mode: was.mode ?? "shards", ...(was.replicas === undefined ? {} : { replicas: was.replicas }) };
+  if (JSON.stringify(then) !== JSON.stringify(layout)) {
+    const env = `${then.mode === "cluster" ? "REDIS_MODE=cluster " : ""}SHARDS=${then.shards}${then.replicas === undefined ? "" : ` REPLICAS=${then.replicas}`}`;
+    console.error(`${dataDir} holds data for ${env}; start with ${env}, or remove the folder to start empty.`);
     process.exit(1);
   }
 }
-writeFileSync(layoutFile, JSON.stringify({ shards: config.SHARDS }));
+writeFileSync(layoutFile, JSON.stringify(layout));
 
 try {
   const stack = await startStack({
-    shards: config.SHARDS,
+    shards,
+    redisMode: config.REDIS_MODE,
+    replicas: config.REPLICAS,
     instances: config.INSTANCES,
     dataDir,
     gatewayPort: config.PORT,
@@ -41,7 +58,7 @@ try {
     output: "inherit",
   });
   console.log(
-    `shardshop is up on ${stack.url} (${config.SHARDS} redis shard(s) and ${config.INSTANCES} instance(s) per service, ${config.GATEWAY} gateway, data in ${dataDir}). Ctrl-C stops it.`,
+    `shardshop is up on ${stack.url} (${cluster ? `a Redis Cluster of ${shards} masters with ${config.REPLICAS} replica(s) each` : `${shards} redis shard(s)`} and ${config.INSTANCES} instance(s) per service, ${config.GATEWAY} gateway, data in ${dataDir}). Ctrl-C stops it.`,
   );
   let stopping = false;
   const stop = async () => {

@@ -2,7 +2,7 @@
 // the service processes, and the gateway. `npm start` uses it, and so do the tests and benchmarks,
 // so what we test is what users run.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -200,6 +200,26 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * A redis-server with AOF, its data in `dataDir/name`. A cluster node also keeps its slot map in
+ * nodes.conf there, has a short node timeout so that a replica takes over a lost master within
+ * seconds, and its bus on a port of its own (by default the port + 10000, which nothing reserved).
+ */
+export async function redisComponent(dataDir: string, name: string, mode: "shards" | "cluster", password?: string): Promise<Component> {
+  const dir = join(dataDir, name);
+  mkdirSync(dir, { recursive: true });
+  // Cluster nodes know each other by address (nodes.conf), so a node keeps its ports across restarts.
+  const portsFile = join(dir, "ports.json");
+  const [port, bus] =
+    mode === "cluster" && existsSync(portsFile) ? (JSON.parse(readFileSync(portsFile, "utf8")) as [number, number]) : [await freePort(), await freePort()];
+  if (mode === "cluster") writeFileSync(portsFile, JSON.stringify([port, bus]));
+  const cluster = mode === "cluster" ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(bus)] : [];
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
+    "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"), ...cluster,
+    ...(password === undefined ? [] : ["--requirepass", password, "--masterauth", password])];
+  return new Component(name, port, "redis-server", args, {}, () => redisPing(port, password), "ignore");
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   requireProgram("redis-server");
   if (options.gateway === "nginx") requireProgram("nginx");
@@ -210,13 +230,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const outputOf = (name: string) => (options.output === "inherit" ? "inherit" : join(dataDir, `${name}.log`));
 
   const redisMode = options.redisMode ?? (process.env.REDIS_MODE === "cluster" ? "cluster" : "shards");
-  // A cluster node: its slot map in nodes.conf beside its AOF, a short node timeout so that a
-  // replica takes over a lost master within seconds, and its bus on a port of its own (by default
-  // the port + 10000, which nothing reserved).
-  const clusterArgs = async () =>
-    redisMode === "cluster"
-      ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(await freePort())]
-      : [];
   // A Redis Cluster needs at least 3 masters.
   const nodesPerService = redisMode === "cluster" ? Math.max(shards, 3) * (1 + (options.replicas ?? 1)) : shards;
 
@@ -225,16 +238,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const servicePorts = {} as Record<Service, number[]>;
   for (const service of SERVICES) {
     redis[service] = [];
-    for (let i = 0; i < nodesPerService; i++) {
-      const name = `${service}-redis-${i}`;
-      const dir = join(dataDir, name);
-      mkdirSync(dir, { recursive: true });
-      const port = await freePort();
-      const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
-        "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"), ...(await clusterArgs()),
-        ...(redisAuth.password === undefined ? [] : ["--requirepass", redisAuth.password, "--masterauth", redisAuth.password])];
-      redis[service].push(new Component(name, port, "redis-server", args, {}, () => redisPing(port, redisAuth.password), "ignore"));
-    }
+    for (let i = 0; i < nodesPerService; i++) redis[service].push(await redisComponent(dataDir, `${service}-redis-${i}`, redisMode, redisAuth.password));
     servicePorts[service] = [];
     for (let i = 0; i < instances; i++) servicePorts[service].push(await freePort());
   }
