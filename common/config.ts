@@ -42,9 +42,9 @@ export const baseConfig = z.object({
   REDIS_TIMEOUT_MS: intFromEnv(50, 60_000).default(3000),
   /**
    * Cluster mode: how many replicas must have a script's writes (WAIT) before it counts as done;
-   * fewer within REDIS_WAIT_TIMEOUT_MS makes its outcome unknown. Default 1 in cluster mode.
+   * fewer within REDIS_WAIT_TIMEOUT_MS makes its outcome unknown. Shards have no replicas: unused.
    */
-  REDIS_MIN_REPLICAS_ACKED: intFromEnv(0, 5).optional(),
+  REDIS_MIN_REPLICAS_ACKED: intFromEnv(0, 5).default(1),
   REDIS_WAIT_TIMEOUT_MS: intFromEnv(10, 60_000).default(1000),
   MACHINE_ID: machineId,
   /**

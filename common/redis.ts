@@ -134,24 +134,38 @@ export class Shards<Script extends string = string> {
   /**
    * For bulk writes: calls `write` with each partition's ids in chunks of `chunkSize`. Ids are
    * consumed as they come (a million never sit in memory at once); one chunk at a time per
-   * partition, so no script blocks a shard for long, and the partitions work in parallel.
+   * partition, so no script blocks a shard for long, and the partitions work in parallel. With
+   * many partitions (a cluster's slots) few fill a chunk, so once `MAX_BUFFERED` chunks' worth
+   * of ids wait, every partition's are written and the next ids wait for them.
    */
   async inChunks(ids: Iterable<string>, chunkSize: number, write: (partition: number, chunk: string[]) => Promise<unknown>): Promise<void> {
-    const buffers: string[][] = Array.from({ length: this.count }, () => []);
-    const inFlight: Array<Promise<unknown>> = Array.from({ length: this.count }, () => Promise.resolve());
+    const buffers = new Map<number, string[]>();
+    const inFlight = new Map<number, Promise<unknown>>();
+    let buffered = 0;
     const flush = async (partition: number) => {
-      const chunk = buffers[partition]!.splice(0);
-      await inFlight[partition];
+      const chunk = buffers.get(partition)!;
+      buffers.delete(partition);
+      buffered -= chunk.length;
+      await inFlight.get(partition);
       const written = write(partition, chunk);
       written.catch(() => {}); // awaited below; this only keeps a failure from counting as unhandled
-      inFlight[partition] = written;
+      inFlight.set(partition, written);
+    };
+    const flushAll = async () => {
+      for (const partition of [...buffers.keys()]) await flush(partition);
+      await Promise.all(inFlight.values());
+      inFlight.clear();
     };
     for (const id of ids) {
       const partition = this.indexOf(id);
-      if (buffers[partition]!.push(id) >= chunkSize) await flush(partition);
+      let buffer = buffers.get(partition);
+      if (!buffer) buffers.set(partition, (buffer = []));
+      buffer.push(id);
+      buffered++;
+      if (buffer.length >= chunkSize) await flush(partition);
+      else if (buffered >= MAX_BUFFERED * chunkSize) await flushAll();
     }
-    for (let partition = 0; partition < this.count; partition++) if (buffers[partition]!.length) await flush(partition);
-    await Promise.all(inFlight);
+    await flushAll();
   }
 
   /**
@@ -195,7 +209,7 @@ export class Shards<Script extends string = string> {
     const label = this.topology.label(partition);
     const recorder = this.recorder(label, name);
     const client = this.topology.connection(partition);
-    const pending = client ? this.send(client, op) : this.afterReady(partition, op);
+    const pending = client ? this.send(client, op, partition) : this.afterReady(partition, op);
     return pending.then(
       (value) => {
         recorder.observe(elapsedSeconds(start));
@@ -215,7 +229,7 @@ export class Shards<Script extends string = string> {
     );
   }
 
-  private send<T>(client: Redis, op: (client: Redis) => Promise<T>, partition?: number, redirects = 0): Promise<T> {
+  private send<T>(client: Redis, op: (client: Redis) => Promise<T>, partition: number, redirects = 0): Promise<T> {
     this.holdWrites(client);
     let pending: Promise<T>;
     try {
@@ -225,7 +239,7 @@ export class Shards<Script extends string = string> {
     }
     if (this.topology.mode === "shards") return pending;
     return pending.catch(async (err: unknown) => {
-      const moved = redirects < MAX_REDIRECTS ? await this.topology.redirect(err, partition!) : undefined;
+      const moved = redirects < MAX_REDIRECTS ? await this.topology.redirect(err, partition) : undefined;
       if (!moved) throw err;
       return this.send(moved, op, partition, redirects + 1);
     });
@@ -299,6 +313,9 @@ export class Shards<Script extends string = string> {
     await this.topology.close();
   }
 }
+
+/** Chunks' worth of ids `inChunks` holds at most before it writes them all. */
+const MAX_BUFFERED = 20;
 
 /** MOVED or ASK replies followed for one call before it fails. */
 const MAX_REDIRECTS = 3;

@@ -124,7 +124,7 @@ class ClusterTopology implements Topology {
   private readonly byAddress = new Map<string, Redis>();
 
   constructor(config: BaseConfig, options: RedisOptions) {
-    this.minReplicas = config.REDIS_MIN_REPLICAS_ACKED ?? 1;
+    this.minReplicas = config.REDIS_MIN_REPLICAS_ACKED;
     this.cluster = new Cluster(config.REDIS_ADDRS.map(parseAddress), {
       // Calls go straight to the connection of the node that owns their slot (connection()), with
       // these options; the Cluster client keeps the slot map and the connections.

@@ -8,6 +8,8 @@ const NUMERIC = [
   "PORT",
   "REDIS_DB",
   "REDIS_TIMEOUT_MS",
+  "REDIS_MIN_REPLICAS_ACKED",
+  "REDIS_WAIT_TIMEOUT_MS",
   "STEP_TIMEOUT_MS",
   "STEP_ATTEMPTS",
   "SETTLE_TIMEOUT_MS",
@@ -23,7 +25,7 @@ const NUMERIC = [
   "IDEMPOTENCY_TTL_MS",
   "RECOVERY_INTERVAL_MS",
 ];
-const OTHERS = ["HOST", "REDIS_ADDRS", "REDIS_PASSWORD", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT", "TX_PROTOCOL"];
+const OTHERS = ["HOST", "REDIS_MODE", "REDIS_ADDRS", "REDIS_PASSWORD", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT", "TX_PROTOCOL"];
 
 describe("order configuration", () => {
   it("has defaults for everything but the addresses", () => {
@@ -37,6 +39,12 @@ describe("order configuration", () => {
     expect(orderConfig.safeParse({ ...valid, TX_PROTOCOL: "3pc" }).success).toBe(false);
     expect(orderConfig.parse({ ...valid, FAULT_POINT: "after-payment" }).FAULT_POINT).toBe("after-payment");
     expect(orderConfig.safeParse({ ...valid, FAULT_POINT: "after-lunch" }).success).toBe(false);
+  });
+
+  it("keeps its data on shards unless told it is a Redis Cluster, and refuses any other mode", () => {
+    expect(orderConfig.parse(valid).REDIS_MODE).toBe("shards");
+    expect(orderConfig.parse({ ...valid, REDIS_MODE: "cluster" }).REDIS_MODE).toBe("cluster");
+    expect(orderConfig.safeParse({ ...valid, REDIS_MODE: "sentinel" }).success).toBe(false);
   });
 
   it("has every variable in one of the lists below, so a new numeric one gets tested", () => {

@@ -15,6 +15,9 @@
 //   --concurrency N   checkouts in flight at most (default 16)
 //   --protocol P   saga or 2pc (default: TX_PROTOCOL, else saga)
 //   --out DIR      where the result (JSON) and its report (HTML) go (default bench-results)
+//
+// With REDIS_MODE=cluster in the environment each service's Redis is a Redis Cluster (--shards
+// masters, at least 3, with a replica each), and any node, master or replica, may be the victim.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
