@@ -1,6 +1,7 @@
-// One ioredis client per shard, every Lua script of the service defined on each, and nothing else:
+// A service's Redis, shards or a Redis Cluster (topology.ts), and its Lua scripts, and nothing else:
 // services call scripts through `Shards.run`, which is the only way state changes, and every call
-// to a shard (scripts and reads) goes through `Shards.call`, which classifies failures and times it.
+// to a partition (scripts and reads) goes through `Shards.call`, which routes it, classifies its
+// failures and times it.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Redis, RedisOptions } from "ioredis";

@@ -1,7 +1,7 @@
 --[[
   Closes an aborted transaction once every participant confirmed its cancel; the subject may then
   start another. Idempotent.
-  KEYS[1] the record (the subject's hash), KEYS[2] the shard's open records (sorted set)
+  KEYS[1] the record (the subject's hash), KEYS[2] its partition's open records (sorted set)
   ARGV[1] transaction id, ARGV[2] subject
   Returns {'aborted', reason} | {'committed'} | {'aborting', reason} (still open: not aborting
   yet, which no caller should see) | {'unknown'}

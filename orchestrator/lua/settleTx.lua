@@ -1,8 +1,8 @@
 --[[
-  Closes committed transactions (a batch, all on this shard) once every participant confirmed
+  Closes committed transactions (a batch, all in one partition) once every participant confirmed
   them. A record that holds another transaction, or this one not committed, is left alone.
   Idempotent.
-  KEYS[i]   the record of transaction i (i = 1..n), KEYS[n+1] the shard's open records (sorted set)
+  KEYS[i]   the record of transaction i (i = 1..n), KEYS[n+1] their partition's open records (sorted set)
   ARGV[i]   transaction id i, ARGV[n+i] its subject
   Returns {'settled', records closed by this call}
 ]]

@@ -4,8 +4,9 @@
     tx, tx_protocol, tx_state ('trying' | 'aborting' | 'committed'), tx_reason (abort reason),
     tx_lease (lease end, ms by this shard's clock), tx_owner     while a transaction is open
     last_tx, last_outcome ('committed' or the abort reason)      once one was decided
-  and a sorted set per shard (no hash tag: it belongs to the shard) of the subjects whose record is
-  open, scored by lease end, which the recovery sweep reads.
+  and a sorted set per partition (a shard, or a cluster slot: in the subject's, so begin and close
+  touch one slot) of the subjects whose record is open, scored by lease end, which the recovery
+  sweep reads (pendingTransactions.lua).
 ]]
 local TX_OPEN_FIELDS = {'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease', 'tx_owner'}
 
