@@ -4,6 +4,10 @@
 // `npm run compose -- --cpus C`: the layout sized for a budget of C CPUs instead (sizing.ts), with
 // a CPU limit per container, written beside the default as docker-compose.cpus-C.yml,
 // gateway/nginx.cpus-C.conf and observability/prometheus.cpus-C.yml.
+// `npm run compose -- --cluster [--shards N] [--redis-replicas R] [--replicas M]`: each service's
+// Redis as a Redis Cluster of N masters (default 3) with R replicas each (default 1), and M
+// instances per service, written beside the default as docker-compose.cluster.yml,
+// gateway/nginx.cluster.conf and observability/prometheus.cluster.yml.
 // Every address is derived from the layout and the subnet here, so REDIS_ADDRS, MACHINE_ID, the
 // service URLs, the fixed container addresses and the gateway's upstreams agree by construction.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -39,6 +43,8 @@ const healthy = { condition: "service_healthy" };
 const check = (test: string[]) => ({ test, interval: "5s", timeout: "3s", retries: 20, start_period: "5s" });
 
 export const redisName = (service: Service, shard: number) => `redis-${service}-${shard}`;
+/** The container that makes a service's Redis Cluster. */
+export const clusterName = (service: Service) => `redis-${service}-cluster`;
 export const instanceName = (service: Service, replica: number) => `${service}-${replica}`;
 
 export interface ComposeModel {
@@ -158,7 +164,8 @@ function routingCheck(): string[] {
 }
 
 export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, files = DEFAULT_FILES): ComposeModel {
-  const { shards, replicas, cpus } = layout;
+  const { shards, replicas, cpus, cluster } = layout;
+  const redisNodes = cluster ? shards * (1 + cluster.replicasPerMaster) : shards;
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const addresses = new ComposeAddresses(subnet);
   const at = (address: string) => ({ default: { ipv4_address: address } });
@@ -199,14 +206,17 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
   };
 
   for (const service of SERVICES) {
-    const redis = range(shards).map((i) => redisName(service, i));
+    const redis = range(redisNodes).map((i) => redisName(service, i));
+    // A cluster node keeps its slot map (nodes.conf) on its volume beside the AOF; nodes know each
+    // other by their fixed addresses, so a recreated container rejoins the same cluster.
+    const clusterArgs = cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"] : [];
     for (const [i, name] of redis.entries()) {
       services[name] = {
         image: "redis:7.4-bookworm",
         // Nothing acknowledged is lost: every write goes to the append-only file on the volume.
         // Protected mode is off because Redis is reachable only on the compose network, as in the
         // official image (whose build turns it off; other builds of the same tag may not).
-        command: ["redis-server", "--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no"],
+        command: ["redis-server", "--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no", ...clusterArgs],
         volumes: [`${name}:/data`],
         ...limit(cpus?.redis[service]),
         healthcheck: check(["CMD", "redis-cli", "ping"]),
@@ -215,8 +225,25 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
       };
       volumes[name] = {};
     }
+    const nodes = redis.map((_, i) => `${addresses.redis(service, i)}:6379`);
+    if (cluster) {
+      // Makes the cluster once (its nodes remember it on their volumes), then stays up: healthy
+      // while every slot is served, which the instances wait for.
+      const first = addresses.redis(service, 0);
+      services[clusterName(service)] = {
+        image: "redis:7.4-bookworm",
+        command: [
+          "bash",
+          "-c",
+          `if redis-cli -h ${first} cluster info | grep -q cluster_known_nodes:1; then redis-cli --cluster create ${nodes.join(" ")} --cluster-replicas ${cluster.replicasPerMaster} --cluster-yes; fi; exec sleep infinity`,
+        ],
+        depends_on: Object.fromEntries(redis.map((n) => [n, healthy])),
+        healthcheck: check(["CMD", "bash", "-c", `redis-cli -h ${first} cluster info | grep -q cluster_state:ok`]),
+        restart: "unless-stopped",
+      };
+    }
     // The order service waits for its participants, so its first recovery sweep finds them up.
-    const dependsOn = [...redis, ...(service === "order" ? [...instances("stock"), ...instances("payment")] : [])];
+    const dependsOn = [...redis, ...(cluster ? [clusterName(service)] : []), ...(service === "order" ? [...instances("stock"), ...instances("payment")] : [])];
     for (const replica of range(replicas[service])) {
       services[instanceName(service, replica)] = {
         build: IMAGE_BUILD,
@@ -224,6 +251,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
         command: ["node", `dist/${service}/main.js`],
         environment: {
           PORT: String(SERVICE_PORT),
+          ...(cluster ? { REDIS_MODE: "cluster" } : {}),
           REDIS_ADDRS: redis.map((r) => `${r}:6379`).join(","),
           MACHINE_ID: `${replica}/${replicas[service]}`,
           LOG_LEVEL: "info",
@@ -251,7 +279,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
   Object.assign(services, observabilityServices(files.prometheus));
   const prometheus = renderPrometheusConfig({
     services: SERVICES.flatMap(instances).map((n) => `${n}:${SERVICE_PORT}`),
-    redis: SERVICES.flatMap((s) => range(shards).map((i) => `${redisName(s, i)}:6379`)),
+    redis: SERVICES.flatMap((s) => range(redisNodes).map((i) => `${redisName(s, i)}:6379`)),
     exporter: `redis-exporter:${EXPORTER_PORT}`,
   });
   const networks = { default: { ipam: { config: [{ subnet: addresses.subnet, ip_range: addresses.dynamicRange }] } } };
@@ -266,6 +294,17 @@ export interface ComposeFiles {
 }
 
 export const DEFAULT_FILES: ComposeFiles = { compose: "docker-compose.yml", nginx: "gateway/nginx.conf", prometheus: "observability/prometheus.yml" };
+
+/** The files of the cluster layout, beside the default ones. */
+export const CLUSTER_FILES: ComposeFiles = { compose: "docker-compose.cluster.yml", nginx: "gateway/nginx.cluster.conf", prometheus: "observability/prometheus.cluster.yml" };
+
+/** Each service's Redis a cluster of `masters` masters with `replicasPerMaster` replicas each. */
+export const clusterLayout = (masters: number, replicasPerMaster: number, instances: number): ComposeLayout => ({
+  ...uniformLayout(masters, instances),
+  cluster: { replicasPerMaster },
+});
+export const clusterCommand = (masters: number, replicasPerMaster: number, instances: number) =>
+  `npm run compose -- --cluster --shards ${masters} --redis-replicas ${replicasPerMaster} --replicas ${instances}`;
 
 /** The files of the layout sized for `cpus` CPUs, beside the default ones. */
 export const filesForCpus = (cpus: number): ComposeFiles => ({
@@ -299,7 +338,16 @@ if (isMain(import.meta.url)) {
   const subnet = args.get("subnet") ?? DEFAULT_SUBNET;
   const out = args.get("out") ?? ".";
   try {
-    if (args.has("cpus")) {
+    if (args.has("cluster")) {
+      const masters = Number(args.get("shards") ?? 3);
+      const perMaster = Number(args.get("redis-replicas") ?? 1);
+      const instances = Number(args.get("replicas") ?? DEFAULT_REPLICAS);
+      if (!Number.isInteger(masters) || masters < 3 || !Number.isInteger(perMaster) || perMaster < 0 || masters * (1 + perMaster) > MAX_SHARDS || !inRange(instances, MAX_REPLICAS)) {
+        throw new Error(`--cluster needs --shards of at least 3 masters, --redis-replicas 0 or more, at most ${MAX_SHARDS} nodes in all, and --replicas 1-${MAX_REPLICAS}`);
+      }
+      writeCompose(out, clusterLayout(masters, perMaster, instances), clusterCommand(masters, perMaster, instances), subnet, CLUSTER_FILES);
+      console.log(`wrote ${CLUSTER_FILES.compose}, ${CLUSTER_FILES.nginx} and ${CLUSTER_FILES.prometheus}: per service a Redis Cluster of ${masters} masters with ${perMaster} replica(s) each, and ${instances} instance(s)`);
+    } else if (args.has("cpus")) {
       const budget = Number(args.get("cpus"));
       if (!inRange(budget, 256)) throw new Error("--cpus must be a whole number of CPUs, 1-256");
       const layout = layoutForCpus(budget);

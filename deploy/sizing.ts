@@ -34,6 +34,11 @@ export interface ComposeLayout {
   replicas: Record<Service, number>;
   /** nginx worker processes; "auto" is one per core the gateway sees. */
   gatewayWorkers: number | "auto";
+  /**
+   * Each service's Redis as a Redis Cluster: `shards` masters with this many replicas each,
+   * instead of independent shards.
+   */
+  cluster?: { replicasPerMaster: number };
   /** Each container's CPU limit (Docker's `cpus`), when the layout was sized for a budget. */
   cpus?: { gateway: number; watchdog: number; instance: Record<Service, number>; redis: Record<Service, number> };
 }

@@ -5,7 +5,21 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ComposeAddresses, composeModel, DEFAULT_REPLICAS, DEFAULT_SUBNET, filesForCpus, instanceName, redisName, uniformCommand, writeCompose } from "../deploy/compose.js";
+import {
+  CLUSTER_FILES,
+  clusterCommand,
+  clusterLayout,
+  clusterName,
+  ComposeAddresses,
+  composeModel,
+  DEFAULT_REPLICAS,
+  DEFAULT_SUBNET,
+  filesForCpus,
+  instanceName,
+  redisName,
+  uniformCommand,
+  writeCompose,
+} from "../deploy/compose.js";
 import { layoutForCpus, uniformLayout } from "../deploy/sizing.js";
 import { SERVICES } from "../common/services.js";
 
@@ -52,6 +66,31 @@ describe("docker compose", () => {
       // The gateway balances over every order instance the layout has.
       expect(readFileSync(files.nginx, "utf8").match(/# order-\d+/g)).toHaveLength(layout.replicas.order);
       expect((model.services["order-0"] as any).environment.MACHINE_ID).toBe(`0/${layout.replicas.order}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the committed cluster profile is the generator's output, valid, and every service uses its own cluster", () => {
+    const dir = mkdtempSync(join(tmpdir(), "shardshop-compose-"));
+    try {
+      const layout = clusterLayout(3, 1, DEFAULT_REPLICAS);
+      writeCompose(dir, layout, clusterCommand(3, 1, DEFAULT_REPLICAS), DEFAULT_SUBNET, CLUSTER_FILES);
+      for (const file of Object.values(CLUSTER_FILES)) expect(readFileSync(file, "utf8"), file).toBe(readFileSync(join(dir, file), "utf8"));
+      compose(".", "-f", CLUSTER_FILES.compose, "config", "-q");
+      const model = composeModel(layout, DEFAULT_SUBNET, CLUSTER_FILES).compose;
+      const addresses = new ComposeAddresses();
+      for (const service of SERVICES) {
+        // Six cluster nodes, and the container that makes them one cluster of 3 masters with a replica each.
+        const nodes = Array.from({ length: 6 }, (_, i) => redisName(service, i));
+        for (const node of nodes) expect((model.services[node] as any).command).toEqual(expect.arrayContaining(["--cluster-enabled", "yes", "--appendonly", "yes"]));
+        const maker = (model.services[clusterName(service)] as any).command[2] as string;
+        expect(maker).toContain(`--cluster create ${nodes.map((_, i) => `${addresses.redis(service, i)}:6379`).join(" ")} --cluster-replicas 1`);
+        // Its instances wait for the cluster, and know every node.
+        const instance = model.services[instanceName(service, 0)] as any;
+        expect(instance.environment).toMatchObject({ REDIS_MODE: "cluster", REDIS_ADDRS: nodes.map((n) => `${n}:6379`).join(",") });
+        expect(instance.depends_on[clusterName(service)]).toEqual({ condition: "service_healthy" });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
