@@ -26,6 +26,10 @@ const machineId = z
 
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** Where a service keeps its data: independent Redis shards, or a Redis Cluster (REDIS_MODE). */
+export const REDIS_MODES = ["shards", "cluster"] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
+
 export const baseConfig = z.object({
   PORT: intFromEnv(1, 65535).default(8080),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -34,7 +38,7 @@ export const baseConfig = z.object({
    * keyslot (the shard count is fixed for the data's life). cluster: REDIS_ADDRS are seed nodes of
    * a Redis Cluster, which routes by slot itself and can move slots and fail over to replicas.
    */
-  REDIS_MODE: z.enum(["shards", "cluster"]).default("shards"),
+  REDIS_MODE: z.enum(REDIS_MODES).default("shards"),
   REDIS_ADDRS: commaList(hostPort),
   REDIS_PASSWORD: z.string().optional(),
   REDIS_DB: intFromEnv(0, 15).default(0),

@@ -222,7 +222,7 @@ export class Shards<Script extends string = string> {
         const unavailable = !unknown && isUnavailableReply(err);
         redisCommandErrors.inc({ shard: label, command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
         if (unknown) {
-          this.topology.failed();
+          this.topology.refreshSoon();
           throw err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
         }
         throw unavailable ? new StorageUnavailableError(err) : err;

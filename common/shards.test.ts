@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { groupByShard, shardIndexOf, slotOf, slotTag, SLOT_COUNT } from "./shards.js";
+import { groupBy, shardIndexOf, slotOf, slotTag, SLOT_COUNT } from "./shards.js";
 
 describe("shard routing", () => {
   it("uses Redis Cluster's keyslot", () => {
@@ -30,7 +30,7 @@ describe("shard routing", () => {
 
   it("groups entries by shard, keeping their order", () => {
     const ids = Array.from({ length: 50 }, (_, i) => String(i));
-    const groups = groupByShard(ids, (id) => id, 3);
+    const groups = groupBy(ids, (id) => shardIndexOf(id, 3));
     expect([...groups.values()].flat().sort()).toEqual([...ids].sort());
     for (const [shard, group] of groups) {
       for (const id of group) expect(shardIndexOf(id, 3)).toBe(shard);

@@ -28,11 +28,6 @@ export function groupBy<K, T>(entries: Iterable<T>, keyOf: (e: T) => K): Map<K, 
   return groups;
 }
 
-/** Groups entries by the shard their id routes to, keeping each group's input order. */
-export function groupByShard<T>(entries: Iterable<T>, idOf: (e: T) => string, shardCount: number): Map<number, T[]> {
-  return groupBy(entries, (e) => shardIndexOf(idOf(e), shardCount));
-}
-
 let slotTags: string[] | undefined;
 
 /**

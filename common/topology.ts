@@ -3,10 +3,8 @@
 // one of N independent masters, routed by keyslot range; in `cluster` mode it is one of a Redis
 // Cluster's 16384 slots, served by whichever master owns the slot.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { BaseConfig } from "./config.js";
+import type { BaseConfig, RedisMode } from "./config.js";
 import { shardIndexOf, SLOT_COUNT, slotOf, slotTag } from "./shards.js";
-
-export type RedisMode = BaseConfig["REDIS_MODE"];
 
 export interface Topology {
   readonly mode: RedisMode;
@@ -29,13 +27,14 @@ export interface Topology {
   /** Replicas that must acknowledge a script's writes before it counts (WAIT); 0 for none. */
   readonly minReplicas: number;
   /**
-   * After a reply that a call met on `client`: a connection to retry on when the reply says the
-   * partition moved (MOVED, after the slot map is refreshed; ASK, with ASKING sent first), since
-   * the call then did not run. Undefined when the error stands.
+   * After an error a call to `partition` met: the connection to make it again on when the error
+   * says the partition lives elsewhere (MOVED: its new owner, while the slot map is refreshed;
+   * ASK: the node importing it, with ASKING sent first), since the call then did not run.
+   * Undefined when the error stands.
    */
   redirect(err: unknown, partition: number): Promise<Redis | undefined>;
-  /** Tells the topology a connection failed: a cluster then refreshes its slot map (failover). */
-  failed(): void;
+  /** The slot map may be stale (a connection failed, or a MOVED came): a cluster refreshes it. */
+  refreshSoon(): void;
   close(): Promise<void>;
 }
 
@@ -104,7 +103,7 @@ class ShardTopology implements Topology {
     return undefined;
   }
 
-  failed(): void {}
+  refreshSoon(): void {}
 
   async close(): Promise<void> {
     await Promise.allSettled(this.clients.map((c) => c.quit()));
@@ -187,7 +186,7 @@ class ClusterTopology implements Topology {
     if (!match) return undefined;
     if (match[1] === "MOVED") {
       // The slot has a new owner, which said so: go there now, and learn the new map meanwhile.
-      this.failed();
+      this.refreshSoon();
       const owner = this.byAddress.get(match[2]!);
       if (owner) return owner;
       await new Promise<void>((resolve) => this.cluster.refreshSlotsCache(() => resolve()));
@@ -201,7 +200,7 @@ class ClusterTopology implements Topology {
 
   private lastRefresh = 0;
 
-  failed(): void {
+  refreshSoon(): void {
     // At most every 200 ms: during a failover every call to the lost master fails.
     if (Date.now() - this.lastRefresh < 200) return;
     this.lastRefresh = Date.now();

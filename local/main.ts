@@ -2,14 +2,14 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { loadConfig } from "../common/config.js";
+import { loadConfig, REDIS_MODES } from "../common/config.js";
 import { startStack } from "./stack.js";
 
 const config = loadConfig(
   "shardshop",
   z.object({
     /** shards: independent Redis masters per service; cluster: a Redis Cluster per service. */
-    REDIS_MODE: z.enum(["shards", "cluster"]).default("shards"),
+    REDIS_MODE: z.enum(REDIS_MODES).default("shards"),
     /** Redis shards per service; in cluster mode the cluster's masters (at least 3, default 3). */
     SHARDS: z.coerce.number().int().min(1).max(64).optional(),
     /** Cluster mode: replicas per master. */

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
 import { Redis } from "ioredis";
+import type { RedisMode } from "../common/config.js";
 import { perService, SERVICES, type Service } from "../common/services.js";
 import { renderNginxConfig } from "../deploy/nginx.js";
 import { PENDING_CHECKOUTS } from "../order/keys.js";
@@ -34,7 +35,7 @@ export interface StackOptions {
    * masters with `replicas` replicas each, created with `redis-cli --cluster create`. The default
    * comes from REDIS_MODE, so a test run can be switched as a whole.
    */
-  redisMode?: "shards" | "cluster";
+  redisMode?: RedisMode;
   /** Cluster mode: replicas per master (default 1). */
   replicas?: number;
   /** Processes per service. */
@@ -205,7 +206,7 @@ async function httpOk(url: string): Promise<boolean> {
  * nodes.conf there, has a short node timeout so that a replica takes over a lost master within
  * seconds, and its bus on a port of its own (by default the port + 10000, which nothing reserved).
  */
-export async function redisComponent(dataDir: string, name: string, mode: "shards" | "cluster", password?: string): Promise<Component> {
+export async function redisComponent(dataDir: string, name: string, mode: RedisMode, password?: string): Promise<Component> {
   const dir = join(dataDir, name);
   mkdirSync(dir, { recursive: true });
   // Cluster nodes know each other by address (nodes.conf), so a node keeps its ports across restarts.
