@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../common/log.js";
 import { backgroundContext, startTracing, type Tracer } from "../common/tracing.js";
 import { Orchestrator, type EngineOptions, type TransactionDefinition, type TxOutcome } from "./engine.js";
+import type { TxLog } from "./log.js";
 import { TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
 import { FaultPlan, MemoryLog, MemoryParticipant, MemoryTransport, type Fault, type Payload } from "./testing/fakes.js";
 
@@ -50,6 +51,23 @@ type Answer = TxOutcome<"paid", "insufficient"> | { kind: "error" };
 /** An answer, and whether a participant still held anything taken for an aborted transaction when it came. */
 type Answered = { answer: Answer; heldForAborted: string[] };
 
+/** The log as one request's engine sees it, noting in `driven` every transaction that engine drove. */
+function noting(log: MemoryLog, driven: Set<string>): TxLog<Payload, "paid"> {
+  return new Proxy(log, {
+    get(target, key) {
+      if (key === "begin") {
+        return async (...args: Parameters<MemoryLog["begin"]>) => {
+          const result = await target.begin(...args);
+          if (result.kind === "drive") driven.add(result.tx.id);
+          return result;
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Plays a schedule; returns what the world looks like once every transaction ended. */
 async function play(protocol: TxProtocol, s: Schedule) {
   const plan = new FaultPlan(s.faults);
@@ -59,22 +77,29 @@ async function play(protocol: TxProtocol, s: Schedule) {
     ["payment", new MemoryParticipant("payment", s.credit)],
   ]);
   const transport = new MemoryTransport(plan, participants);
-  const engines: Array<Orchestrator<Payload, "paid", "insufficient">> = [];
-  const engine = () => {
-    const e = new Orchestrator(definition, log, transport, options(protocol), logger, tracer);
-    engines.push(e);
-    return e;
-  };
+  const engine = (txLog: TxLog<Payload, "paid"> = log) => new Orchestrator(definition, txLog, transport, options(protocol), logger, tracer);
   const answers: Answered[] = [];
-  const heldForAborted = () =>
-    [...participants.values()].flatMap((p) =>
-      log.decisions.filter(({ tx, decision }) => decision === "abort" && /^\d+$/.test(p.markers.get(tx) ?? "")).map(({ tx }) => `${p.name}:${tx}`),
+  /**
+   * What participants hold for aborted transactions, but for one a later request still drives:
+   * the transaction open in the log, if the answering request never drove it. An answer speaks for
+   * the transaction its request drove, or for one that ended, never for another one still running.
+   */
+  const heldForAborted = (driven: ReadonlySet<string>) => {
+    const running = log.records.get("order")?.tx;
+    const exempt = running !== undefined && !driven.has(running) ? running : undefined;
+    return [...participants.values()].flatMap((p) =>
+      log.decisions
+        .filter(({ tx, decision }) => decision === "abort" && tx !== exempt && /^\d+$/.test(p.markers.get(tx) ?? ""))
+        .map(({ tx }) => `${p.name}:${tx}`),
     );
-  const answered = (answer: Answer) => void answers.push({ answer, heldForAborted: heldForAborted() });
-  const request = () =>
-    engine()
+  };
+  const request = () => {
+    const driven = new Set<string>();
+    const answered = (answer: Answer) => void answers.push({ answer, heldForAborted: heldForAborted(driven) });
+    return engine(noting(log, driven))
       .run("order", backgroundContext(tracer, "request", logger))
       .then(answered, () => answered({ kind: "error" }));
+  };
   const recovery = () => engine().recover().catch(() => {});
   /** Lets a driver go until it ends or hangs (crashed or stalled). */
   const until = (start: () => Promise<unknown>) => {
@@ -155,6 +180,20 @@ describe.each(TX_PROTOCOLS)("the engine under %s", (protocol) => {
       { numRuns: 1000 },
     );
   }, 120_000);
+
+  it("answers an abort once its own cancels are applied, while a second request's transaction still holds its part", async () => {
+    // Found by the property above (seed 203344415): the first request's close stalls, a second
+    // request begins a new transaction as the close lands, and the first answer comes while the
+    // second transaction is decided but not yet cancelled.
+    tracer = await startTracing("property", {});
+    const r = await play(protocol, { faults: ["ok", "ok", "ok", "ok", "ok", "stall", "stall"], stock: AMOUNT - 1, credit: AMOUNT, second: "request", release: "at-end" });
+    expect(r.answers.map((a) => a.answer)).toEqual([
+      { kind: "aborted", reason: "insufficient" },
+      { kind: "aborted", reason: "insufficient" },
+    ]);
+    expect(r.log.decisions.map((d) => d.decision)).toEqual(["abort", "abort"]);
+    checkInvariants(r);
+  });
 
   it("commits without faults when both participants can give, and aborts holding nothing when one cannot", async () => {
     tracer = await startTracing("property", {});
