@@ -293,6 +293,11 @@ export class Shards<Script extends string = string> {
     return this.call(this.indexOf(id), name, op);
   }
 
+  /** What the data lives on, for /ready and the start-up log: N shards, or a cluster's masters now. */
+  layout(): { mode: "shards"; shards: number } | { mode: "cluster"; masters: number } {
+    return this.topology.mode === "shards" ? { mode: "shards", shards: this.count } : { mode: "cluster", masters: this.topology.nodes().length };
+  }
+
   /** For each node (shard, or cluster master), whether it answers PING. */
   async pingEach(): Promise<Array<[label: string, up: boolean]>> {
     const nodes = this.topology.nodes();

@@ -168,8 +168,8 @@ export function createServiceApp({ name, shards, log, tracer }: ServiceAppOption
   app.get("/health", (c) => c.json({ status: "ok", service: name }));
   app.get("/ready", async (c) =>
     (await shards.ready())
-      ? c.json({ status: "ready", service: name, shards: shards.count })
-      : c.json({ status: "unavailable", service: name, error: "a redis shard is unreachable" }, 503),
+      ? c.json({ status: "ready", service: name, ...shards.layout() })
+      : c.json({ status: "unavailable", service: name, error: "a redis node is unreachable, or a slot has no master" }, 503),
   );
   app.notFound((c) => {
     app.unmatched(c);
@@ -208,7 +208,7 @@ export async function startService({ name, config, shards, mount }: ServiceDefin
     },
   });
   const server = createServer(listener);
-  server.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, shards: shards.count }, `${name} listening`));
+  server.listen(config.PORT, config.HOST, () => log.info({ port: config.PORT, ...shards.layout() }, `${name} listening`));
   // Longer than any proxy's upstream keep-alive, so the proxy always closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -301,11 +301,13 @@ describe("services and hostile requests", () => {
     expect(chunked.status).toBe(411);
   });
 
-  it("serves health and readiness on each service", async () => {
+  it("serves health and readiness on each service, saying what its data lives on", async () => {
+    // The stack's one shard, or (REDIS_MODE=cluster) a cluster of three masters.
+    const layout = process.env.REDIS_MODE === "cluster" ? { mode: "cluster", masters: 3 } : { mode: "shards", shards: 1 };
     for (const service of ["order", "stock", "payment"] as const) {
       const direct = client(stack.services[service][0]!.url);
       expect(await direct.get("/health")).toMatchObject({ status: 200, body: { status: "ok" } });
-      expect(await direct.get("/ready")).toMatchObject({ status: 200, body: { status: "ready" } });
+      expect(await direct.get("/ready")).toMatchObject({ status: 200, body: { status: "ready", service, ...layout } });
     }
   });
 });
