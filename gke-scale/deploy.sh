@@ -2,25 +2,28 @@
 # Deploys shardshop on the current kubectl context (a GKE cluster) with N Redis shards and M
 # instances per service, in one command:
 #
-#   gke-scale/deploy.sh --shards N --replicas M [--cpu C] [--protocol saga|2pc] [--namespace NS] [--values FILE]
+#   gke-scale/deploy.sh --shards N --replicas M [--redis-mode shards|cluster] [--cpu C]
+#                       [--protocol saga|2pc] [--namespace NS] [--values FILE]
 #   gke-scale/deploy.sh --down [--namespace NS]
 #
 # It installs ingress-nginx, installs or upgrades the chart in k8s/ with gke/values.yaml and these
-# numbers, waits until everything is ready, and prints the external address. Every address the
-# services use is derived by the chart from N and M; nothing is edited by hand.
+# numbers, waits until everything is ready (a cluster formed), and prints the external address.
+# With --redis-mode cluster, N is each Redis Cluster's masters (at least 3), and N may grow on a
+# running release: new masters join and take slots while it serves.
 set -euo pipefail
 
 shards=""
 replicas=""
 cpu=""
 protocol=""
+mode="shards"
 namespace="shardshop"
 values="gke/values.yaml"
 down=false
 release="shop"
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
     --replicas) replicas="$2"; shift 2 ;;
     --cpu) cpu="$2"; shift 2 ;;
     --protocol) protocol="$2"; shift 2 ;;
+    --redis-mode) mode="$2"; shift 2 ;;
     --namespace) namespace="$2"; shift 2 ;;
     --values) values="$2"; shift 2 ;;
     --down) down=true; shift ;;
@@ -61,13 +65,28 @@ if [ -n "$cpu" ] && ! [[ "$cpu" =~ ^[0-9]+(\.[0-9]+|m)?$ ]]; then
   exit 1
 fi
 
-# A different shard count routes ids to other shards: refuse to change it under existing data.
-current=$(helm get values "$release" --namespace "$namespace" --all --output json 2>/dev/null |
-  sed -n 's/.*"shards":\([0-9]*\).*/\1/p' | head -n 1 || true)
-if [ -n "$current" ] && [ "$current" != "$shards" ]; then
-  echo "release $release runs $current shard(s); changing to $shards would misroute existing data." >&2
-  echo "Run with --down first to start empty." >&2
-  exit 1
+case "$mode" in
+  shards) ;;
+  cluster) [ "$shards" -ge 3 ] || { echo "--redis-mode cluster needs --shards of at least 3 masters" >&2; exit 1; } ;;
+  *) echo "--redis-mode takes shards or cluster" >&2; exit 1 ;;
+esac
+
+# Shards mode routes ids by the shard count, so it cannot change under existing data; a cluster
+# can take more masters (its slots move), never fewer. Neither mode turns into the other.
+current_values=$(helm get values "$release" --namespace "$namespace" --all --output json 2>/dev/null || true)
+current=$(echo "$current_values" | sed -n 's/.*"shards":\([0-9]*\).*/\1/p' | head -n 1)
+current_mode=$(echo "$current_values" | sed -n 's/.*"mode":"\([a-z]*\)".*/\1/p' | head -n 1)
+if [ -n "$current" ]; then
+  if [ "${current_mode:-shards}" != "$mode" ]; then
+    echo "release $release keeps its data in $current_mode mode; it cannot move to $mode mode in place." >&2
+    echo "Run with --down first to start empty." >&2
+    exit 1
+  fi
+  if { [ "$mode" = shards ] && [ "$current" != "$shards" ]; } || { [ "$mode" = cluster ] && [ "$shards" -lt "$current" ]; }; then
+    echo "release $release runs $current shard(s); changing to $shards would misroute or drop existing data." >&2
+    echo "Run with --down first to start empty." >&2
+    exit 1
+  fi
 fi
 
 echo "installing ingress-nginx"
@@ -76,6 +95,7 @@ helm upgrade --install ingress-nginx ingress-nginx \
   --namespace ingress-nginx --create-namespace --wait --timeout 10m
 
 settings=(
+  --set "redis.mode=$mode"
   --set "redis.shards=$shards"
   --set "services.replicas=$replicas"
   --set "autoscaling.minReplicas=$replicas"
@@ -90,11 +110,12 @@ if [ -n "$cpu" ]; then
   settings+=(--set "services.resources.limits.cpu=$cpu" --set "services.resources.requests.cpu=$cpu")
 fi
 
-echo "installing shardshop: $shards shard(s) and $replicas replica(s) per service"
+echo "installing shardshop: $shards shard(s) ($mode mode) and $replicas replica(s) per service"
+# --wait-for-jobs: in cluster mode, until each service's cluster is formed (or joined).
 helm upgrade --install "$release" k8s \
   --namespace "$namespace" --create-namespace \
   -f "$values" "${settings[@]}" \
-  --wait --timeout 15m
+  --wait --wait-for-jobs --timeout 15m
 
 for kind in statefulset deployment; do
   for name in $(kubectl get "$kind" --namespace "$namespace" -l "app.kubernetes.io/instance=$release" -o name); do

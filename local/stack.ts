@@ -161,7 +161,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Sends PING (after AUTH, with a password) and waits for PONG, not LOADING: the shard has loaded its AOF and serves. */
-function redisPing(port: number, password?: string): Promise<boolean> {
+export function redisPing(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     let reply = "";

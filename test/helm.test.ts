@@ -2,6 +2,7 @@
 // validate every rendered object against the Kubernetes API's schemas, and check the
 // cross-references between the rendered objects.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { helm, kubernetesProblems, render, type Doc } from "./kube.js";
 
@@ -11,13 +12,17 @@ describe("helm chart", () => {
   });
 
   describe.each([
-    { values: [], shards: 1 },
-    { values: [], shards: 3 },
-    { values: [], shards: 5 },
-    { values: ["gke/values.yaml"], shards: 3 },
-    { values: ["gke/values.yaml"], shards: 5 },
-  ])("rendered with $values and $shards shard(s)", ({ values, shards }) => {
-    const docs = render(values, [`redis.shards=${shards}`]);
+    { values: [], shards: 1, mode: "shards" },
+    { values: [], shards: 3, mode: "shards" },
+    { values: [], shards: 5, mode: "shards" },
+    { values: ["gke/values.yaml"], shards: 3, mode: "shards" },
+    { values: ["gke/values.yaml"], shards: 5, mode: "shards" },
+    { values: [], shards: 3, mode: "cluster" },
+    { values: ["gke/values.yaml"], shards: 5, mode: "cluster" },
+  ])("rendered with $values, $shards shard(s) in $mode mode", ({ values, shards, mode }) => {
+    const docs = render(values, [`redis.shards=${shards}`, `redis.mode=${mode}`]);
+    // A cluster's masters have a replica each by default.
+    const nodes = mode === "cluster" ? shards * 2 : shards;
     const of = (kind: string) => docs.filter((d) => d.kind === kind);
     const byName = (kind: string, name: string) => of(kind).find((d) => d.metadata.name === name);
 
@@ -46,11 +51,29 @@ describe("helm chart", () => {
         const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
 
         const statefulSet = byName("StatefulSet", `shop-shardshop-redis-${service}`)!;
-        expect(statefulSet.spec.replicas).toBe(shards);
+        expect(statefulSet.spec.replicas).toBe(nodes);
         const headless = byName("Service", statefulSet.spec.serviceName)!;
         expect(headless.spec.clusterIP).toBe("None");
-        const pods = Array.from({ length: shards }, (_, i) => `${statefulSet.metadata.name}-${i}.${headless.metadata.name}:6379`);
+        const pods = Array.from({ length: nodes }, (_, i) => `${statefulSet.metadata.name}-${i}.${headless.metadata.name}:6379`);
         expect(env.REDIS_ADDRS.value).toBe(pods.join(","));
+        expect(env.REDIS_MODE?.value ?? "shards").toBe(mode);
+        if (mode === "cluster") {
+          expect(env.REDIS_MIN_REPLICAS_ACKED.value).toBe("1");
+          // The Job that forms the cluster names the same pods, and asks for `shards` masters.
+          const [job, ...others] = of("Job").filter((j) => j.metadata.name.startsWith(`${statefulSet.metadata.name}-join-`));
+          expect(others).toEqual([]);
+          const jobEnv = Object.fromEntries(job!.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+          expect(jobEnv.NODES.value).toBe(pods.join(" "));
+          expect([jobEnv.MASTERS.value, jobEnv.REPLICAS.value]).toEqual([String(shards), "1"]);
+          expect(jobEnv.REDISCLI_AUTH.valueFrom.secretKeyRef).toEqual(env.REDIS_PASSWORD.valueFrom.secretKeyRef);
+          // Each node gives clients its own stable DNS name, the one REDIS_ADDRS uses.
+          const redisEnv = Object.fromEntries(statefulSet.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+          expect(redisEnv.ANNOUNCE_HOSTNAME.value).toBe(`$(POD_NAME).${headless.metadata.name}`);
+          expect(redisEnv.POD_NAME.valueFrom.fieldRef.fieldPath).toBe("metadata.name");
+          expect(headless.spec.ports.map((p: any) => p.port)).toEqual([6379, 16379]);
+        } else {
+          expect(of("Job")).toEqual([]);
+        }
 
         // The password comes from a Secret that exists; it is never inlined.
         const ref = env.REDIS_PASSWORD.valueFrom.secretKeyRef;
@@ -73,7 +96,17 @@ describe("helm chart", () => {
     it("runs Redis with AOF on a persistent volume and the password from the Secret", () => {
       for (const statefulSet of of("StatefulSet")) {
         const container = statefulSet.spec.template.spec.containers[0];
-        expect(container.args).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
+        if (mode === "cluster") {
+          // The node's start script, from the chart's ConfigMap, which holds the chart's files as they are.
+          expect(container.command).toEqual(["sh", "/scripts/redis-cluster-node.sh"]);
+          const volume = statefulSet.spec.template.spec.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === "/scripts").name);
+          const scripts = byName("ConfigMap", volume.configMap.name)!;
+          expect((scripts as any).data["redis-cluster-node.sh"]).toBe(readFileSync("k8s/files/redis-cluster-node.sh", "utf8"));
+          expect((scripts as any).data["redis-cluster-join.sh"]).toBe(readFileSync("k8s/files/redis-cluster-join.sh", "utf8"));
+          expect((scripts as any).data["redis-cluster-node.sh"]).toMatch(/--appendonly yes .*--requirepass "\$REDIS_PASSWORD" --masterauth "\$REDIS_PASSWORD"/s);
+        } else {
+          expect(container.args).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
+        }
         expect(container.env[0].valueFrom.secretKeyRef).toBeDefined();
         expect(statefulSet.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBeDefined();
         expect(container.readinessProbe).toBeDefined();
@@ -152,10 +185,17 @@ describe("the Kubernetes API's schemas", () => {
     { values: ["gke/values.yaml"], shards: 3, sets: [] },
     { values: ["gke/values.yaml"], shards: 5, sets: [] },
     { values: [], shards: 3, sets: ["podDisruptionBudget.enabled=false", "ingress.enabled=false", "metrics.annotations=false"] },
+    { values: [], shards: 3, sets: ["redis.mode=cluster"] },
+    { values: ["gke/values.yaml"], shards: 4, sets: ["redis.mode=cluster", "redis.cluster.replicasPerMaster=2", ...EVERYTHING_ON] },
   ])("accept every object rendered with $values, $shards shard(s) and $sets", async ({ values, shards, sets }) => {
     const docs = render(values, [`redis.shards=${shards}`, ...sets]);
     expect(docs.length).toBeGreaterThan(10);
     expect(await kubernetesProblems(docs)).toEqual([]);
+  });
+
+  it("refuse a Redis mode the services do not have, and a cluster of fewer than 3 masters", () => {
+    expect(() => render([], ["redis.mode=sentinel"])).toThrow(/redis.mode must be shards or cluster/);
+    expect(() => render([], ["redis.mode=cluster", "redis.shards=2"])).toThrow(/at least 3 masters/);
   });
 
   it("refuse a misspelt field, a wrong type and a missing required field", async () => {
@@ -175,7 +215,7 @@ describe("the Kubernetes API's schemas", () => {
 
 describe("shell scripts", () => {
   it("pass bash -n and shellcheck", () => {
-    for (const script of ["gke-scale/deploy.sh", "tools/stress-tests.sh", "tools/side-by-side/run.sh", "tools/side-by-side/cpu.sh"]) {
+    for (const script of ["gke-scale/deploy.sh", "k8s/files/redis-cluster-node.sh", "k8s/files/redis-cluster-join.sh", "tools/stress-tests.sh", "tools/side-by-side/run.sh", "tools/side-by-side/cpu.sh"]) {
       execFileSync("bash", ["-n", script]);
       execFileSync("shellcheck", [script]);
     }

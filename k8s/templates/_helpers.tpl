@@ -14,12 +14,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .Values.redis.existingSecret | default (printf "%s-redis" (include "shardshop.fullname" .)) -}}
 {{- end -}}
 
-{{/* "redis-<service>-0.redis-<service>:6379,...": exactly the StatefulSet's stable pod names. */}}
+{{/* Redis pods per service: the shards, or a cluster's masters and their replicas. */}}
+{{- define "shardshop.redisNodes" -}}
+{{- if eq .Values.redis.mode "cluster" -}}
+{{- mul (int .Values.redis.shards) (add1 (int .Values.redis.cluster.replicasPerMaster)) -}}
+{{- else -}}
+{{- int .Values.redis.shards -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "redis-<service>-0.redis-<service>:6379,...": exactly the StatefulSet's stable pod names, joined by .sep. */}}
 {{- define "shardshop.redisAddrs" -}}
 {{- $name := printf "%s-redis-%s" (include "shardshop.fullname" .root) .service -}}
 {{- $addrs := list -}}
-{{- range $i := until (int .root.Values.redis.shards) -}}
+{{- range $i := until (int (include "shardshop.redisNodes" .root)) -}}
 {{- $addrs = append $addrs (printf "%s-%d.%s:6379" $name $i $name) -}}
 {{- end -}}
-{{- join "," $addrs -}}
+{{- join (.sep | default ",") $addrs -}}
 {{- end -}}

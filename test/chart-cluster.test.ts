@@ -1,0 +1,125 @@
+// The Helm chart's Redis Cluster scripts (k8s/files), run as the chart runs them but on real local
+// redis-servers: the node script starts each node, the join script forms the cluster and changes
+// nothing when run again, and when the StatefulSet grows it adds a master (moving slots onto it,
+// keys and all) and a replica. Nodes that all come back at addresses their nodes.conf does not
+// know, as pods do when they are all rescheduled, find each other again.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Component, freePort, redisPing } from "../local/stack.js";
+
+const PASSWORD = "chart-cluster-pw";
+const NODE_SCRIPT = "k8s/files/redis-cluster-node.sh";
+const JOIN_SCRIPT = "k8s/files/redis-cluster-join.sh";
+
+let dataDir: string;
+const nodes: Component[] = [];
+
+async function addNode(): Promise<Component> {
+  const [port, bus] = [await freePort(), await freePort()];
+  const dir = join(dataDir, `node-${nodes.length}`);
+  mkdirSync(dir, { recursive: true });
+  const env = { REDIS_PASSWORD: PASSWORD, ANNOUNCE_HOSTNAME: "localhost", NODE_TIMEOUT_MS: "1000", DATA_DIR: dir, REDIS_PORT: String(port), CLUSTER_BUS_PORT: String(bus) };
+  const node = new Component(`node-${nodes.length}`, port, "sh", [NODE_SCRIPT], env, () => redisPing(port, PASSWORD), join(dir, "out.log"));
+  await node.start();
+  nodes.push(node);
+  return node;
+}
+
+const cli = (port: number, ...args: string[]) =>
+  spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8", env: { ...process.env, REDISCLI_AUTH: PASSWORD } }).stdout.trim();
+
+/** Runs the join script as the chart's Job does, over the first `count` nodes. */
+function join_(count: number, masters: number): string {
+  const run = spawnSync("sh", [JOIN_SCRIPT], {
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, NODES: nodes.slice(0, count).map((n) => `127.0.0.1:${n.port}`).join(" "), MASTERS: String(masters), REPLICAS: "1", REDISCLI_AUTH: PASSWORD, TRIES: "60" },
+  });
+  expect(run.status, run.stdout + run.stderr).toBe(0);
+  return run.stdout;
+}
+
+/** The cluster as a node sees it: each node's port, role, master (for a replica) and slot count. */
+function view(port: number) {
+  return cli(port, "cluster", "nodes")
+    .split("\n")
+    .map((line) => line.split(" "))
+    .map((f) => ({
+      id: f[0]!,
+      port: Number(f[1]!.split(":")[1]!.split("@")[0]),
+      master: f[2]!.includes("master"),
+      of: f[3]!,
+      slots: f.slice(8).filter((r) => !r.startsWith("[")).map((r) => r.split("-").map(Number)).reduce((n, [a, b]) => n + (b ?? a!) - a! + 1, 0),
+    }));
+}
+
+const state = (port: number) => /cluster_state:ok/.test(cli(port, "cluster", "info"));
+
+/** Keys written through the cluster (redis-cli -c follows MOVED), to read back after slots move. */
+const KEYS = Array.from({ length: 60 }, (_, i) => `item:{${i}}`);
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "shardshop-chart-cluster-"));
+  for (let i = 0; i < 6; i++) await addNode();
+});
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the chart's Redis Cluster scripts", () => {
+  it("create a cluster of 3 masters, each with a replica, from fresh nodes", () => {
+    expect(join_(6, 3)).toMatch(/creating the cluster: 3 masters, 1 replica/);
+    for (const node of nodes) expect(state(node.port), node.name).toBe(true);
+    const cluster = view(nodes[0]!.port);
+    const masters = cluster.filter((n) => n.master);
+    expect(masters).toHaveLength(3);
+    expect(masters.reduce((n, m) => n + m.slots, 0)).toBe(16384);
+    expect(cluster.filter((n) => !n.master).map((r) => r.of).sort()).toEqual(masters.map((m) => m.id).sort());
+    for (const key of KEYS) expect(cli(nodes[0]!.port, "-c", "set", key, key)).toBe("OK");
+  });
+
+  it("change nothing when run again", () => {
+    const epoch = () => cli(nodes[0]!.port, "cluster", "info").match(/cluster_current_epoch:(\d+)/)![1];
+    const before = [epoch(), view(nodes[0]!.port)];
+    const out = join_(6, 3);
+    expect(out).not.toMatch(/creating|joins|moving/);
+    expect(out).toMatch(/cluster ok: 3 masters, 6 nodes/);
+    expect([epoch(), view(nodes[0]!.port)]).toEqual(before);
+  });
+
+  it("add a master, with its share of the slots and their keys, and a replica for it, when the StatefulSet grows", async () => {
+    await addNode();
+    await addNode();
+    const out = join_(8, 4);
+    expect(out).toMatch(new RegExp(`127.0.0.1:${nodes[6]!.port} joins as a master`));
+    expect(out).toMatch(new RegExp(`127.0.0.1:${nodes[7]!.port} joins as a replica`));
+    const cluster = view(nodes[0]!.port);
+    const masters = cluster.filter((n) => n.master);
+    expect(masters).toHaveLength(4);
+    // Rebalanced: each master serves about a quarter of the slots.
+    for (const m of masters) expect(m.slots).toBeGreaterThan(16384 / 4 - 100);
+    expect(cluster.filter((n) => !n.master).map((r) => r.of).sort()).toEqual(masters.map((m) => m.id).sort());
+    for (const key of KEYS) expect(cli(nodes[3]!.port, "-c", "get", key)).toBe(key);
+  });
+
+  it("find each other again when every node comes back at an address nodes.conf does not know", async () => {
+    await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+    // As if every pod got a new IP: nodes.conf now names addresses nobody listens on (TEST-NET-1).
+    for (let i = 0; i < nodes.length; i++) {
+      const conf = join(dataDir, `node-${i}`, "nodes.conf");
+      writeFileSync(conf, readFileSync(conf, "utf8").replaceAll("127.0.0.1:", "192.0.2.1:"));
+    }
+    await Promise.all(nodes.map((n) => n.start()));
+    const healed = () => nodes.every((n) => state(n.port) && view(n.port).length === nodes.length);
+    for (let i = 0; i < 150 && !healed(); i++) await sleep(100);
+    expect(healed()).toBe(true);
+    expect(view(nodes[0]!.port).filter((n) => n.master)).toHaveLength(4);
+    for (const key of KEYS) expect(cli(nodes[5]!.port, "-c", "get", key)).toBe(key);
+  });
+});
