@@ -1,13 +1,16 @@
 // Shards against a real redis-server: the commands one turn of the event loop issues leave in one
 // write (the socket is corked until the turn ends), keep their order, and a shard that is gone
-// still fails them as unknown outcomes.
+// still fails them as unknown outcomes. On a real Redis Cluster: a turn's writes share one WAIT,
+// are answered only once the replica has them, and are unknown outcomes when it does not ack.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Component, freePort } from "../local/stack.js";
+import { Component, formCluster, freePort, redisComponent } from "../local/stack.js";
 import { baseConfig } from "./config.js";
 import { OutcomeUnknownError, Shards } from "./redis.js";
+import { slotOf } from "./shards.js";
 
 const INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
@@ -56,5 +59,67 @@ describe("Shards", () => {
     await redis.start();
     // The reconnected client serves again, and the counter is where it was before the kill.
     await expect(shards.run(0, "incrBy", ["counter"], [1])).resolves.toBe(201);
+  });
+});
+
+describe("Shards on a Redis Cluster", () => {
+  const dir = mkdtempSync(join(tmpdir(), "shardshop-redis-cluster-"));
+  const nodes: Component[] = [];
+  let shards: Shards<"incrBy">;
+  /** A key of one slot, and the master and replica that hold it. */
+  const KEY = "counter:{wait}";
+  let master: Component;
+  let replica: Component;
+
+  const cli = (node: Component, ...args: string[]) => spawnSync("redis-cli", ["-p", String(node.port), ...args], { encoding: "utf8" }).stdout;
+  const waits = () => Number(/cmdstat_wait:calls=(\d+)/.exec(cli(master, "info", "commandstats"))?.[1] ?? 0);
+
+  beforeAll(async () => {
+    for (let i = 0; i < 6; i++) nodes.push(await redisComponent(dir, `node-${i}`, "cluster"));
+    await Promise.all(nodes.map((n) => n.start()));
+    await formCluster(nodes, 1);
+    master = nodes.find(ownsSlot)!;
+    replica = nodes.find((n) => cli(n, "info", "replication").includes(`master_port:${master.port}`))!;
+    shards = new Shards(baseConfig.parse({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "300" }), new Map([["incrBy", INCR_BY]]));
+    await shards.runFor("{wait}", "incrBy", [KEY], [0]);
+  });
+
+  /** Whether `node` serves the key's slot. */
+  function ownsSlot(node: Component): boolean {
+    const slot = slotOf(KEY);
+    const mine = cli(node, "cluster", "nodes").split("\n").find((l) => l.includes("myself"))!;
+    return mine.split(" ").slice(8).some((range) => {
+      const [a, b] = range.split("-").map(Number);
+      return slot >= a! && slot <= (b ?? a!);
+    });
+  }
+
+  afterAll(async () => {
+    await shards.close();
+    await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers a turn's writes once the replica has them all, with one WAIT sent behind them", async () => {
+    const before = waits();
+    const replies = await Promise.all(Array.from({ length: 100 }, () => shards.runFor("{wait}", "incrBy", [KEY], [1])));
+    expect(replies).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(waits() - before).toBe(1);
+    // Acknowledged means replicated: the replica has the last write the moment the answers came.
+    const onReplica = spawnSync("redis-cli", ["-p", String(replica.port)], { input: `READONLY\nGET ${KEY}\n`, encoding: "utf8" }).stdout;
+    expect(onReplica.split("\n")[1]).toBe("100");
+  });
+
+  it("fails every write of the turn as an unknown outcome when the replica does not acknowledge in time", async () => {
+    replica.proc!.kill("SIGSTOP");
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => shards.runFor("{wait}", "incrBy", [KEY], [1])));
+      expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
+      for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(OutcomeUnknownError);
+    } finally {
+      replica.proc!.kill("SIGCONT");
+    }
+    // They ran on the master all the same: unknown, not undone.
+    expect(cli(master, "get", KEY).trim()).toBe("105");
   });
 });

@@ -156,17 +156,26 @@ class ClusterTopology implements Topology {
 
   async whenReady(ms: number): Promise<void> {
     if (this.connection(0) && this.connection(SLOT_COUNT - 1)) return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.cluster.off("refresh", done);
-        reject(new Error("the cluster's slots are not known yet"));
-      }, ms);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.cluster.once("refresh", done);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the cluster's slots are not known yet")), ms);
     });
+    try {
+      await Promise.race([this.nextRefresh(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The slot map's next refresh: one listener, however many calls wait for it (each calls before the first map). */
+  private refreshed?: Promise<void>;
+  private nextRefresh(): Promise<void> {
+    return (this.refreshed ??= new Promise<void>((resolve) =>
+      this.cluster.once("refresh", () => {
+        this.refreshed = undefined;
+        resolve();
+      }),
+    ));
   }
 
   label(partition: number): string {

@@ -330,7 +330,7 @@ export async function pendingCheckouts(stack: Stack): Promise<number> {
  * they already are one (a restart on the same data: nodes.conf remembers it), and waits until
  * every node sees every slot served and every replica is in sync.
  */
-async function formCluster(nodes: Component[], replicas: number, password?: string): Promise<void> {
+export async function formCluster(nodes: Component[], replicas: number, password?: string): Promise<void> {
   const auth = password === undefined ? [] : ["-a", password, "--no-auth-warning"];
   const info = (c: Component) => spawnSync("redis-cli", ["-p", String(c.port), ...auth, "cluster", "info"], { encoding: "utf8" }).stdout;
   if (/cluster_known_nodes:1\b/.test(info(nodes[0]!))) {

@@ -136,9 +136,11 @@ describe("cluster mode", () => {
       expect(moved.status, moved.stdout + moved.stderr).toBe(0);
     });
     expect(masters(node).find((m) => m.port === added.port)!.slots.length).toBeGreaterThan(0);
-    // The stock service learns the new master from the slot map, and says so on /ready.
+    // The stock service learns the new master from the slot map, and says so on /ready. (Not
+    // always 4: a master the earlier reshard emptied of slots became a replica, as Redis 7 does.)
+    const serving = masters(node).filter((m) => m.slots.length > 0).length;
     const ready = async () => (await fetch(`${stack.services.stock[0]!.url}/ready`)).json();
-    for (let i = 0; i < 50 && (await ready()).masters !== 4; i++) await sleep(100);
-    expect(await ready()).toMatchObject({ status: "ready", mode: "cluster", masters: 4 });
+    for (let i = 0; i < 150 && (await ready()).masters !== serving; i++) await sleep(100);
+    expect(await ready()).toMatchObject({ status: "ready", mode: "cluster", masters: serving });
   }, 120_000);
 });
