@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotOf } from "../common/shards.js";
 import { redisComponent, type Component } from "../local/stack.js";
 import { mapLimit } from "../tools/workload.js";
-import { settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -82,6 +82,18 @@ describe("cluster mode", () => {
     expect((await stack.api.post(`/stock/add/${b}/1`)).status).toBe(200);
     expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(200);
     expect([await fx.stock(a), await fx.stock(b), await fx.credit(user), await fx.paid(order)]).toEqual([4, 0, 95, true]);
+  });
+
+  it("sweeps each master's slots for open checkouts with one script per group, none of them failing", async () => {
+    // A failing script would be retried one slot at a time: correct, but 1024 calls for one.
+    const order = stack.services.order[0]!;
+    const calls = async () => metricSum(await scrape(order), "shardshop_redis_command_duration_seconds_count", { command: "pendingTransactions" });
+    const before = await calls();
+    for (let i = 0; i < 100 && (await calls()) === before; i++) await sleep(100);
+    await sleep(2500); // at least one whole sweep more
+    const text = await scrape(order);
+    expect(metricSum(text, "shardshop_redis_command_duration_seconds_count", { command: "pendingTransactions" })).toBeGreaterThan(before);
+    expect(metricSum(text, "shardshop_redis_command_errors_total", { command: "pendingTransactions" })).toBe(0);
   });
 
   it("keeps every answer true when a master is killed with SIGKILL and its replica takes over", async () => {
