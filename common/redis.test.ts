@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Component, formCluster, freePort, redisComponent } from "../local/stack.js";
+import { clusterNodes } from "../test/helpers.js";
 import { baseConfig } from "./config.js";
 import { OutcomeUnknownError, Shards } from "./redis.js";
 import { slotOf } from "./shards.js";
@@ -87,11 +88,7 @@ describe("Shards on a Redis Cluster", () => {
   /** Whether `node` serves the key's slot. */
   function ownsSlot(node: Component): boolean {
     const slot = slotOf(KEY);
-    const mine = cli(node, "cluster", "nodes").split("\n").find((l) => l.includes("myself"))!;
-    return mine.split(" ").slice(8).some((range) => {
-      const [a, b] = range.split("-").map(Number);
-      return slot >= a! && slot <= (b ?? a!);
-    });
+    return clusterNodes(node.port).find((n) => n.flags.includes("myself"))!.slots.some(([a, b]) => slot >= a && slot <= b);
   }
 
   afterAll(async () => {

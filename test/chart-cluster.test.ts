@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Component, freePort, redisPing } from "../local/stack.js";
+import { clusterNodes } from "./helpers.js";
 
 const PASSWORD = "chart-cluster-pw";
 const NODE_SCRIPT = "k8s/files/redis-cluster-node.sh";
@@ -44,18 +45,8 @@ function join_(count: number, masters: number): string {
 }
 
 /** The cluster as a node sees it: each node's port, role, master (for a replica) and slot count. */
-function view(port: number) {
-  return cli(port, "cluster", "nodes")
-    .split("\n")
-    .map((line) => line.split(" "))
-    .map((f) => ({
-      id: f[0]!,
-      port: Number(f[1]!.split(":")[1]!.split("@")[0]),
-      master: f[2]!.includes("master"),
-      of: f[3]!,
-      slots: f.slice(8).filter((r) => !r.startsWith("[")).map((r) => r.split("-").map(Number)).reduce((n, [a, b]) => n + (b ?? a!) - a! + 1, 0),
-    }));
-}
+const view = (port: number) =>
+  clusterNodes(port, PASSWORD).map(({ id, port, flags, of, slots }) => ({ id, port, master: flags.includes("master"), of, slots: slots.reduce((n, [a, b]) => n + b - a + 1, 0) }));
 
 const state = (port: number) => /cluster_state:ok/.test(cli(port, "cluster", "info"));
 

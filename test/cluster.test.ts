@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotOf } from "../common/shards.js";
 import { redisComponent, type Component } from "../local/stack.js";
 import { mapLimit } from "../tools/workload.js";
-import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { clusterNodes, metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -27,19 +27,8 @@ afterAll(() => stack?.teardown());
 
 const cli = (...args: string[]) => spawnSync("redis-cli", args, { encoding: "utf8" });
 
-/** The cluster's masters, as redis-cli reports them: node id, port, and the slot ranges each serves. */
-function masters(node: Component): Array<{ id: string; port: number; slots: Array<[number, number]> }> {
-  return cli("-p", String(node.port), "cluster", "nodes")
-    .stdout.trim()
-    .split("\n")
-    .map((line) => line.split(" "))
-    .filter((f) => f[2]!.includes("master") && !f[2]!.includes("fail"))
-    .map((f) => ({
-      id: f[0]!,
-      port: Number(f[1]!.split(":")[1]!.split("@")[0]),
-      slots: f.slice(8).filter((r) => !r.startsWith("[")).map((r) => r.split("-").map(Number) as [number, number]).map(([a, b]) => [a, b ?? a]),
-    }));
-}
+/** The cluster's masters that are not failed, as `node` sees them. */
+const masters = (node: Component) => clusterNodes(node.port).filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.includes("fail")));
 
 const masterOf = (node: Component, id: string) => masters(node).find((m) => m.slots.some(([a, b]) => slotOf(id) >= a && slotOf(id) <= b))!.port;
 

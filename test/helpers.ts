@@ -1,4 +1,5 @@
 // Shared by the integration tests: a real stack per test file and a small HTTP client for it.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,4 +114,31 @@ export async function scrape(component: { url: string }): Promise<string> {
   const res = await fetch(`${component.url}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return res.text();
+}
+
+/** One node of a Redis Cluster, as CLUSTER NODES lists it: its flags, its master (for a replica), and the slot ranges it serves. */
+export interface ClusterNode {
+  id: string;
+  port: number;
+  flags: string[];
+  /** The master's id for a replica, "-" for a master. */
+  of: string;
+  /** Served slot ranges, inclusive; slots in migration ("[...]") left out. */
+  slots: Array<[number, number]>;
+}
+
+/** The cluster as the node on `port` sees it (CLUSTER NODES). */
+export function clusterNodes(port: number, password?: string): ClusterNode[] {
+  const env = password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password };
+  return spawnSync("redis-cli", ["-p", String(port), "cluster", "nodes"], { encoding: "utf8", env })
+    .stdout.trim()
+    .split("\n")
+    .map((line) => line.split(" "))
+    .map((f) => ({
+      id: f[0]!,
+      port: Number(f[1]!.split(":")[1]!.split("@")[0]),
+      flags: f[2]!.split(","),
+      of: f[3]!,
+      slots: f.slice(8).filter((r) => !r.startsWith("[")).map((r) => r.split("-").map(Number)).map(([a, b]) => [a!, b ?? a!] as [number, number]),
+    }));
 }
