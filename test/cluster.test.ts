@@ -2,13 +2,12 @@
 // redis-cli --cluster create): checkouts stay all-or-nothing across slots and masters, and every
 // answer agrees with the database through a master's SIGKILL and failover, slots moving between
 // masters, and a new master taking slots, all while checkouts run.
-import { spawnSync } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
+import { spawn, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotOf } from "../common/shards.js";
 import { redisComponent, type Component } from "../local/stack.js";
 import { mapLimit } from "../tools/workload.js";
-import { clusterNodes, metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { clusterNodes, metricSum, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -26,6 +25,15 @@ beforeAll(async () => {
 afterAll(() => stack?.teardown());
 
 const cli = (...args: string[]) => spawnSync("redis-cli", args, { encoding: "utf8" });
+/** redis-cli without blocking this process, so the checkouts' answers are read while it runs. */
+const cliWhile = (...args: string[]) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn("redis-cli", args);
+    let [stdout, stderr] = ["", ""];
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
 
 /** The cluster's masters that are not failed, as `node` sees them. */
 const masters = (node: Component) => clusterNodes(node.port).filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.includes("fail")));
@@ -33,16 +41,44 @@ const masters = (node: Component) => clusterNodes(node.port).filter((n) => n.fla
 const masterOf = (node: Component, id: string) => masters(node).find((m) => m.slots.some(([a, b]) => slotOf(id) >= a && slotOf(id) <= b))!.port;
 
 /**
+ * Waits until every master serving slots, in every service's cluster, has a replica online and in
+ * sync (the master's own INFO says `state=online`), so that writes can be acknowledged by one
+ * (REDIS_MIN_REPLICAS_ACKED=1): after a failover the promoted master has none until the old one
+ * rejoins as its replica and has synced.
+ */
+async function replicated(): Promise<void> {
+  const unreplicated = () =>
+    (["order", "stock", "payment"] as const).flatMap((service) =>
+      masters(stack.redis[service].find((c) => c.running)!)
+        .filter((m) => m.slots.length > 0)
+        .filter((m) => !/slave\d+:[^\n]*state=online/.test(cli("-p", String(m.port), "info", "replication").stdout))
+        .map((m) => `${service} master ${m.port}`),
+    );
+  await waitFor("a replica online and in sync for every master", () => unreplicated().length === 0, 60_000, 200);
+}
+
+/**
  * Checks out every order, `concurrency` at a time, while `during` runs, then audits: each answer
  * agrees with the database by the public log rule (a 4xx only for an order left unpaid, anything
  * else only for a paid one), and stock and credit are conserved exactly.
  */
-async function checkoutsWhile(during: () => Promise<void>): Promise<{ paid: number; refused: number }> {
+async function checkoutsWhile(during: (answered: (n: number) => Promise<void>) => Promise<void>): Promise<{ paid: number; refused: number }> {
+  // The setup is not under test: it runs on a cluster that has healed from the last round's fault.
+  await replicated();
   const items = await mapLimit(Array.from({ length: 12 }), 6, () => fx.item(1, 1000));
   const users = await mapLimit(Array.from({ length: 150 }), 10, () => fx.user(5));
   const orders = await mapLimit(users, 10, (user, i) => fx.order(user, [[items[i % 12]!, 1], [items[(i * 7 + 5) % 12]!, 2]]));
-  const answers = mapLimit(orders, 8, async (order) => (await stack.api.post(`/orders/checkout/${order}`)).status);
-  await during();
+  // `during` may wait for the n-th answer: it resumes in the same turn, with the rest in flight.
+  let count = 0;
+  let waiters: Array<{ n: number; resume: () => void }> = [];
+  const answered = (n: number) => new Promise<void>((resume) => (count >= n ? resume() : waiters.push({ n, resume })));
+  const answers = mapLimit(orders, 8, async (order) => {
+    const { status } = await stack.api.post(`/orders/checkout/${order}`);
+    count++;
+    waiters = waiters.filter((w) => (w.n <= count ? (w.resume(), false) : true));
+    return status;
+  });
+  await during(answered);
   const statuses = await answers;
   await settled(stack);
 
@@ -78,24 +114,23 @@ describe("cluster mode", () => {
     const order = stack.services.order[0]!;
     const calls = async () => metricSum(await scrape(order), "shardshop_redis_command_duration_seconds_count", { command: "pendingTransactions" });
     const before = await calls();
-    for (let i = 0; i < 100 && (await calls()) === before; i++) await sleep(100);
-    await sleep(2500); // at least one whole sweep more
-    const text = await scrape(order);
-    expect(metricSum(text, "shardshop_redis_command_duration_seconds_count", { command: "pendingTransactions" })).toBeGreaterThan(before);
-    expect(metricSum(text, "shardshop_redis_command_errors_total", { command: "pendingTransactions" })).toBe(0);
+    await waitFor("a sweep to begin", async () => (await calls()) > before);
+    // Then one whole sweep more: its calls all began after the first was seen.
+    const first = await calls();
+    await waitFor("another sweep", async () => (await calls()) > first);
+    expect(metricSum(await scrape(order), "shardshop_redis_command_errors_total", { command: "pendingTransactions" })).toBe(0);
   });
 
   it("keeps every answer true when a master is killed with SIGKILL and its replica takes over", async () => {
     for (const service of ["stock", "order"] as const) {
       const victim = stack.redis[service].find((c) => c.running && masters(c).some((m) => m.port === c.port))!;
-      const result = await checkoutsWhile(async () => {
-        await sleep(150);
+      const result = await checkoutsWhile(async (answered) => {
+        await answered(16);
         await victim.stop("SIGKILL");
         // The replica is promoted: every slot is served again, by the masters that are left.
         const survivor = stack.redis[service].find((c) => c.running)!;
         const served = () => masters(survivor).filter((m) => m.port !== victim.port).flatMap((m) => m.slots).reduce((n, [a, b]) => n + b - a + 1, 0);
-        for (let i = 0; i < 100 && served() < 16384; i++) await sleep(100);
-        expect(served()).toBe(16384);
+        await waitFor(`every slot served after ${service}'s master was killed`, () => served() === 16384, 60_000, 100);
         // Until the promoted master has a replica again, writes to its slots cannot be
         // acknowledged by one (REDIS_MIN_REPLICAS_ACKED=1) and wait: the old master comes back as
         // its replica, as a restarted container would.
@@ -110,7 +145,7 @@ describe("cluster mode", () => {
       const node = stack.redis[service].find((c) => c.running)!;
       const [from, to] = masters(node);
       await checkoutsWhile(async () => {
-        const moved = cli("--cluster", "reshard", `127.0.0.1:${node.port}`, "--cluster-from", from!.id, "--cluster-to", to!.id, "--cluster-slots", "5461", "--cluster-yes");
+        const moved = await cliWhile("--cluster", "reshard", `127.0.0.1:${node.port}`, "--cluster-from", from!.id, "--cluster-to", to!.id, "--cluster-slots", "5461", "--cluster-yes");
         expect(moved.status, moved.stdout + moved.stderr).toBe(0);
       });
     }
@@ -126,14 +161,14 @@ describe("cluster mode", () => {
     expect(joined.status, joined.stdout + joined.stderr).toBe(0);
     // Known to the others, and knowing the slot map itself, before any slot moves to it.
     const known = () => masters(node).some((m) => m.port === added.port) && /cluster_state:ok/.test(cli("-p", String(added.port), "cluster", "info").stdout);
-    for (let i = 0; i < 100 && !known(); i++) await sleep(100);
+    await waitFor("the new master known to the cluster, and knowing the slot map", known, 30_000, 100);
     const newcomer = masters(node).find((m) => m.port === added.port)!;
     const follows = cli("--cluster", "add-node", `127.0.0.1:${replica.port}`, `127.0.0.1:${node.port}`, "--cluster-slave", "--cluster-master-id", newcomer.id);
     expect(follows.status, follows.stdout + follows.stderr).toBe(0);
     const synced = () => /master_link_status:up/.test(cli("-p", String(replica.port), "info", "replication").stdout);
-    for (let i = 0; i < 100 && !synced(); i++) await sleep(100);
+    await waitFor("the new master's replica in sync", synced, 30_000, 100);
     await checkoutsWhile(async () => {
-      const moved = cli("--cluster", "reshard", `127.0.0.1:${node.port}`, "--cluster-from", "all", "--cluster-to", newcomer.id, "--cluster-slots", "3000", "--cluster-yes");
+      const moved = await cliWhile("--cluster", "reshard", `127.0.0.1:${node.port}`, "--cluster-from", "all", "--cluster-to", newcomer.id, "--cluster-slots", "3000", "--cluster-yes");
       expect(moved.status, moved.stdout + moved.stderr).toBe(0);
     });
     expect(masters(node).find((m) => m.port === added.port)!.slots.length).toBeGreaterThan(0);
@@ -141,7 +176,7 @@ describe("cluster mode", () => {
     // always 4: a master the earlier reshard emptied of slots became a replica, as Redis 7 does.)
     const serving = masters(node).filter((m) => m.slots.length > 0).length;
     const ready = async () => (await fetch(`${stack.services.stock[0]!.url}/ready`)).json();
-    for (let i = 0; i < 150 && (await ready()).masters !== serving; i++) await sleep(100);
+    await waitFor(`the stock service to report ${serving} masters`, async () => (await ready()).masters === serving, 30_000, 100);
     expect(await ready()).toMatchObject({ status: "ready", mode: "cluster", masters: serving });
   }, 120_000);
 });

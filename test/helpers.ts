@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { expect } from "vitest";
 import { pendingCheckouts, startStack, type Stack, type StackOptions } from "../local/stack.js";
 import { connect } from "node:net";
 import { must } from "../tools/consistency.js";
@@ -58,28 +57,42 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
   };
 }
 
-/** Waits until no checkout of the stack is open (every one committed or fully rolled back), then checks it. */
-export async function settled(stack: Stack, ms = 30_000): Promise<void> {
-  for (let deadline = Date.now() + ms; (await pendingCheckouts(stack)) > 0 && Date.now() < deadline; ) await sleep(100);
-  expect(await pendingCheckouts(stack)).toBe(0);
+/**
+ * Waits for a situation a test needs, checking `holds` every `everyMs` for at most `ms`, and fails
+ * naming the situation that never came. A test waits for what it needs instead of sleeping for a
+ * time that is enough only on a quiet machine.
+ */
+export async function waitFor(situation: string, holds: () => boolean | Promise<boolean>, ms = 30_000, everyMs = 50): Promise<void> {
+  for (const deadline = Date.now() + ms; !(await holds()); await sleep(everyMs)) {
+    if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${situation}, and it never came`);
+  }
 }
 
-/** Shop fixtures through the public API. Every call must answer 200, so a test never builds on a failed setup. */
+/** Waits until no checkout of the stack is open (every one committed or fully rolled back). */
+export async function settled(stack: Stack, ms = 30_000): Promise<void> {
+  await waitFor("every checkout to be committed or rolled back", async () => (await pendingCheckouts(stack)) === 0, ms, 100);
+}
+
+/**
+ * Shop fixtures through the public API. Every call must answer 200, so a test never builds on a
+ * failed setup; changes go with an Idempotency-Key and are re-sent while their answer is lost, as a
+ * careful client would, so setup that meets a fault still completes, once.
+ */
 export function shop(api: Client) {
   return {
     async item(price: number, stock: number): Promise<string> {
-      const { item_id } = await must(api.post(`/stock/item/create/${price}`), "item/create");
-      if (stock > 0) await must(api.post(`/stock/add/${item_id}/${stock}`), "stock/add");
+      const { item_id } = await must(api.postOnce(`/stock/item/create/${price}`), "item/create");
+      if (stock > 0) await must(api.postOnce(`/stock/add/${item_id}/${stock}`), "stock/add");
       return item_id;
     },
     async user(credit: number): Promise<string> {
-      const { user_id } = await must(api.post("/payment/create_user"), "create_user");
-      if (credit > 0) await must(api.post(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
+      const { user_id } = await must(api.postOnce("/payment/create_user"), "create_user");
+      if (credit > 0) await must(api.postOnce(`/payment/add_funds/${user_id}/${credit}`), "add_funds");
       return user_id;
     },
     async order(userId: string, items: Array<[string, number]>): Promise<string> {
-      const { order_id } = await must(api.post(`/orders/create/${userId}`), "orders/create");
-      for (const [item, qty] of items) await must(api.post(`/orders/addItem/${order_id}/${item}/${qty}`), "addItem");
+      const { order_id } = await must(api.postOnce(`/orders/create/${userId}`), "orders/create");
+      for (const [item, qty] of items) await must(api.postOnce(`/orders/addItem/${order_id}/${item}/${qty}`), "addItem");
       return order_id;
     },
     async stock(itemId: string): Promise<number> {

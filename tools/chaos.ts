@@ -87,6 +87,49 @@ async function refreshPlan(api: ReturnType<typeof apiClient>, plan: Plan): Promi
   return { items, users, orders };
 }
 
+/**
+ * The workload's progress, which the killer and the workload wait on each other through: checkouts
+ * sent and answered, and how many may be sent before the killer is ready for its next point. A
+ * waiter is woken synchronously by the change that satisfies it, so it acts before any further
+ * I/O; once the workload has ended, a waiter still unsatisfied fails, naming what never came.
+ */
+class Progress {
+  sent = 0;
+  answered = 0;
+  /** Checkouts that may be sent now. */
+  limit = Number.POSITIVE_INFINITY;
+  private ended = false;
+  private waiters: Array<{ test: () => boolean; what: string; resolve: () => void; reject: (e: Error) => void }> = [];
+
+  until(test: () => boolean, what: string): Promise<void> {
+    if (test()) return Promise.resolve();
+    if (this.ended) return Promise.reject(new Error(`the workload ended before ${what}`));
+    return new Promise((resolve, reject) => this.waiters.push({ test, what, resolve, reject }));
+  }
+  /** Checkouts allowed to be sent: those sent, and those woken to be sent next. */
+  private reserved = 0;
+  /** Waits until one more checkout may be sent, and reserves its place; the caller sends it at once. */
+  maySend(): Promise<void> {
+    return this.until(() => this.reserved < this.limit && ++this.reserved > 0, "the killer was ready");
+  }
+  update(change: Partial<Pick<Progress, "sent" | "answered" | "limit">>): void {
+    Object.assign(this, change);
+    this.changed();
+  }
+  end(): void {
+    this.ended = true;
+    this.changed();
+  }
+  private changed(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.test()) w.resolve();
+      else if (this.ended) w.reject(new Error(`the workload ended before ${w.what}`));
+      else return true;
+      return false;
+    });
+  }
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? console.log;
   const random = seededRandom(o.seed);
@@ -110,20 +153,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     log(`populated ${plan.items.length} items, ${plan.users.length} users, ${plan.orders.length} orders; kills start now`);
     started = Date.now();
 
-    // The killer: one victim at a time, restarted on the same port and data, once the workload has
-    // sent the checkouts of each kill point. Every planned kill happens, even after the last answer.
-    let sent = 0;
-    let answered = 0;
+    // The killer: one victim at a time, restarted on the same port and data. It is woken by the send
+    // of each kill point's checkout, before any answer can arrive, so every kill strikes checkouts in
+    // flight however fast or busy the machine. The workload holds that checkout back until the
+    // killer waits for it (the previous victim restarted): a slow restart delays a kill, never skips
+    // or moves it.
+    const progress = new Progress();
     const victims: Component[] = stack.all();
     const killEvery = Math.max(1, Math.round((plan.orders.length * o.every) / o.seconds));
     const killPoints = Array.from({ length: Math.floor((plan.orders.length - 1) / killEvery) }, (_, i) => (i + 1) * killEvery);
+    progress.update({ limit: killPoints[0] ?? Number.POSITIVE_INFINITY });
     const killer = (async () => {
-      for (const point of killPoints) {
-        while (sent < point) await sleep(2);
+      for (const [i, point] of killPoints.entries()) {
+        await progress.until(() => progress.sent >= point && progress.sent > progress.answered, `checkout ${point} was sent and still unanswered`);
         const victim = random.pick(victims);
-        const kill: Kill = { at: Number(since()), afterCheckouts: sent, inFlight: sent - answered, component: victim.name, restarted: false };
+        const kill: Kill = { at: Number(since()), afterCheckouts: progress.sent, inFlight: progress.sent - progress.answered, component: victim.name, restarted: false };
         await victim.stop("SIGKILL");
         kills.push(kill);
+        progress.update({ limit: (killPoints[i + 1] ?? Number.POSITIVE_INFINITY) - 1 });
         await sleep(o.down * 1000);
         try {
           await victim.start();
@@ -133,6 +180,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           log(`  restart of ${victim.name} failed: ${(err as Error).message}`);
         }
         log(`  t=${kill.at}s after ${kill.afterCheckouts} checkouts (${kill.inFlight} in flight) SIGKILL ${victim.name}, restarted ${kill.restarted ? "ok" : "FAILED"} after ${o.down}s`);
+        progress.update({ limit: killPoints[i + 1] ?? Number.POSITIVE_INFINITY });
       }
     })();
 
@@ -143,14 +191,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const statuses = await mapLimit(plan.orders, o.concurrency ?? 16, async (order, k) => {
       const due = started + k * spacing - Date.now();
       if (due > 0) await sleep(due);
-      sent++;
+      await progress.maySend();
+      const answer = api.post(`/orders/checkout/${order.id}`);
       const sentAt = performance.now();
-      const { status } = await api.post(`/orders/checkout/${order.id}`);
+      progress.update({ sent: progress.sent + 1 });
+      const { status } = await answer;
       slowestCheckoutMs = Math.max(slowestCheckoutMs, performance.now() - sentAt);
       timeline.record(status ? `${Math.floor(status / 100)}xx` : "none", performance.now() - sentAt);
-      answered++;
+      progress.update({ answered: progress.answered + 1 });
       return status;
     });
+    progress.end();
     await killer;
     for (const c of victims) if (!c.running) await c.start();
 
