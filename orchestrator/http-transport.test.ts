@@ -1,6 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ServiceClient } from "../common/http.js";
 import { createLogger } from "../common/log.js";
 import { registry } from "../common/metrics.js";
@@ -71,13 +70,19 @@ describe("a try", () => {
 });
 
 describe("the breaker", () => {
+  // The breaker's clock is Date: frozen here, and moved by the test, so no step depends on how
+  // long the machine takes between two of them.
+  beforeEach(() => vi.useFakeTimers({ toFake: ["Date"] }));
+  afterEach(() => vi.useRealTimers());
+  const wait = (ms: number) => vi.setSystemTime(Date.now() + ms);
+
   it("stays open when its probe fails, and closes when a probe succeeds", async () => {
     attempts = 1;
     const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 1000 }));
     const c = await ctx();
     expect(await charge(payment, c)).toEqual({ kind: "unknown" });
     expect(payment.failingFastFor()).toBeGreaterThan(0);
-    await sleep(1200); // past the half-open delay: the next call is the probe
+    wait(1000); // the half-open delay: the next call is the probe
     expect(payment.failingFastFor()).toBe(0);
     answers = [503];
     expect(await charge(payment, c)).toEqual({ kind: "unknown" });
@@ -86,7 +91,7 @@ describe("the breaker", () => {
     expect(await charge(payment, c)).toEqual({ kind: "not_sent" });
     expect(calls).toHaveLength(2);
 
-    await sleep(1200);
+    wait(1000);
     answers = [200, 200];
     expect(await charge(payment, c)).toEqual({ kind: "done" });
     expect(payment.failingFastFor()).toBe(0);

@@ -2,9 +2,9 @@
 // for every deployment: only public routes pass, both loopback addresses answer, and a checkout
 // whose order instance dies mid-request is answered by another instance, not with a 502, as is any
 // POST carrying an Idempotency-Key, while no other POST is ever sent twice.
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
+import type { Component } from "../local/stack.js";
+import { client, metricSum, rawHttp, scrape, shop, startTestStack, unreadConnections, waitFor, type TestStack } from "./helpers.js";
 
 describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
   let stack: TestStack;
@@ -19,6 +19,30 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
   });
   afterAll(() => stack?.teardown());
   const port = () => Number(new URL(stack.url).port);
+
+  /**
+   * Waits until the gateway sends requests to `victim` again: after a failure it skips an instance
+   * for a while (nginx's fail_timeout), and a test that stops it needs requests to reach it.
+   */
+  async function routedTo(victim: Component, item: string): Promise<void> {
+    const finds = async () => metricSum(await scrape(victim), "shardshop_http_request_duration_seconds_count", { route: "/stock/find/:item_id" });
+    await waitFor(`the gateway to route to ${victim.name} again`, async () => {
+      const before = await finds();
+      for (const _ of stack.services.stock) await stack.api.get(`/stock/find/${item}`);
+      return (await finds()) > before;
+    }, 30_000, 200);
+  }
+
+  /** Runs `during` while `victim` is stopped (SIGSTOP), then kills it and starts it again. */
+  async function stoppedThenKilled<T>(victim: Component, during: () => Promise<T>): Promise<T> {
+    victim.proc!.kill("SIGSTOP");
+    try {
+      return await during();
+    } finally {
+      await victim.stop("SIGKILL");
+      await victim.start();
+    }
+  }
 
   it("routes the public API", async () => {
     const fx = shop(stack.api);
@@ -96,17 +120,14 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
     const fx = shop(stack.api);
     const item = await fx.item(1, 0);
     const victim = stack.services.stock[0]!;
-    let statuses: number[] = [];
-    victim.proc!.kill("SIGSTOP");
-    try {
+    await routedTo(victim, item);
+    const statuses = await stoppedThenKilled(victim, async () => {
       // Round-robin hands about half of these to the stopped instance, where they wait unanswered.
       const adds = Array.from({ length: 8 }, () => stack.api.post(`/stock/add/${item}/1`));
-      await sleep(500);
+      await waitFor("an add waiting at the stopped instance", () => unreadConnections(victim.port) > 0);
       await victim.stop("SIGKILL");
-      statuses = (await Promise.all(adds)).map((a) => a.status);
-    } finally {
-      if (!victim.running) await victim.start();
-    }
+      return (await Promise.all(adds)).map((a) => a.status);
+    });
     expect(statuses.filter((s) => s === 502).length).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 200 || s === 502)).toBe(true);
     // Each 200 added one unit; a 502 added none, on either instance.
@@ -117,17 +138,14 @@ describe.each(["node", "nginx"] as const)("%s gateway", (gateway) => {
     const fx = shop(stack.api);
     const item = await fx.item(1, 0);
     const victim = stack.services.stock[0]!;
-    let answers: Array<{ status: number }> = [];
     const keys = Array.from({ length: 8 }, (_, i) => `gateway-${gateway}-${item}-${i}`);
-    victim.proc!.kill("SIGSTOP");
-    try {
+    await routedTo(victim, item);
+    const answers = await stoppedThenKilled(victim, async () => {
       const adds = keys.map((key) => stack.api.post(`/stock/add/${item}/1`, { "idempotency-key": key }));
-      await sleep(500);
+      await waitFor("an add waiting at the stopped instance", () => unreadConnections(victim.port) > 0);
       await victim.stop("SIGKILL");
-      answers = await Promise.all(adds);
-    } finally {
-      if (!victim.running) await victim.start();
-    }
+      return Promise.all(adds);
+    });
     expect(answers.map((a) => a.status)).toEqual(keys.map(() => 200));
     expect(await fx.stock(item)).toBe(8);
     // Each one's repeat now is a replay: nothing more is added.

@@ -1,6 +1,6 @@
 // Shared by the integration tests: a real stack per test file and a small HTTP client for it.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,6 +33,29 @@ export function rawHttp(port: number, request: string): Promise<string> {
     socket.on("error", () => resolve(reply));
     setTimeout(() => socket.destroy(), 3000);
   });
+}
+
+/** Whether something listens on the loopback port: a connection is accepted, not refused. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+/**
+ * Connections to the loopback port whose received bytes nobody has read yet (Linux's
+ * /proc/net/tcp{,6}): requests waiting at a process that is stopped.
+ */
+export function unreadConnections(port: number): number {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  return ["/proc/net/tcp", "/proc/net/tcp6"]
+    .flatMap((file) => readFileSync(file, "utf8").split("\n").slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1]?.endsWith(local) && f[3] === "01" && parseInt(f[4]!.split(":")[1]!, 16) > 0).length;
 }
 
 export interface TestStack extends Stack {

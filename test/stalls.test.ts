@@ -3,15 +3,17 @@
 // was sent to it meanwhile runs after all. Stock and credit stay exact, and nothing sent twice is
 // applied twice.
 import { Redis } from "ioredis";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Component } from "../local/stack.js";
-import { client, metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { accepts, client, metricSum, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
-/** The checkout deadline of this stack: short, so that waiting past it is quick. */
-const DEADLINE_MS = 5000;
+/**
+ * The checkout deadline of this stack: short, so that waiting past it is quick, and long enough
+ * that a checkout whose stall ends 2.5 s into it has the rest to finish in on a busy machine.
+ */
+const DEADLINE_MS = 8000;
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -63,8 +65,7 @@ describe("a stalled Redis shard", () => {
       expect((await fetch(`${stock.url}/ready`)).status).toBe(503);
       expect(await shardUp()).toBe(0);
     });
-    for (let deadline = Date.now() + 10_000; (await fetch(`${stock.url}/ready`)).status !== 200 && Date.now() < deadline; ) await sleep(100);
-    expect((await fetch(`${stock.url}/ready`)).status).toBe(200);
+    await waitFor("/ready to answer 200 again", async () => (await fetch(`${stock.url}/ready`)).status === 200, 10_000, 100);
     expect(await shardUp()).toBe(1);
   });
 
@@ -112,7 +113,8 @@ describe("a killed order shard", () => {
     const shard = stack.redis.order[0]!;
     await shard.stop("SIGKILL");
     const answers = Promise.all(orders.map(({ order }) => stack.api.post(`/orders/checkout/${order}`)));
-    await sleep(1000);
+    const inFlight = async () => (await Promise.all(stack.services.order.map(scrape))).reduce((n, text) => n + metricSum(text, "shardshop_checkouts_in_flight"), 0);
+    await waitFor("all six checkouts in flight at the order instances while their shard is down", async () => (await inFlight()) === orders.length);
     await shard.start();
     for (const a of await answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
     await settled(stack);
@@ -139,30 +141,37 @@ describe("an order instance stopped with SIGTERM", () => {
   it("answers the checkouts it is driving before it exits", async () => {
     const { item, user, order } = await newOrder();
     const [first] = stack.services.order as [Component];
+    // This instance waits on payment for as long as the test holds it: the stop, not a step
+    // timeout, is under test.
+    const stepTimeout = first.env.STEP_TIMEOUT_MS!;
+    await first.stop();
+    first.env.STEP_TIMEOUT_MS = "60000";
+    await first.start();
     const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
     const firstApi = client(first.url);
     try {
-      const answer = await stalled(
-        stack.services.payment,
-        async () => {
-          const pending = firstApi.post(`/orders/checkout/${order}`);
-          for (let deadline = Date.now() + 10_000; (await orderShard.hget(`order:{${order}}`, "tx_state")) !== "trying" && Date.now() < deadline; ) await sleep(20);
-          const exited = new Promise<number | null>((resolve) => first.proc!.once("exit", resolve));
-          first.proc!.kill("SIGTERM");
-          const answered = await pending;
-          // Once its answer is out the stop goes on (not waiting out the client's keep-alive until
-          // SHUTDOWN_TIMEOUT_MS forces an exit with 1), and ends cleanly.
-          return { answered, code: await exited };
-        },
-        800,
-      );
+      const answer = await stalled(stack.services.payment, async () => {
+        const pending = firstApi.post(`/orders/checkout/${order}`);
+        await waitFor("the checkout's transaction record", async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
+        const exited = new Promise<number | null>((resolve) => first.proc!.once("exit", resolve));
+        first.proc!.kill("SIGTERM");
+        // Stopping, it takes no new connection while it still drives the checkout.
+        await waitFor("the stopping instance to close its listener", async () => !(await accepts(first.port)), 10_000, 20);
+        for (const p of stack.services.payment) p.proc!.kill("SIGCONT");
+        const answered = await pending;
+        // Once its answer is out the stop goes on (not waiting out the client's keep-alive until
+        // SHUTDOWN_TIMEOUT_MS forces an exit with 1), and ends cleanly.
+        return { answered, code: await exited };
+      });
       expect(answer.answered.status, JSON.stringify(answer.answered.body)).toBe(200);
       expect(answer.code).toBe(0);
       expect([await fx.stock(item), await fx.credit(user)]).toEqual([8, 14]);
     } finally {
       orderShard.disconnect();
       await firstApi.close();
-      if (!first.running) await first.start();
+      first.env.STEP_TIMEOUT_MS = stepTimeout;
+      await first.stop();
+      await first.start();
     }
   });
 });
@@ -183,7 +192,7 @@ describe("two live drivers of one checkout", () => {
       for (const p of payments) p.proc!.kill("SIGSTOP");
       const firstApi = client(first.url);
       const late = firstApi.post(`/orders/checkout/${order}`).finally(() => firstApi.close());
-      for (let deadline = Date.now() + 10_000; (await orderShard.hget(`order:{${order}}`, "tx_state")) !== "trying" && Date.now() < deadline; ) await sleep(20);
+      await waitFor("the checkout's transaction record", async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
       const recoveries = async () => metricSum(await scrape(second), "shardshop_checkout_recoveries_total");
       const recoveredBefore = await recoveries();
       first.proc!.kill("SIGSTOP");
