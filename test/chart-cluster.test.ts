@@ -7,10 +7,9 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Component, freePort, redisPing } from "../local/stack.js";
-import { clusterNodes } from "./helpers.js";
+import { clusterNodes, waitFor } from "./helpers.js";
 
 const PASSWORD = "chart-cluster-pw";
 const NODE_SCRIPT = "k8s/files/redis-cluster-node.sh";
@@ -108,8 +107,7 @@ describe("the chart's Redis Cluster scripts", () => {
     }
     await Promise.all(nodes.map((n) => n.start()));
     const healed = () => nodes.every((n) => state(n.port) && view(n.port).length === nodes.length);
-    for (let i = 0; i < 150 && !healed(); i++) await sleep(100);
-    expect(healed()).toBe(true);
+    await waitFor("every node to see every other at its new address, with every slot served", healed, 60_000, 100);
     expect(view(nodes[0]!.port).filter((n) => n.master)).toHaveLength(4);
     for (const key of KEYS) expect(cli(nodes[5]!.port, "-c", "get", key)).toBe(key);
   });

@@ -1,10 +1,9 @@
 // The checkout saga under contention and partial failure, on three shards per service with two
 // instances of each service behind the gateway.
 import { Redis } from "ioredis";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
-import { client, metricSum, PROTOCOL, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, metricSum, PROTOCOL, scrape, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 import { phaseRoute } from "../orchestrator/protocol.js";
 
 let stack: TestStack;
@@ -116,11 +115,11 @@ describe("checkout", () => {
   });
 
   /** Checks out until an answer other than 424 (participant unavailable, or its breaker open). */
-  async function checkoutOnceBack(order: string): Promise<number> {
-    for (let deadline = Date.now() + 15_000; ; await sleep(100)) {
+  function checkoutOnceBack(order: string): Promise<number> {
+    return waitFor("a checkout answered other than 424 (participant back, breaker closed)", async () => {
       const { status } = await stack.api.post(`/orders/checkout/${order}`);
-      if (status !== 424 || Date.now() > deadline) return status;
-    }
+      return status !== 424 && status;
+    }, 15_000, 100);
   }
 
   it("balances saga steps over every instance of each participant (a comma list of URLs)", async () => {

@@ -81,12 +81,14 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
 }
 
 /**
- * Waits for a situation a test needs, checking `holds` every `everyMs` for at most `ms`, and fails
- * naming the situation that never came. A test waits for what it needs instead of sleeping for a
- * time that is enough only on a quiet machine.
+ * Waits for a situation a test needs: asks `probe` every `everyMs`, for at most `ms`, until it
+ * answers something truthy, and returns that; fails naming the situation that never came. A test
+ * waits for what it needs instead of sleeping for a time that is enough only on a quiet machine.
  */
-export async function waitFor(situation: string, holds: () => boolean | Promise<boolean>, ms = 30_000, everyMs = 50): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await holds()); await sleep(everyMs)) {
+export async function waitFor<T>(situation: string, probe: () => T | false | undefined | Promise<T | false | undefined>, ms = 30_000, everyMs = 50): Promise<T> {
+  for (const deadline = Date.now() + ms; ; await sleep(everyMs)) {
+    const value = await probe();
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${situation}, and it never came`);
   }
 }

@@ -2,9 +2,8 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricSum, PROTOCOL, rawHttp, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, PROTOCOL, rawHttp, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 import { phaseName, phaseRoute } from "../orchestrator/protocol.js";
 
 /** What the compose profile's redis_exporter exposes and our queries use. */
@@ -109,7 +108,7 @@ describe("metrics, ids and API documents", () => {
     for (const [name, path] of Object.entries(parts)) {
       const ours = () => linesOf(name).filter((l) => l.msg === "request" && l.path === path && l.time >= sent);
       // pino writes asynchronously: wait for the line.
-      for (let deadline = Date.now() + 10_000; ours().length === 0 && Date.now() < deadline; ) await sleep(50);
+      await waitFor(`${name}'s log line for the checkout`, () => ours().length > 0, 10_000);
       expect(ours(), name).toHaveLength(1);
       expect(ours()[0], name).toMatchObject({ trace: traceId, req: "checkout-under-test", status: 200 });
       // And no line of this trace carries another request id.
@@ -222,7 +221,7 @@ describe("metrics, ids and API documents", () => {
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l))
         .filter((l) => l.msg === "request" && l.path === path);
-    for (let deadline = Date.now() + 10_000; ours().length === 0 && Date.now() < deadline; ) await sleep(50);
+    await waitFor("stock-0's log line for the probe", () => ours().length > 0, 10_000);
     const [line] = ours();
     expect(line.trace).toMatch(/^[0-9a-f]{32}$/);
     expect(line.req).toBe(line.trace);
@@ -274,7 +273,7 @@ describe("OTLP traces", () => {
     expect(res.status).toBe(200);
 
     const ours = () => spans.filter((s) => s.traceId === TRACE_ID);
-    for (let i = 0; i < 100 && new Set(ours().map((s) => s.service)).size < 3; i++) await sleep(100);
+    await waitFor("the checkout's spans from all three services", () => new Set(ours().map((s) => s.service)).size === 3, 30_000, 100);
     const trace = ours();
     expect(new Set(trace.map((s) => s.service))).toEqual(new Set(["order", "stock", "payment"]));
     // The checkout's server span continues the caller's span, and each participant's server span is

@@ -3,12 +3,11 @@
 // writes (rendered for local targets; the test's copy of the rules waits seconds, not minutes).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { renderPrometheusConfig } from "../deploy/observability.js";
 import { Component, freePort } from "../local/stack.js";
-import { shop, startTestStack, type TestStack } from "./helpers.js";
+import { shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let prometheus: Component;
@@ -21,9 +20,10 @@ beforeAll(async () => {
   const dir = join(stack.dataDir, "prometheus");
   mkdirSync(dir, { recursive: true });
 
-  // The rules as committed, with every `for:` cut to 2 s so pending and firing happen within the test.
+  // The rules as committed, with every `for:` cut to 4 s, so pending and firing happen within the
+  // test, and each alert stays pending long enough to be seen so on a busy machine.
   const rules = parse(readFileSync("observability/alerts.yml", "utf8"));
-  for (const group of rules.groups) for (const rule of group.rules) if (rule.for) rule.for = "2s";
+  for (const group of rules.groups) for (const rule of group.rules) if (rule.for) rule.for = "4s";
   writeFileSync(join(dir, "alerts.yml"), stringify(rules));
 
   const exporterPort = await freePort();
@@ -66,17 +66,6 @@ async function scalar(query: string): Promise<number> {
   return data.result.length === 0 ? 0 : Number(data.result[0]!.value[1]);
 }
 
-/** Polls until `probe` returns something truthy (then returns it), or fails after `ms`. */
-async function eventually<T>(what: string, probe: () => Promise<T | false | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 type Alert = { labels: Record<string, string>; state: "pending" | "firing" };
 const alertStates = async (name: string) =>
   (await api<{ alerts: Alert[] }>("alerts")).alerts.filter((a) => a.labels.alertname === name);
@@ -84,7 +73,7 @@ const alertStates = async (name: string) =>
 describe("prometheus against the local stack", () => {
   it("scrapes every service instance and, through the exporter, every Redis shard", async () => {
     type Target = { labels: { job: string; instance: string }; health: string };
-    const targets = await eventually("every target up", async () => {
+    const targets = await waitFor("every target up", async () => {
       const { activeTargets } = await api<{ activeTargets: Target[] }>("targets");
       return activeTargets.length === 9 && activeTargets.every((t) => t.health === "up") && activeTargets;
     });
@@ -100,7 +89,7 @@ describe("prometheus against the local stack", () => {
     const before = await scalar(committed);
     const order = await fx.order(await fx.user(10), [[await fx.item(3, 5), 2]]);
     expect((await stack.api.post(`/orders/checkout/${order}`)).status).toBe(200);
-    await eventually("the checkout in Prometheus", async () => (await scalar(committed)) === before + 1);
+    await waitFor("the checkout in Prometheus", async () => (await scalar(committed)) === before + 1);
   });
 
   it("raises RedisShardUnreachable, pending then firing, when a shard is killed, for that shard only", async () => {
@@ -108,16 +97,16 @@ describe("prometheus against the local stack", () => {
     const shard = stack.redis.stock[1]!;
     await shard.stop("SIGKILL");
     try {
-      const pending = await eventually("the alert pending", async () => (await alertStates("RedisShardUnreachable")).find((a) => a.state === "pending"));
+      const pending = await waitFor("the alert pending", async () => (await alertStates("RedisShardUnreachable")).find((a) => a.state === "pending"));
       expect(pending.labels).toMatchObject({ service: "stock", shard: "1", severity: "critical" });
-      const firing = await eventually("the alert firing", async () => (await alertStates("RedisShardUnreachable")).find((a) => a.state === "firing"));
+      const firing = await waitFor("the alert firing", async () => (await alertStates("RedisShardUnreachable")).find((a) => a.state === "firing"));
       expect(firing.labels).toMatchObject({ service: "stock", shard: "1" });
       expect((await alertStates("RedisShardUnreachable")).map((a) => a.labels.shard)).toEqual(["1"]);
       // The exporter sees the same Redis down.
-      await eventually("the exporter's alert", async () => (await alertStates("RedisExporterTargetDown")).length === 1);
+      await waitFor("the exporter's alert", async () => (await alertStates("RedisExporterTargetDown")).length === 1);
     } finally {
       await shard.start();
     }
-    await eventually("the alert resolved", async () => (await alertStates("RedisShardUnreachable")).length === 0);
+    await waitFor("the alert resolved", async () => (await alertStates("RedisShardUnreachable")).length === 0);
   });
 });

@@ -1,8 +1,7 @@
 // The order service's circuit breakers and its bound on checkouts in flight, on real processes.
 import { Redis } from "ioredis";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricSum, PROTOCOL, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
+import { metricSum, PROTOCOL, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 import { mapLimit } from "../tools/workload.js";
 import { phaseName } from "../orchestrator/protocol.js";
 
@@ -68,8 +67,10 @@ describe("circuit breaker", () => {
     expect((await stack.api.get(`/orders/find/${made}`)).body.total_cost).toBe(1);
     expect(await breaker("stock")).toBe(1);
     // After its half-open delay the breaker lets one probe through; it succeeds and closes it.
-    let status = 424;
-    for (let deadline = Date.now() + 20_000; status === 424 && Date.now() < deadline; await sleep(100)) status = (await checkout(orders[11]!)).status;
+    const status = await waitFor("a checkout answered other than 424 (the probe let through)", async () => {
+      const { status } = await checkout(orders[11]!);
+      return status !== 424 && status;
+    }, 20_000, 100);
     expect(status).toBe(200);
     expect(await breaker("stock")).toBe(0);
     for (const order of orders.slice(12)) await checkout(order);
@@ -102,7 +103,7 @@ describe("backpressure", () => {
     try {
       const slow = orders.slice(0, 2).map((o) => stack.api.post(`/orders/checkout/${o}`));
       const inFlight = async () => metricSum(await orderMetrics(), "shardshop_checkouts_in_flight");
-      for (let deadline = Date.now() + 10_000; (await inFlight()) < 2 && Date.now() < deadline; ) await sleep(20);
+      await waitFor("two checkouts in flight", async () => (await inFlight()) >= 2, 10_000, 20);
       expect(await inFlight()).toBe(2);
       answers = await Promise.all(orders.slice(2).map((o) => stack.api.post(`/orders/checkout/${o}`)));
       stockProcess!.proc!.kill("SIGCONT");
@@ -134,7 +135,7 @@ describe("an order being checked out", () => {
     try {
       const checkout = stack.api.post(`/orders/checkout/${order}`);
       // The transaction record is written before any participant is called.
-      for (let deadline = Date.now() + 10_000; (await orderShard.hget(`order:{${order}}`, "tx_state")) !== "trying" && Date.now() < deadline; ) await sleep(20);
+      await waitFor("the checkout's transaction record", async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
       for (const change of [
         stack.api.post(`/orders/addItem/${order}/${item}`),
         stack.api.post(`/orders/removeItem/${order}/${item}`),
