@@ -4,8 +4,9 @@
 // recovery and verifies the four figures, the strict ledger, and the public log rule: every answer
 // that is not a 4xx counts as a success, so each must belong to an order that ends paid.
 //
-// Kills are scheduled against the workload's progress (after the k-th checkout was sent), not the
-// clock, so a seed replays the same victims at the same points on a fast machine or a slow one.
+// Kills are scheduled against the workload's progress (as the k-th checkout is sent, while it is
+// unanswered), not the clock, so a seed replays the same victims at the same points, each with
+// checkouts in flight, on a fast machine or a slow one.
 //
 //   --seconds S    how long the checkouts are spread over (default 60)
 //   --seed N       random seed for the workload and the kill schedule (default: the clock)
