@@ -273,7 +273,14 @@ describe("OTLP traces", () => {
     expect(res.status).toBe(200);
 
     const ours = () => spans.filter((s) => s.traceId === TRACE_ID);
-    await waitFor("the checkout's spans from all three services", () => new Set(ours().map((s) => s.service)).size === 3, 30_000, 100);
+    // Each service exports its spans in batches as they end, so a participant's can come before the
+    // order service's: wait for the server span of each of the three, and the parent of each
+    // participant's.
+    const complete = () => {
+      const servers = ours().filter((s) => s.kind === 2);
+      return new Set(servers.map((s) => s.service)).size === 3 && servers.every((s) => s.service === "order" || ours().some((p) => p.spanId === s.parentSpanId));
+    };
+    await waitFor("the checkout's server spans from all three services, with their parents", complete, 30_000, 100);
     const trace = ours();
     expect(new Set(trace.map((s) => s.service))).toEqual(new Set(["order", "stock", "payment"]));
     // The checkout's server span continues the caller's span, and each participant's server span is

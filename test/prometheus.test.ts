@@ -16,7 +16,10 @@ let exporter: Component;
 const answers = (url: string) => () => fetch(url).then((r) => r.ok, () => false);
 
 beforeAll(async () => {
-  stack = await startTestStack({ shards: 2 });
+  // A scrape pings every shard; one of a killed shard fails within REDIS_TIMEOUT_MS, which must stay
+  // well inside the scrape timeout on a busy machine, or the series goes stale and the alert that
+  // waits on it flaps between pending and inactive.
+  stack = await startTestStack({ shards: 2, env: { REDIS_TIMEOUT_MS: "500" } });
   const dir = join(stack.dataDir, "prometheus");
   mkdirSync(dir, { recursive: true });
 
@@ -36,7 +39,7 @@ beforeAll(async () => {
     redis: stack.all().filter((c) => c.name.includes("redis")).map((c) => `127.0.0.1:${c.port}`),
     exporter: `127.0.0.1:${exporterPort}`,
   }) as { global: Record<string, string> };
-  config.global = { scrape_interval: "1s", evaluation_interval: "1s" };
+  config.global = { scrape_interval: "2s", scrape_timeout: "2s", evaluation_interval: "1s" };
   writeFileSync(join(dir, "prometheus.yml"), stringify(config));
 
   const port = await freePort();
