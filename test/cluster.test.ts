@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotOf } from "../common/shards.js";
 import { redisComponent, type Component } from "../local/stack.js";
-import { mapLimit } from "../tools/workload.js";
+import { mapLimit, Progress } from "../tools/workload.js";
 import { clusterNodes, metricSum, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
@@ -69,17 +69,15 @@ async function checkoutsWhile(during: (answered: (n: number) => Promise<void>) =
   const users = await mapLimit(Array.from({ length: 150 }), 10, () => fx.user(5));
   const orders = await mapLimit(users, 10, (user, i) => fx.order(user, [[items[i % 12]!, 1], [items[(i * 7 + 5) % 12]!, 2]]));
   // `during` may wait for the n-th answer: it resumes in the same turn, with the rest in flight.
-  let count = 0;
-  let waiters: Array<{ n: number; resume: () => void }> = [];
-  const answered = (n: number) => new Promise<void>((resume) => (count >= n ? resume() : waiters.push({ n, resume })));
+  const progress = new Progress();
   const answers = mapLimit(orders, 8, async (order) => {
     const { status } = await stack.api.post(`/orders/checkout/${order}`);
-    count++;
-    waiters = waiters.filter((w) => (w.n <= count ? (w.resume(), false) : true));
+    progress.update({ answered: progress.answered + 1 });
     return status;
   });
-  await during(answered);
+  await during((n) => progress.until(() => progress.answered >= n, `checkout ${n} answered`));
   const statuses = await answers;
+  progress.end();
   await settled(stack);
 
   const paid = await mapLimit(orders, 10, (order) => fx.paid(order));

@@ -1,4 +1,5 @@
 // Shared by the integration tests: a real stack per test file and a small HTTP client for it.
+import type { Redis } from "ioredis";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,6 +92,11 @@ export async function waitFor<T>(situation: string, probe: () => T | false | und
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${situation}, and it never came`);
   }
+}
+
+/** Waits until the checkout of `order` has written its transaction record (before any participant is called). */
+export function checkoutBegun(orderShard: Redis, order: string): Promise<boolean> {
+  return waitFor(`order ${order}'s transaction record`, async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
 }
 
 /** Waits until no checkout of the stack is open (every one committed or fully rolled back). */

@@ -1,7 +1,7 @@
 // The order service's circuit breakers and its bound on checkouts in flight, on real processes.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricSum, PROTOCOL, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
+import { checkoutBegun, metricSum, PROTOCOL, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 import { mapLimit } from "../tools/workload.js";
 import { phaseName } from "../orchestrator/protocol.js";
 
@@ -135,7 +135,7 @@ describe("an order being checked out", () => {
     try {
       const checkout = stack.api.post(`/orders/checkout/${order}`);
       // The transaction record is written before any participant is called.
-      await waitFor("the checkout's transaction record", async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
+      await checkoutBegun(orderShard, order);
       for (const change of [
         stack.api.post(`/orders/addItem/${order}/${item}`),
         stack.api.post(`/orders/removeItem/${order}/${item}`),

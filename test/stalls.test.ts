@@ -5,7 +5,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Component } from "../local/stack.js";
-import { accepts, client, metricSum, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
+import { accepts, checkoutBegun, client, metricSum, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;
@@ -152,7 +152,7 @@ describe("an order instance stopped with SIGTERM", () => {
     try {
       const answer = await stalled(stack.services.payment, async () => {
         const pending = firstApi.post(`/orders/checkout/${order}`);
-        await waitFor("the checkout's transaction record", async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
+        await checkoutBegun(orderShard, order);
         const exited = new Promise<number | null>((resolve) => first.proc!.once("exit", resolve));
         first.proc!.kill("SIGTERM");
         // Stopping, it takes no new connection while it still drives the checkout.
@@ -192,7 +192,7 @@ describe("two live drivers of one checkout", () => {
       for (const p of payments) p.proc!.kill("SIGSTOP");
       const firstApi = client(first.url);
       const late = firstApi.post(`/orders/checkout/${order}`).finally(() => firstApi.close());
-      await waitFor("the checkout's transaction record", async () => (await orderShard.hget(`order:{${order}}`, "tx_state")) === "trying", 10_000, 20);
+      await checkoutBegun(orderShard, order);
       const recoveries = async () => metricSum(await scrape(second), "shardshop_checkout_recoveries_total");
       const recoveredBefore = await recoveries();
       first.proc!.kill("SIGSTOP");

@@ -28,7 +28,7 @@ import type { TxProtocol } from "../orchestrator/protocol.js";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
 import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report } from "./report.js";
-import { apiClient, mapLimit, seededRandom } from "./workload.js";
+import { apiClient, mapLimit, Progress, seededRandom } from "./workload.js";
 
 export interface ChaosOptions {
   seconds: number;
@@ -86,49 +86,6 @@ async function refreshPlan(api: ReturnType<typeof apiClient>, plan: Plan): Promi
     return { ...o, lines: (found.items as Array<[string, number]>).map(([id, q]) => [index.get(id)!, q] as [number, number]), total: found.total_cost };
   });
   return { items, users, orders };
-}
-
-/**
- * The workload's progress, which the killer and the workload wait on each other through: checkouts
- * sent and answered, and how many may be sent before the killer is ready for its next point. A
- * waiter is woken synchronously by the change that satisfies it, so it acts before any further
- * I/O; once the workload has ended, a waiter still unsatisfied fails, naming what never came.
- */
-class Progress {
-  sent = 0;
-  answered = 0;
-  /** Checkouts that may be sent now. */
-  limit = Number.POSITIVE_INFINITY;
-  private ended = false;
-  private waiters: Array<{ test: () => boolean; what: string; resolve: () => void; reject: (e: Error) => void }> = [];
-
-  until(test: () => boolean, what: string): Promise<void> {
-    if (test()) return Promise.resolve();
-    if (this.ended) return Promise.reject(new Error(`the workload ended before ${what}`));
-    return new Promise((resolve, reject) => this.waiters.push({ test, what, resolve, reject }));
-  }
-  /** Checkouts allowed to be sent: those sent, and those woken to be sent next. */
-  private reserved = 0;
-  /** Waits until one more checkout may be sent, and reserves its place; the caller sends it at once. */
-  maySend(): Promise<void> {
-    return this.until(() => this.reserved < this.limit && ++this.reserved > 0, "the killer was ready");
-  }
-  update(change: Partial<Pick<Progress, "sent" | "answered" | "limit">>): void {
-    Object.assign(this, change);
-    this.changed();
-  }
-  end(): void {
-    this.ended = true;
-    this.changed();
-  }
-  private changed(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.test()) w.resolve();
-      else if (this.ended) w.reject(new Error(`the workload ended before ${w.what}`));
-      else return true;
-      return false;
-    });
-  }
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {

@@ -1,5 +1,5 @@
 // Shared by the consistency test, the benchmark and the chaos run: a keep-alive HTTP client for
-// the public API, bounded concurrency, and a seeded random source.
+// the public API, bounded concurrency, a seeded random source, and a workload's progress to wait on.
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
@@ -86,4 +86,47 @@ export function seededRandom(seed: number) {
     int: (below: number) => Math.floor(next() * below),
     pick: <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!,
   };
+}
+
+/**
+ * A workload's progress, for what runs beside it (a killer, a fault) to wait on, and the workload
+ * on it: requests sent and answered, and how many may be sent now. A waiter is woken synchronously
+ * by the change that satisfies it, so it acts before any further I/O, with the rest in flight;
+ * once the workload has ended, a waiter still unsatisfied fails, naming what never came.
+ */
+export class Progress {
+  sent = 0;
+  answered = 0;
+  /** Requests that may be sent now. */
+  limit = Number.POSITIVE_INFINITY;
+  private ended = false;
+  private waiters: Array<{ test: () => boolean; what: string; resolve: () => void; reject: (e: Error) => void }> = [];
+
+  until(test: () => boolean, what: string): Promise<void> {
+    if (test()) return Promise.resolve();
+    if (this.ended) return Promise.reject(new Error(`the workload ended before ${what}`));
+    return new Promise((resolve, reject) => this.waiters.push({ test, what, resolve, reject }));
+  }
+  /** Requests allowed to be sent: those sent, and those woken to be sent next. */
+  private reserved = 0;
+  /** Waits until one more request may be sent, and reserves its place; the caller sends it at once. */
+  maySend(): Promise<void> {
+    return this.until(() => this.reserved < this.limit && ++this.reserved > 0, "a request could be sent");
+  }
+  update(change: Partial<Pick<Progress, "sent" | "answered" | "limit">>): void {
+    Object.assign(this, change);
+    this.changed();
+  }
+  end(): void {
+    this.ended = true;
+    this.changed();
+  }
+  private changed(): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (w.test()) w.resolve();
+      else if (this.ended) w.reject(new Error(`the workload ended before ${w.what}`));
+      else return true;
+      return false;
+    });
+  }
 }
