@@ -81,7 +81,7 @@ describe("Shards on a Redis Cluster", () => {
     await formCluster(nodes, 1);
     master = nodes.find(ownsSlot)!;
     replica = nodes.find((n) => cli(n, "info", "replication").includes(`master_port:${master.port}`))!;
-    shards = new Shards(baseConfig.parse({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "300" }), new Map([["incrBy", INCR_BY]]));
+    shards = new Shards(baseConfig.parse({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "3000" }), new Map([["incrBy", INCR_BY]]));
     await shards.runFor("{wait}", "incrBy", [KEY], [0]);
   });
 

@@ -342,8 +342,13 @@ export async function formCluster(nodes: Component[], replicas: number, password
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
   }
   const replication = (c: Component) => spawnSync("redis-cli", ["-p", String(c.port), ...auth, "info", "replication"], { encoding: "utf8" }).stdout;
-  // Every slot served, and every replica in sync: until then a write's WAIT for a replica times out.
-  const up = (c: Component) => /cluster_state:ok/.test(info(c)) && !/role:slave[\s\S]*master_link_status:down/.test(replication(c));
+  // Every slot served, and every replica in sync as its master sees it (state=online, not still
+  // loading the master's snapshot): until then a write's WAIT for a replica times out.
+  const synced = (text: string) =>
+    /role:slave/.test(text)
+      ? /master_link_status:up/.test(text)
+      : Number(/connected_slaves:(\d+)/.exec(text)?.[1] ?? 0) >= replicas && !/slave\d+:.*state=(?!online)/.test(text);
+  const up = (c: Component) => /cluster_state:ok/.test(info(c)) && synced(replication(c));
   for (let i = 0; i < 300; i++) {
     if (nodes.every(up)) return;
     await sleep(100);
