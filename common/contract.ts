@@ -7,12 +7,20 @@ import { id, MAX_VALUE } from "./params.js";
 
 const count = (min: number) => z.number().int().min(min).max(MAX_VALUE);
 
+/**
+ * The most lines (distinct items) one order may hold: what stock accepts in one transaction's
+ * part, and so what the order service lets an order grow to (at addItem) and start a checkout
+ * with. The other limits a part must meet are the order's own already: a quantity and a total
+ * are at most MAX_VALUE (addItem refuses more), ids are `id`s (the routes' parameters).
+ */
+export const MAX_ORDER_LINES = 1000;
+
 /** Stock's part: units of distinct items. */
 export const stockPart = z.object({
   items: z
     .array(z.tuple([id, count(1)]))
     .min(1)
-    .max(1000)
+    .max(MAX_ORDER_LINES)
     .refine((items) => new Set(items.map(([item]) => item)).size === items.length, "items must be distinct"),
 });
 export type StockPart = z.infer<typeof stockPart>;

@@ -24,13 +24,17 @@ export const price = decimal(0);
 /** What batch_init gives every item or user to start with. */
 export const startingAmount = decimal(0);
 
+/** A validation error as one line naming the first offending field. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return `${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`;
+}
+
 /** Parses with `schema` or throws a 400 naming the first offending field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-  throw new HTTPException(400, { message: `${where}${issue.message}` });
+  throw new HTTPException(400, { message: describeIssue(parsed.error) });
 }
 
 /** Reads a JSON request body and validates it, or throws a 400. */

@@ -23,12 +23,15 @@ const results = (...r: BatchResult[]) => async () => ({ status: 200, body: { res
 
 describe("the coalescer", () => {
   it("sends the calls of one turn as one batch, and gives each call its own answer", async () => {
-    const { sent, s } = sender(results({ status: "done" }, { status: "refused", reason: "insufficient_stock" }, { status: "unknown" }));
+    const { sent, s } = sender(
+      results({ status: "done" }, { status: "refused", reason: "insufficient_stock" }, { status: "unknown" }, { status: "invalid", error: "items: too big" }),
+    );
     const c = new Coalescer(s, 64);
-    const answers = await Promise.all([1, 2, 3].map((tx) => c.call({ body: { tx }, headers: { traceparent: `t${tx}` }, timeoutMs: 100 * tx })));
-    expect(sent).toEqual([{ kind: "many", bodies: [{ tx: 1 }, { tx: 2 }, { tx: 3 }], options: { headers: { traceparent: "t1" }, timeoutMs: 100 } }]);
-    expect(answers.map((a) => a.status)).toEqual([200, 409, 503]);
+    const answers = await Promise.all([1, 2, 3, 4].map((tx) => c.call({ body: { tx }, headers: { traceparent: `t${tx}` }, timeoutMs: 100 * tx })));
+    expect(sent).toEqual([{ kind: "many", bodies: [{ tx: 1 }, { tx: 2 }, { tx: 3 }, { tx: 4 }], options: { headers: { traceparent: "t1" }, timeoutMs: 100 } }]);
+    expect(answers.map((a) => a.status)).toEqual([200, 409, 503, 400]);
     expect(answers[1]!.body).toEqual({ status: "refused", reason: "insufficient_stock" });
+    expect(answers[3]!.body).toEqual({ status: "invalid", error: "items: too big" });
   });
 
   it("sends a call made alone by the single route, and calls of later turns in later batches", async () => {
@@ -58,13 +61,12 @@ describe("the coalescer", () => {
     const short = new Coalescer(sender(results({ status: "done" })).s, 64);
     expect((await Promise.all([short.call({ body: { tx: 1 } }), short.call({ body: { tx: 2 } })])).map((a) => a.status)).toEqual([502, 502]);
 
-    // Too large as one request: each call is sent alone instead.
-    const tooLarge = sender(async () => ({ status: 413, body: {} }));
-    const whole = new Coalescer(tooLarge.s, 64);
-    expect((await Promise.all([whole.call({ body: { tx: 1 } }), whole.call({ body: { tx: 2 } })])).map((a) => a.status)).toEqual([200, 200]);
-    expect(tooLarge.sent.map((x) => [x.kind, x.bodies.length])).toEqual([["many", 2], ["one", 1], ["one", 1]]);
+  });
 
-    const refused = new Coalescer(sender(async () => ({ status: 400, body: {} })).s, 64);
-    expect((await Promise.all([refused.call({ body: { tx: 1 } }), refused.call({ body: { tx: 2 } })])).map((a) => a.status)).toEqual([502, 502]);
+  it.each([413, 400])("sends each call alone when the batch as a whole is rejected with %i, so none is refused for another's body", async (status) => {
+    const rejected = sender(async () => ({ status, body: {} }));
+    const whole = new Coalescer(rejected.s, 64);
+    expect((await Promise.all([whole.call({ body: { tx: 1 } }), whole.call({ body: { tx: 2 } })])).map((a) => a.status)).toEqual([200, 200]);
+    expect(rejected.sent.map((x) => [x.kind, x.bodies.length])).toEqual([["many", 2], ["one", 1], ["one", 1]]);
   });
 });

@@ -6,9 +6,10 @@
 // as before, so light load pays nothing but the wait for the turn to end.
 //
 // Every guarantee stays with the transaction, not the batch: each gets its own answer (done,
-// refused, or a failure that makes its outcome unknown), a batch that fails or is lost fails each
-// of its calls (so each is retried, then cancelled, on its own), and each call still goes through
-// the breaker and its retry policy in http-transport.ts.
+// refused, invalid, or a failure that makes its outcome unknown); a batch that fails or is lost
+// fails each of its calls (so each is retried, then cancelled, on its own); a batch rejected as a
+// whole (a 4xx) sends each call alone, so none is refused for another's body; and each call still
+// goes through the breaker and its retry policy in http-transport.ts.
 import type { CallOptions, ServiceReply } from "../common/http.js";
 import type { BatchResult } from "./participant.js";
 
@@ -26,7 +27,7 @@ export interface BatchSender {
 }
 
 /** The single route's status for one transaction's batched result (see participant.ts). */
-const STATUS: Record<BatchResult["status"], number> = { done: 200, refused: 409, unknown: 503 };
+const STATUS: Record<BatchResult["status"], number> = { done: 200, refused: 409, invalid: 400, unknown: 503 };
 
 export class Coalescer {
   private queue: Array<Call<unknown>> = [];
@@ -68,8 +69,9 @@ export class Coalescer {
     const options: CallOptions = { headers: batch[0]!.options.headers, ...(timeouts.length ? { timeoutMs: Math.min(...timeouts) } : {}) };
     this.sender.many(batch.map((c) => c.options.body), options).then(
       (reply) => {
-        // Too large together (a few orders of very many items): each goes alone, as it would have.
-        if (reply.status === 413) {
+        // Rejected as a whole (too large together, say, or one the participant cannot read): each
+        // goes alone, as it would have, so none is refused for its neighbours.
+        if (reply.status >= 400 && reply.status < 500) {
           for (const c of batch) this.sender.one(c.options).then(c.resolve, c.reject);
           return;
         }

@@ -9,7 +9,7 @@ import type { TxLog, TxRecord } from "./log.js";
 import { MAX_CONFIRM_BATCH } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
 import type { RetryPolicy } from "./retry.js";
-import { phaseBody, type Transport } from "./transport.js";
+import { phaseBody, type ParticipantDefinition, type Transport } from "./transport.js";
 
 export class Confirmations<Payload> {
   private queued: Array<TxRecord<Payload>> = [];
@@ -18,7 +18,7 @@ export class Confirmations<Payload> {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly participants: ReadonlyArray<readonly [string, (payload: Payload) => object]>,
+    private readonly participants: ReadonlyArray<ParticipantDefinition<Payload>>,
     private readonly log: TxLog<Payload, string>,
     private readonly transport: Transport,
     private readonly policy: RetryPolicy,

@@ -6,6 +6,7 @@ const done: CallOutcome = { kind: "done" };
 const unknown: CallOutcome = { kind: "unknown" };
 const notSent: CallOutcome = { kind: "not_sent" };
 const refused = (reason: string): CallOutcome => ({ kind: "refused", reason });
+const invalid: CallOutcome = { kind: "invalid", error: "items: too big" };
 const P = ["stock", "payment"] as const;
 
 describe("verdict", () => {
@@ -19,6 +20,12 @@ describe("verdict", () => {
     expect(verdict(P, [refused("insufficient_stock"), refused("insufficient_credit")])).toMatchObject({ reason: "insufficient_stock" });
     expect(verdict(P, [done, refused("insufficient_credit")])).toMatchObject({ reason: "insufficient_credit" });
     expect(verdict(P, [refused("expired"), done])).toMatchObject({ reason: "expired" });
+  });
+
+  it("aborts a part a participant rejected as invalid, and never cancels there: nothing was applied, and the same body would be rejected again", () => {
+    expect(verdict(P, [invalid, done])).toEqual({ decision: "abort", reason: "invalid", cancel: ["payment"], mayHold: ["payment"] });
+    expect(verdict(P, [unknown, invalid])).toEqual({ decision: "abort", reason: "invalid", cancel: ["stock"], mayHold: ["stock"] });
+    expect(verdict(P, [refused("insufficient_stock"), invalid])).toMatchObject({ reason: "insufficient_stock", cancel: [] });
   });
 
   it("says unavailable when nobody refused for a reason of its own", () => {

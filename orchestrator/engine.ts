@@ -14,22 +14,22 @@ import type { Logger } from "../common/log.js";
 import { isStorageFailure } from "../common/redis.js";
 import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
 import { Confirmations } from "./confirmations.js";
-import { ENGINE_ABORT_REASONS, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
+import { ENGINE_ABORT_REASONS, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "./log.js";
 import { transactionRecoveries } from "./metrics.js";
 import { newTxId } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
 import type { RetryPolicies } from "./retry.js";
 import { withRetries } from "./retry.js";
-import { phaseBody, type CallOutcome, type Transport } from "./transport.js";
+import { phaseBody, type CallOutcome, type ParticipantDefinition, type Transport } from "./transport.js";
 
 /**
  * A transaction as data: its participants, in the order their refusals are reported, each with
- * the part of the transaction it is sent (made from the record's payload), and every reason a
- * participant may refuse for.
+ * the part of the transaction it is sent (made from the record's payload) and, when given, the
+ * schema the participant checks that part against; and every reason a participant may refuse for.
  */
 export interface TransactionDefinition<Payload, Reason extends string> {
-  participants: ReadonlyArray<readonly [name: string, part: (payload: Payload) => object]>;
+  participants: ReadonlyArray<ParticipantDefinition<Payload>>;
   refusals: readonly Reason[];
 }
 
@@ -180,6 +180,13 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       case "aborting":
         return this.cancel(tx, tx.reason, this.names, this.names, ctx, until);
       case "trying": {
+        const invalid = this.invalidPart(tx);
+        if (invalid) {
+          // No participant would take it, so none is sent anything: the abort closes at once.
+          ctx.log.warn({ subject: tx.subject, tx: tx.id, invalid }, "a participant's part is invalid; aborted before any was sent");
+          const decided = await this.logged(() => this.log.abort(tx, INVALID), until);
+          return decided.kind === "aborting" ? this.cancel(tx, decided.reason, [], [], ctx, until) : this.ended(tx, decided, ctx, until);
+        }
         const outcomes = await Promise.all(
           this.definition.participants.map(([name, part]) =>
             this.transport.send(name, tx.protocol, "try", phaseBody(tx, part), this.options.policies.unknownOutcome, ctx).then((outcome) => {
@@ -233,7 +240,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
           return this.transport.send(name, tx.protocol, "cancel", phaseBody(tx, part), policy, ctx, policy === answer ? until : undefined);
         }),
     );
-    if (cancelled.every((c) => c.kind === "done")) {
+    // A cancel rejected as invalid was sent the part its try was: that was rejected too, and holds nothing.
+    if (cancelled.every((c) => c.kind === "done" || c.kind === "invalid")) {
       const closed = await this.logged(() => this.log.finishAbort(tx), until);
       if (closed.kind !== "aborting") return this.ended(tx, closed, ctx, until);
     } else {
@@ -263,6 +271,15 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
 
   private isReason(reason: string): reason is AbortReason<Reason> {
     return (this.definition.refusals as readonly string[]).includes(reason) || (ENGINE_ABORT_REASONS as readonly string[]).includes(reason);
+  }
+
+  /** The first participant whose schema rejects its part of `tx`, and why; undefined if all accept theirs. */
+  private invalidPart(tx: TxRecord<Payload>): { participant: string; error: string } | undefined {
+    for (const [participant, part, schema] of this.definition.participants) {
+      const checked = schema?.safeParse(part(tx.payload));
+      if (checked && !checked.success) return { participant, error: checked.error.message };
+    }
+    return undefined;
   }
 
   /** A refusal for a reason the definition does not know is not a refusal we can trust: unknown. */

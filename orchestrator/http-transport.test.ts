@@ -18,7 +18,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     calls.push(`${req.method} ${req.url}`);
     const status = answers.shift() ?? 503;
-    const body = status === 200 ? (req.method === "GET" ? '{"price":3}' : '{"status":"done"}') : '{"error":"storage did not answer"}';
+    const body =
+      status === 200 ? (req.method === "GET" ? '{"price":3}' : '{"status":"done"}') : status === 400 ? '{"error":"items: too big"}' : '{"error":"storage did not answer"}';
     res.writeHead(status, { "content-type": "application/json" }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -66,6 +67,30 @@ describe("a try", () => {
     // Now the breaker refuses before anything is sent.
     expect(await charge(payment, c)).toEqual({ kind: "not_sent" });
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("a 4xx that rejects the call itself", () => {
+  it.each([400, 413, 422])("(%i) is final: invalid, sent once, never retried as an unknown outcome", async (status) => {
+    const stock = new HttpParticipant("stock", client, breaker());
+    answers = [status, 200];
+    const outcome = await stock.phase("saga", "try", { tx: "t5", items: [["i", 1]] }, policy(3), await ctx());
+    expect(outcome.kind).toBe("invalid");
+    expect(calls).toHaveLength(1);
+  });
+
+  it("never counts against the breaker, however many come", async () => {
+    const stock = new HttpParticipant("stock", client, breaker({ failures: 2 }));
+    const c = await ctx();
+    answers = Array<number>(10).fill(400);
+    for (let i = 0; i < 10; i++) {
+      expect(await stock.phase("saga", "try", { tx: `t${i}`, items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "invalid", error: "items: too big" });
+    }
+    expect(stock.failingFastFor()).toBe(0);
+    // And a run of 5xx still opens it: the test would pass vacuously if nothing could.
+    expect(await stock.phase("saga", "try", { tx: "u1", items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "unknown" });
+    expect(await stock.phase("saga", "try", { tx: "u2", items: [["i", 1]] }, policy(1), c)).toEqual({ kind: "unknown" });
+    expect(stock.failingFastFor()).toBeGreaterThan(0);
   });
 });
 

@@ -27,7 +27,12 @@ class ParticipantFailure extends Error {}
 class NeverSent extends Error {}
 
 const failedAnswer = (reply: ServiceReply) => reply.status >= 500;
-const RESULTS: Array<CallOutcome["kind"]> = ["done", "refused", "unknown", "not_sent"];
+const RESULTS: Array<CallOutcome["kind"]> = ["done", "refused", "invalid", "unknown", "not_sent"];
+/**
+ * The answers that reject a call itself (malformed, too large): the participant applied nothing
+ * and will answer the same body the same way, so they are final. Other 4xx are retried.
+ */
+const REJECTIONS = new Set([400, 413, 422]);
 const PHASE_NAMES = [...new Set(Object.values(PROTOCOLS).flatMap((phases) => Object.values(phases)))];
 
 const BREAKER_GAUGE: Record<CircuitState, number> = {
@@ -120,7 +125,7 @@ export class HttpParticipant {
   /**
    * Sends (through the breaker when `guarded`), and again after a transient failure (no answer, or
    * a 5xx) as `policy` allows. 4xx answers are the participant's decisions, and a healthy
-   * participant's. Throws when there is no usable answer.
+   * participant's: they never count against its breaker. Throws when there is no usable answer.
    */
   private send<T>(
     guarded: boolean,
@@ -180,8 +185,12 @@ const NOT_SENT: CallOutcome = { kind: "not_sent" };
 function toOutcome({ status, body }: ServiceReply<TryReply>): CallOutcome {
   if (status === 200 && body?.status === "done") return DONE;
   if (status === 409 && body?.status === "refused" && typeof body.reason === "string") return { kind: "refused", reason: body.reason };
+  if (REJECTIONS.has(status)) return { kind: "invalid", error: errorOf(body) ?? `answered ${status}` };
   return UNKNOWN;
 }
+
+const errorOf = (body: unknown): string | undefined =>
+  typeof body === "object" && body !== null && typeof (body as { error?: unknown }).error === "string" ? (body as { error: string }).error : undefined;
 
 /** The transport over a set of HTTP participants, by name. */
 export class HttpTransport implements Transport {
@@ -196,7 +205,14 @@ export class HttpTransport implements Transport {
   }
 
   async confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean> {
-    return (await this.byName.get(participant)!.phase(protocol, "confirm", { txs: bodies }, policy, ctx)).kind === "done";
+    const outcome = await this.byName.get(participant)!.phase(protocol, "confirm", { txs: bodies }, policy, ctx);
+    // Rejected as a whole (too large, say): each half on its own, so no transaction waits on its neighbours.
+    if (outcome.kind === "invalid" && bodies.length > 1) {
+      const half = Math.ceil(bodies.length / 2);
+      const sent = await Promise.all([this.confirm(participant, protocol, bodies.slice(0, half), policy, ctx), this.confirm(participant, protocol, bodies.slice(half), policy, ctx)]);
+      return sent.every(Boolean);
+    }
+    return outcome.kind === "done";
   }
 
   failingFast(): { participant: string; retryAfter: number } | undefined {

@@ -22,11 +22,13 @@ export interface RecordLayout<Payload, Refusal extends string> {
   pendingKey: string;
   /**
    * The subject's begin script: KEYS = [record, pending, ...extraKeys(subject)], ARGV = [mode,
-   * new tx id, protocol, lease ms, owner, subject]; in 'check' mode it answers {refusal} or {'ok'}
-   * and writes nothing.
+   * new tx id, protocol, lease ms, owner, subject, ...extraArgs]; in 'check' mode it answers
+   * {refusal} or {'ok'} and writes nothing.
    */
   beginScript: string;
   extraKeys(subject: string): string[];
+  /** The subject's own arguments to its begin script (e.g. limits it checks). */
+  extraArgs: ReadonlyArray<string | number>;
   /** The subject's snapshot from the rest of a 'drive' reply. */
   payload(fields: string[]): Payload;
   refusals: readonly Refusal[];
@@ -61,6 +63,7 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
       lease.ms,
       lease.owner,
       subject,
+      ...this.layout.extraArgs,
     ])) as string[];
     switch (reply[0]) {
       case "drive": {
@@ -82,7 +85,7 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
   }
 
   async check(subject: string): Promise<Refusal | undefined> {
-    const [word] = (await this.shards.runFor(subject, this.layout.beginScript, this.beginKeys(subject), ["check", "", "", 0, "", subject])) as string[];
+    const [word] = (await this.shards.runFor(subject, this.layout.beginScript, this.beginKeys(subject), ["check", "", "", 0, "", subject, ...this.layout.extraArgs])) as string[];
     return word === "ok" ? undefined : this.refusal(word!);
   }
 

@@ -6,12 +6,15 @@ import type { Phase, TxProtocol } from "./protocol.js";
 import type { RetryPolicy } from "./retry.js";
 
 /**
- * What a try or cancel came to: done, refused (final, holds nothing), unknown (no clear answer: it
- * may have been applied), or not sent at all (the participant's breaker is open).
+ * What a try or cancel came to: done, refused (final, holds nothing), invalid (the participant
+ * rejected the call itself, as malformed or too large: final, nothing applied, and the same call
+ * will always be rejected), unknown (no clear answer: it may have been applied), or not sent at
+ * all (the participant's breaker is open).
  */
 export type CallOutcome =
   | { kind: "done" }
   | { kind: "refused"; reason: string }
+  | { kind: "invalid"; error: string }
   | { kind: "unknown" }
   | { kind: "not_sent" };
 
@@ -26,6 +29,14 @@ export interface Transport {
    */
   failingFast(): { participant: string; retryAfter: number } | undefined;
 }
+
+/** What a participant accepts as its part (a zod schema fits): the engine never sends a part it would reject. */
+export interface PartSchema {
+  safeParse(value: unknown): { success: true } | { success: false; error: { message: string } };
+}
+
+/** A participant of a transaction: its name, its part made from the payload, and the schema it checks the part against. */
+export type ParticipantDefinition<Payload> = readonly [name: string, part: (payload: Payload) => object, schema?: PartSchema];
 
 /**
  * What a participant is sent for a phase: the transaction id and its part. Object.assign rather than

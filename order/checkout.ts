@@ -1,7 +1,7 @@
 // The checkout, as a transaction for the orchestrator: its participants, what each is sent, and
 // why each may refuse. Everything about running it (protocols, leases, retries, recovery) is the
 // engine's; what the outcomes answer is outcomes.ts.
-import { PARTICIPANT_REFUSALS, type PaymentPart, type PaymentRefusal, type StockPart, type StockRefusal } from "../common/contract.js";
+import { PARTICIPANT_REFUSALS, paymentPart, stockPart, type PaymentPart, type PaymentRefusal, type StockPart, type StockRefusal } from "../common/contract.js";
 import { faultPoints, type TransactionDefinition, type TxOutcome } from "../orchestrator/engine.js";
 import type { CheckoutPayload, CheckoutRefusal } from "./store.js";
 
@@ -10,8 +10,8 @@ export type CheckoutParticipantRefusal = StockRefusal | PaymentRefusal;
 export const checkoutTransaction: TransactionDefinition<CheckoutPayload, CheckoutParticipantRefusal> = {
   // Stock first: when both refuse, stock's reason is the one reported.
   participants: [
-    ["stock", (order): StockPart => ({ items: order.items })],
-    ["payment", (order): PaymentPart => ({ user_id: order.userId, amount: order.total })],
+    ["stock", (order): StockPart => ({ items: order.items }), stockPart],
+    ["payment", (order): PaymentPart => ({ user_id: order.userId, amount: order.total }), paymentPart],
   ],
   refusals: [...PARTICIPANT_REFUSALS.stock, ...PARTICIPANT_REFUSALS.payment],
 };

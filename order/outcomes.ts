@@ -2,6 +2,7 @@
 // labels it is counted under. One table, keyed by the engine's typed vocabulary, so a new outcome
 // that has no answer does not compile.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { MAX_ORDER_LINES } from "../common/contract.js";
 import type { AbortReason } from "../orchestrator/engine.js";
 import type { CheckoutOutcome, CheckoutParticipantRefusal } from "./checkout.js";
 import type { CheckoutRefusal } from "./store.js";
@@ -24,11 +25,23 @@ const CHECKOUT_ANSWERS = {
   paid: { status: 200, outcome: "already_paid", reason: "" },
   not_found: { status: 404, error: (id) => `order ${id} not found`, outcome: "not_found", reason: "" },
   empty: { status: 400, error: () => "order has no items", outcome: "empty", reason: "" },
+  too_many_lines: {
+    status: 400,
+    error: () => `order has more than ${MAX_ORDER_LINES} distinct items; remove some to check out`,
+    outcome: "too_many_lines",
+    reason: "",
+  },
   insufficient_stock: { status: 400, error: rolledBack("not enough stock"), outcome: "aborted", reason: "stock" },
   unknown_item: { status: 400, error: rolledBack("the order holds an item that no longer exists"), outcome: "aborted", reason: "stock" },
   insufficient_credit: { status: 400, error: rolledBack("not enough credit"), outcome: "aborted", reason: "credit" },
   unknown_user: { status: 400, error: rolledBack("the order's user no longer exists"), outcome: "aborted", reason: "credit" },
   unavailable: { status: 424, error: rolledBack("stock or payment could not be reached"), outcome: "aborted", reason: "unreachable" },
+  invalid: {
+    status: 400,
+    error: () => "stock or payment rejects the order as it is (malformed or too large); checkout rolled back",
+    outcome: "aborted",
+    reason: "invalid",
+  },
   expired: { status: 424, error: rolledBack("the checkout took too long"), outcome: "aborted", reason: "expired" },
   overloaded: { status: 429, error: () => "too many checkouts in progress on this instance; nothing was changed", outcome: "rejected", reason: "overloaded" },
   // The only 5xx: the order shard stayed unreachable, or another instance still drove the checkout,

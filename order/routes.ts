@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { MAX_ORDER_LINES } from "../common/contract.js";
 import { elapsedSeconds } from "../common/metrics.js";
 import { publicRoute } from "../common/openapi.js";
 import type { ServiceApp } from "../common/server.js";
@@ -164,5 +165,7 @@ function orderChangeOr4xx(orderId: string, change: OrderChange): number {
       throw new HTTPException(404, { message: "item is not in the order" });
     case "too_many":
       throw new HTTPException(400, { message: `order holds only ${change.held} of that item` });
+    case "too_many_lines":
+      throw new HTTPException(400, { message: `an order holds at most ${MAX_ORDER_LINES} distinct items` });
   }
 }

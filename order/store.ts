@@ -4,6 +4,7 @@
 // partition also keeps an index of the orders with an open transaction by lease end (keys.ts).
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
+import { MAX_ORDER_LINES } from "../common/contract.js";
 import { MAX_VALUE } from "../common/params.js";
 import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
 import { loadLuaScripts, Shards } from "../common/redis.js";
@@ -37,12 +38,12 @@ export interface CheckoutPayload {
 }
 
 /** Why an order cannot start a checkout. */
-export const CHECKOUT_REFUSALS = ["not_found", "paid", "empty"] as const;
+export const CHECKOUT_REFUSALS = ["not_found", "paid", "empty", "too_many_lines"] as const;
 export type CheckoutRefusal = (typeof CHECKOUT_REFUSALS)[number];
 
 export type OrderChange =
   | { status: "ok"; total: number }
-  | { status: "not_found" | "paid" | "busy" | "overflow" | "not_in_order" }
+  | { status: "not_found" | "paid" | "busy" | "overflow" | "not_in_order" | "too_many_lines" }
   | { status: "too_many"; held: number };
 
 export class OrderStore {
@@ -60,6 +61,7 @@ export class OrderStore {
       pendingKey: PENDING_CHECKOUTS,
       beginScript: "beginCheckout",
       extraKeys: (id) => [itemsKey(id)],
+      extraArgs: [MAX_ORDER_LINES],
       payload: ([userId, total, ...flat]) => {
         const items: Array<[string, number]> = [];
         for (let i = 0; i < flat.length; i += 2) items.push([flat[i]!, parseInt(flat[i + 1]!, 10)]);
@@ -106,7 +108,7 @@ export class OrderStore {
   }
 
   async addItem(id: string, itemId: string, quantity: number, price: number, key?: IdempotencyKey): Promise<OrderChange> {
-    const reply = await this.guarded.run(id, "addItem", [orderKey(id), itemsKey(id)], [itemId, quantity, price, MAX_VALUE], orderKey(id), key);
+    const reply = await this.guarded.run(id, "addItem", [orderKey(id), itemsKey(id)], [itemId, quantity, price, MAX_VALUE, MAX_ORDER_LINES], orderKey(id), key);
     return toChange(reply as [string, number?]);
   }
 

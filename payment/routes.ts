@@ -123,7 +123,7 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
   // The checkout's phases, called by the order service only.
   serveParticipant<PaymentPart, string>(app, "payment", paymentPart, perProtocol((protocol) => ({
     try: ({ tx, user_id, amount }) => store.try(protocol, tx, user_id, amount),
-    cancel: ({ tx, user_id }) => store.cancel(protocol, tx, user_id),
+    cancel: ({ tx, user_id, amount }) => store.cancel(protocol, tx, user_id, amount),
     confirm: (txs) => store.confirm(protocol, txs),
   })));
 }

@@ -89,10 +89,13 @@ export class PaymentStore {
     return decodeTry(script, done, REFUSALS, reply);
   }
 
-  /** Cancel (refund or abort); idempotent and final. Credit given back by this call. */
-  async cancel(protocol: TxProtocol, tx: string, id: string): Promise<number> {
+  /**
+   * Cancel (refund or abort) of a transaction of `amount`; idempotent and final. Credit given back
+   * by this call; throws CancelRefusedError if the transaction is confirmed here.
+   */
+  async cancel(protocol: TxProtocol, tx: string, id: string, amount: number): Promise<number> {
     const [script, done] = PHASE_SCRIPTS[protocol].cancel;
-    return decodeSettlement(script, done, await this.shards.runFor(id, script, phaseKeys(tx, id), [tx, this.windowMs]));
+    return decodeSettlement(script, done, await this.shards.runFor(id, script, phaseKeys(tx, id), [tx, this.windowMs, amount]));
   }
 
   /** Confirm (saga forget or 2PC commit) of many committed transactions: one script per shard. Credit confirmed. */

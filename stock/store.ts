@@ -98,7 +98,10 @@ export class StockStore {
     return refused;
   }
 
-  /** Cancel (compensation or abort) on every shard the items live on; idempotent and final. Units given back by this call. */
+  /**
+   * Cancel (compensation or abort) on every shard the items live on; idempotent and final. Units
+   * given back by this call; throws CancelRefusedError if a shard has the transaction confirmed.
+   */
   async cancel(protocol: TxProtocol, tx: string, items: Array<[string, number]>): Promise<number> {
     const [script, done] = PHASE_SCRIPTS[protocol].cancel;
     const replies = await Promise.all(

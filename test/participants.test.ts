@@ -1,7 +1,9 @@
 // The participants' side of the transaction contract (orchestrator/participant.ts), on real stock
-// and payment processes, for both protocols: tries are idempotent by transaction id, a cancel is
-// final (a try after it changes nothing), a confirm lets go of the markers, and what a finished
-// transaction leaves behind expires with its window.
+// and payment processes, for both protocols: tries are idempotent by transaction id, a cancel and
+// a confirm are each final (a try after a cancel changes nothing, a cancel after a confirm changes
+// nothing), a phase never acts on the other protocol's marker, and what a finished transaction
+// leaves behind expires with its window. The model-based test (markers.property.test.ts) runs
+// random sequences of the same phases on the same scripts.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
@@ -55,6 +57,9 @@ const heldCredit = async (user: string) => Number((await redis.payment[shardInde
 
 describe.each(TX_PROTOCOLS)("%s", (protocol) => {
   const holds = protocol === "2pc";
+  const other = TX_PROTOCOLS.find((p) => p !== protocol)!;
+  /** A marker's value as this protocol writes it. */
+  const mark = (state: string) => `${protocol}:${state}`;
 
   /** Tries every transaction, then confirms them all in one call, twice (a confirm is idempotent). */
   async function tryAllThenConfirmTwice(service: "stock" | "payment", txs: object[]): Promise<void> {
@@ -62,9 +67,9 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
     for (let i = 0; i < 2; i++) expect(await call(service, protocol, "confirm", { txs })).toEqual(done);
   }
 
-  /** 2PC's commit leaves "c"; the saga's forget keeps the step's value. Either way it now expires, with the window. */
-  function expectConfirmed([marker, ttl]: [string | null, number], taken: string): void {
-    expect(marker).toBe(holds ? "c" : taken);
+  /** A confirm leaves "c" in either protocol, which expires with the window. */
+  function expectConfirmed([marker, ttl]: [string | null, number]): void {
+    expect(marker).toBe(mark("c"));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
   }
@@ -80,7 +85,7 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       expect([await fx.stock(a), await fx.stock(b)]).toEqual([7, 8]);
       expect([await held(a), await held(b)]).toEqual(holds ? [3, 2] : [0, 0]);
       // A marker that holds stock never expires: a cancel must find it however late it comes.
-      expect(await stockMarker(a, tx.tx)).toEqual(["3", -1]);
+      expect(await stockMarker(a, tx.tx)).toEqual([mark("3"), -1]);
 
       expect(await call("stock", protocol, "cancel", tx)).toEqual(done);
       expect(await call("stock", protocol, "cancel", tx)).toEqual(done);
@@ -90,7 +95,7 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       expect([await fx.stock(a), await fx.stock(b)]).toEqual([10, 10]);
       // The cancel marker holds nothing: it lives only until no try could be accepted, plus a minute.
       const [marker, ttl] = await stockMarker(a, tx.tx);
-      expect(marker).toBe("x");
+      expect(marker).toBe(mark("x"));
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(WINDOW_MS + 60_000);
     });
@@ -119,9 +124,42 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       await tryAllThenConfirmTwice("stock", txs);
       expect(await fx.stock(a)).toBe(7);
       expect(await held(a)).toBe(0);
-      expectConfirmed(await stockMarker(a, txs[0]!.tx), "1");
+      expectConfirmed(await stockMarker(a, txs[0]!.tx));
       // A replayed try of a confirmed transaction answers done and takes nothing.
       expect(await call("stock", protocol, "try", txs[0]!)).toEqual(done);
+      expect(await fx.stock(a)).toBe(7);
+      // A confirm is final: a cancel after it changes nothing and says so.
+      expect(await call("stock", protocol, "cancel", txs[0]!)).toEqual(refused("confirmed"));
+      expect([await fx.stock(a), await held(a)]).toEqual([7, 0]);
+      expectConfirmed(await stockMarker(a, txs[0]!.tx));
+    });
+
+    it("never acts on the other protocol's marker: its phases are refused and change nothing", async () => {
+      const a = await fx.item(1, 10);
+      const tx = { tx: txId(), items: [[a, 3]] };
+      expect(await call("stock", other, "try", tx)).toEqual(done);
+      const before = [await fx.stock(a), await held(a), ...(await stockMarker(a, tx.tx))];
+      expect(await call("stock", protocol, "try", tx)).toEqual(refused("other_protocol"));
+      expect(await call("stock", protocol, "cancel", tx)).toEqual(refused("other_protocol"));
+      expect(await call("stock", protocol, "confirm", { txs: [tx] })).toEqual(done);
+      expect([await fx.stock(a), await held(a), ...(await stockMarker(a, tx.tx))]).toEqual(before);
+      expect(await call("stock", other, "cancel", tx)).toEqual(done);
+      expect([await fx.stock(a), await held(a)]).toEqual([10, 0]);
+    });
+
+    it("runs each member of a batch on its own: a malformed one is refused alone, the others are applied", async () => {
+      const a = await fx.item(1, 10);
+      const txs = [{ tx: txId(), items: [[a, 1]] }, { tx: txId(), items: Array.from({ length: 1001 }, (_, i) => [`i${i}`, 1]) }, { tx: "nope", items: [[a, 1]] }, { tx: txId(), items: [[a, 2]] }];
+      const res = await fetch(`${stack.services.stock[0]!.url}${batchRoute("stock", protocol, "try")}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ txs }),
+      });
+      const { results } = (await res.json()) as { results: Array<{ status: string; error?: string }> };
+      expect(res.status).toBe(200);
+      expect(results.map((r) => r.status)).toEqual(["done", "invalid", "invalid", "done"]);
+      expect(results[1]!.error).toMatch(/items/);
+      expect(results[2]!.error).toMatch(/UUIDv7/);
       expect(await fx.stock(a)).toBe(7);
     });
 
@@ -137,7 +175,7 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       const old = txId(WINDOW_MS - 1500);
       expect(await call("stock", protocol, "try", { tx: old, items: [[a, 4]] })).toEqual(done);
       await new Promise((r) => setTimeout(r, 2000)); // the window closes; the held marker stays
-      expect(await stockMarker(a, old)).toEqual(["4", -1]);
+      expect(await stockMarker(a, old)).toEqual([mark("4"), -1]);
       expect(await call("stock", protocol, "cancel", { tx: old, items: [[a, 4]] })).toEqual(done);
       expect(await fx.stock(a)).toBe(10);
       expect(await stockMarker(a, old)).toEqual([null, -2]);
@@ -152,7 +190,7 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       expect(await call("payment", protocol, "try", charge)).toEqual(done);
       expect(await fx.credit(user)).toBe(13);
       expect(await heldCredit(user)).toBe(holds ? 7 : 0);
-      expect(await creditMarker(user, charge.tx)).toEqual(["7", -1]);
+      expect(await creditMarker(user, charge.tx)).toEqual([mark("7"), -1]);
 
       expect(await call("payment", protocol, "cancel", charge)).toEqual(done);
       expect(await call("payment", protocol, "cancel", charge)).toEqual(done);
@@ -176,7 +214,37 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       await tryAllThenConfirmTwice("payment", txs);
       expect(await fx.credit(user)).toBe(13);
       expect(await heldCredit(user)).toBe(0);
-      expectConfirmed(await creditMarker(user, txs[1]!.tx), "4");
+      expectConfirmed(await creditMarker(user, txs[1]!.tx));
+      // A confirm is final: a cancel after it changes nothing and says so.
+      expect(await call("payment", protocol, "cancel", txs[1]!)).toEqual(refused("confirmed"));
+      expect([await fx.credit(user), await heldCredit(user)]).toEqual([13, 0]);
+    });
+
+    it("writes nothing for a phase of nothing (an amount of 0), and still refuses an unknown user", async () => {
+      const user = await fx.user(20);
+      const free = { tx: txId(), user_id: user, amount: 0 };
+      expect(await call("payment", protocol, "try", free)).toEqual(done);
+      expect(await creditMarker(user, free.tx)).toEqual([null, -2]);
+      expect(await call("payment", protocol, "cancel", free)).toEqual(done);
+      expect(await call("payment", protocol, "confirm", { txs: [free] })).toEqual(done);
+      expect(await creditMarker(user, free.tx)).toEqual([null, -2]);
+      expect(await fx.credit(user)).toBe(20);
+      const nobody = { tx: txId(), user_id: "nobody-at-all", amount: 0 };
+      expect(await call("payment", protocol, "try", nobody)).toEqual(refused("unknown_user"));
+      expect(await creditMarker("nobody-at-all", nobody.tx)).toEqual([null, -2]);
+    });
+
+    it("never acts on the other protocol's marker: its phases are refused and change nothing", async () => {
+      const user = await fx.user(20);
+      const charge = { tx: txId(), user_id: user, amount: 6 };
+      expect(await call("payment", other, "try", charge)).toEqual(done);
+      const before = [await fx.credit(user), await heldCredit(user), ...(await creditMarker(user, charge.tx))];
+      expect(await call("payment", protocol, "try", charge)).toEqual(refused("other_protocol"));
+      expect(await call("payment", protocol, "cancel", charge)).toEqual(refused("other_protocol"));
+      expect(await call("payment", protocol, "confirm", { txs: [charge] })).toEqual(done);
+      expect([await fx.credit(user), await heldCredit(user), ...(await creditMarker(user, charge.tx))]).toEqual(before);
+      expect(await call("payment", other, "cancel", charge)).toEqual(done);
+      expect(await fx.credit(user)).toBe(20);
     });
 
     it("refuses internal calls that came through a proxy, and ids that are not UUIDv7", async () => {

@@ -229,7 +229,7 @@ export class MemoryParticipant {
   /** Set aside by 2PC prepares, not yet spent. */
   held = 0;
   readonly markers = new Map<string, string>();
-  /** Transactions confirmed here (2PC: marker "c"; saga: the step's marker set to expire). */
+  /** Transactions confirmed here (marker "c"). */
   readonly confirmed = new Set<string>();
   /** What happened, in order: the invariant checks read it. */
   readonly events: Array<{ tx: string; event: "take" | "give_back" | "cancel" | "confirm" }> = [];
@@ -251,6 +251,8 @@ export class MemoryParticipant {
       this.markers.set(tx, "x:insufficient");
       return { kind: "refused", reason: "insufficient" };
     }
+    // A try of nothing takes nothing and writes nothing.
+    if (amount === 0) return { kind: "done" };
     this.available -= amount;
     if (protocol === "2pc") this.held += amount;
     this.markers.set(tx, String(amount));
@@ -258,8 +260,11 @@ export class MemoryParticipant {
     return { kind: "done" };
   }
 
-  cancel(protocol: TxProtocol, tx: string): CallOutcome {
+  cancel(protocol: TxProtocol, tx: string, amount: number): CallOutcome {
     const marker = this.markers.get(tx);
+    // A confirm is final: the cancel changes nothing and says so.
+    if (marker === "c") return { kind: "refused", reason: "confirmed" };
+    if (marker === undefined && amount === 0) return { kind: "done" };
     if (marker !== undefined && /^\d+$/.test(marker)) {
       const amount = Number(marker);
       this.available += amount;
@@ -273,11 +278,9 @@ export class MemoryParticipant {
 
   confirm(protocol: TxProtocol, tx: string): void {
     const marker = this.markers.get(tx);
-    if (marker === undefined || !/^\d+$/.test(marker) || this.confirmed.has(tx)) return;
-    if (protocol === "2pc") {
-      this.held -= Number(marker);
-      this.markers.set(tx, "c");
-    }
+    if (marker === undefined || !/^\d+$/.test(marker)) return;
+    if (protocol === "2pc") this.held -= Number(marker);
+    this.markers.set(tx, "c");
     this.confirmed.add(tx);
     this.events.push({ tx, event: "confirm" });
   }
@@ -303,7 +306,7 @@ export class MemoryTransport implements Transport {
     const attempt = (n: number) =>
       this.plan.run<CallOutcome>(
         this.plan.take(),
-        () => (phase === "try" ? p.try(protocol, tx, amount) : p.cancel(protocol, tx)),
+        () => (phase === "try" ? p.try(protocol, tx, amount) : p.cancel(protocol, tx, amount)),
         () => {
           throw new NoAnswer();
         },

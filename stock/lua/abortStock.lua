@@ -5,6 +5,7 @@
   KEYS[2i]   the item's transaction marker   item:{id}:tx:<tx>
   ARGV[1]    transaction id, ARGV[2] window in ms
   Returns {'aborted', units given back by this call}
+             | {'refused', 'confirmed' | 'other_protocol'}: confirmed already, or not a 2PC marker; nothing changed
 ]]
 --@include "includes/stockPhases.lua"
 return stock_cancel(true, 'aborted')

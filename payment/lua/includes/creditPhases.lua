@@ -1,60 +1,73 @@
 --[[
   The three phases of a transaction on a user's credit, shared by the saga and 2PC scripts; `hold`
   is true for 2PC, where taken credit is also counted in the user's held key until the commit
-  spends it (or the abort gives it back). Markers follow the protocol in orchestrator/participant.ts.
+  spends it (or the abort gives it back). Markers follow the protocol in orchestrator/participant.ts
+  and lua/includes/txMarker.lua. A phase for an amount of 0 takes nothing, so it writes nothing.
   Layout of KEYS for every phase: triples (credit user:{id}, marker user:{id}:tx:<tx>,
   held credit user:{id}:held).
 ]]
---@include "../../../orchestrator/lua/includes/txWindow.lua"
+--@include "../../../orchestrator/lua/includes/txMarker.lua"
 
 local function hold_change(key, delta)
   if redis.call('INCRBY', key, delta) == 0 then redis.call('DEL', key) end
 end
 
 -- ARGV: amount (>= 0), tx id, window in ms.
--- Returns {done} | {'refused', 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired'}
+-- Returns {done} | {'refused', 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired' | 'other_protocol'}
 local function credit_try(hold, done)
-  local seen = redis.call('GET', KEYS[2])
+  local protocol = tx_protocol(hold)
+  local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
+  if seen == false then return {'refused', 'other_protocol'} end
   if seen then return tx_replay(seen, done) end
-  local remaining = tx_remaining_ms(ARGV[2], tonumber(ARGV[3]))
-  if not tx_open(remaining, tonumber(ARGV[3])) then return {'refused', 'expired'} end
+  local amount, bound = tonumber(ARGV[1]), tonumber(ARGV[3])
+  local remaining = tx_remaining_ms(ARGV[2], bound)
+  if not tx_open(remaining, bound) then return {'refused', 'expired'} end
 
   local credit = redis.call('GET', KEYS[1])
   local reason
   if not credit then
     reason = 'unknown_user'
-  elseif tonumber(credit) < tonumber(ARGV[1]) then
+  elseif tonumber(credit) < amount then
     reason = 'insufficient_credit'
   end
   if reason then
     -- A refusal is final as well: a retried try must not succeed after the order gave up on it.
-    tx_final_marker(KEYS[2], 'x:' .. reason, remaining)
+    if amount > 0 then tx_final_marker(KEYS[2], protocol, 'x:' .. reason, remaining) end
     return {'refused', reason}
   end
+  if amount == 0 then return {done} end
 
-  redis.call('DECRBY', KEYS[1], ARGV[1])
-  if hold then hold_change(KEYS[3], ARGV[1]) end
-  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('DECRBY', KEYS[1], amount)
+  if hold then hold_change(KEYS[3], amount) end
+  redis.call('SET', KEYS[2], protocol .. ':' .. amount)
   return {done}
 end
 
--- ARGV: tx id, window in ms. Returns {done, credit given back by this call}.
+-- ARGV: tx id, window in ms, the transaction's amount.
+-- Returns {done, credit given back by this call} | {'refused', 'confirmed' | 'other_protocol'}
+-- (final the other way, or not this protocol's: nothing changed).
 local function credit_cancel(hold, done)
-  local marker = redis.call('GET', KEYS[2])
-  local held = tonumber(marker)
+  local protocol = tx_protocol(hold)
+  local state = tx_state(redis.call('GET', KEYS[2]), protocol)
+  local settled = tx_settled(state)
+  if settled then return {'refused', settled} end
+  local held = tonumber(state)
   if held then
-    redis.call('INCRBY', KEYS[1], marker)
+    redis.call('INCRBY', KEYS[1], held)
     if hold then hold_change(KEYS[3], -held) end
   end
-  -- A refusal marker already makes the transaction final; keep its reason.
-  if held or not marker then tx_final_marker(KEYS[2], 'x', tx_remaining_ms(ARGV[1], tonumber(ARGV[2]))) end
+  -- A refusal or a cancel already makes the transaction final here; keep what it says. A try of
+  -- nothing takes nothing, so its cancel need not stop it.
+  if held or (not state and tonumber(ARGV[3]) > 0) then
+    tx_final_marker(KEYS[2], protocol, 'x', tx_remaining_ms(ARGV[1], tonumber(ARGV[2])))
+  end
   return {done, held or 0}
 end
 
 -- ARGV: the tx id of each triple, then window in ms (triples of many transactions: a batch).
--- Returns {done, credit (2PC) or markers (saga) confirmed by this call}. 2PC spends what was held;
--- the saga's charge already spent it, so its marker only starts to expire.
+-- Returns {done, credit confirmed by this call}. 2PC spends what was held; the saga's charge
+-- already spent it. Either way the confirm is final: a later cancel changes nothing.
 local function credit_confirm(hold, done)
   local spend = hold and function(base, held) hold_change(KEYS[base + 3], -held) end
-  return {done, tx_confirm_all(3, 2, spend)}
+  return {done, tx_confirm_all(tx_protocol(hold), 3, 2, spend)}
 end
