@@ -6,7 +6,7 @@ import { FastHistogram } from "../common/metrics.js";
 
 export const participantCallDuration = new FastHistogram(
   "shardshop_saga_step_duration_seconds",
-  "Calls to a participant by phase (step) and result (done, refused, unknown, not_sent), with their latency",
+  "Calls to a participant by phase (step) and result (done, refused, invalid, unknown, not_sent), with their latency",
   ["participant", "step", "result"],
 );
 
