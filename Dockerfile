@@ -33,6 +33,8 @@ COPY --from=build /app/dist/order ./dist/order
 COPY --from=build /app/dist/stock ./dist/stock
 COPY --from=build /app/dist/payment ./dist/payment
 COPY --from=build /app/dist/deploy/watchdog.js ./dist/deploy/watchdog.js
+# The operator's command for open and parked checkouts: docker compose exec order-1 node dist/tools/tx.js list --url http://127.0.0.1:8080
+COPY --from=build /app/dist/tools/tx.js /app/dist/tools/cli.js ./dist/tools/
 USER node
 EXPOSE 8080
 # node is PID 1 and handles SIGTERM itself: it stops accepting, drains, then closes Redis.

@@ -57,6 +57,8 @@ try {
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
     output: "inherit",
   });
+  // Where `npm run tx` finds an order instance.
+  writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ gateway: stack.url, order: stack.services.order.map((c) => c.url) }));
   console.log(
     `shardshop is up on ${stack.url} (${cluster ? `a Redis Cluster of ${shards} masters with ${config.REPLICAS} replica(s) each` : `${shards} redis shard(s)`} and ${config.INSTANCES} instance(s) per service, ${config.GATEWAY} gateway, data in ${dataDir}). Ctrl-C stops it.`,
   );

@@ -15,7 +15,7 @@ export class Confirmations<Payload> {
   private queued: Array<TxRecord<Payload>> = [];
   private timer: NodeJS.Timeout | undefined;
   /** Batches sent and not yet acknowledged, so a graceful stop can wait for them. */
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly participants: ReadonlyArray<ParticipantDefinition<Payload>>,
@@ -34,8 +34,11 @@ export class Confirmations<Payload> {
     else this.timer ??= setTimeout(() => this.flush(), this.delayMs);
   }
 
-  /** Confirms and closes transactions now; what does not get through is left for recovery. */
-  async now(txs: Array<TxRecord<Payload>>): Promise<void> {
+  /**
+   * Confirms and closes transactions now; what does not get through is left for recovery. Answers
+   * undefined once they are closed, else what the participants' confirms came to.
+   */
+  async now(txs: Array<TxRecord<Payload>>): Promise<string | undefined> {
     const ctx = backgroundContext(this.tracer, "confirm transactions", this.logger);
     try {
       const byProtocol = new Map<TxProtocol, Array<TxRecord<Payload>>>();
@@ -46,14 +49,15 @@ export class Confirmations<Payload> {
       }
       const sent = await Promise.all(
         [...byProtocol].flatMap(([protocol, group]) =>
-          this.participants.map(([name, part]) =>
-            this.transport.confirm(name, protocol, group.map((tx) => phaseBody(tx, part)), this.policy, ctx),
-          ),
+          this.participants.map(async ([name, part]) => [name, await this.transport.confirm(name, protocol, group.map((tx) => phaseBody(tx, part)), this.policy, ctx)] as const),
         ),
       );
-      if (sent.every(Boolean)) await this.log.settle(txs);
+      if (!sent.every(([, confirmed]) => confirmed)) return sent.map(([name, confirmed]) => `${name}=${confirmed ? "done" : "not confirmed"}`).join("; ");
+      await this.log.settle(txs);
+      return undefined;
     } catch (err) {
       ctx.log.warn({ err: (err as Error).message, transactions: txs.length }, "confirms not closed; left for recovery");
+      return `not closed: ${(err as Error).message}`;
     } finally {
       ctx.span.end();
     }

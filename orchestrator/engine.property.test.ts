@@ -33,6 +33,8 @@ const options = (protocol: TxProtocol): EngineOptions => ({
     answer: { name: "answer", attempts: Number.POSITIVE_INFINITY, deadlineMs: 10_000, backoffMs: 0 },
     settlement: { name: "settlement", attempts: 3, deadlineMs: 5000, backoffMs: 0 },
   },
+  // Never within a run: every transaction must end by itself here.
+  park: { afterMs: 3_600_000, retryMs: 3_600_000 },
   leaseMs: LEASE,
   maxInFlight: 100,
   confirmDelayMs: 0,

@@ -15,9 +15,9 @@ import { isStorageFailure } from "../common/redis.js";
 import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
 import { Confirmations } from "./confirmations.js";
 import { ENGINE_ABORT_REASONS, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
-import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "./log.js";
+import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "./log.js";
 import { transactionRecoveries } from "./metrics.js";
-import { newTxId } from "./participant.js";
+import { newTxId, txTime } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
 import type { RetryPolicies } from "./retry.js";
 import { withRetries } from "./retry.js";
@@ -43,6 +43,8 @@ export type TxOutcome<Refusal extends string, Reason extends string> =
   | { kind: "refused"; reason: Refusal }
   /** Refused before anything was written: a participant is known down, or this instance is full. */
   | { kind: "rejected"; reason: "circuit_open" | "overloaded"; retryAfter: number; participant?: string }
+  /** Its abort could not be completed for longer than the park bound: an operator retries or resolves it. */
+  | { kind: "parked" }
   /**
    * Still undecided at the deadline: the record could not be reached, or another driver still
    * holds it. It is durable if it began, and whoever takes its lease next finishes it.
@@ -60,6 +62,11 @@ export interface EngineOptions {
   maxInFlight: number;
   /** How long confirms wait to be sent together. */
   confirmDelayMs: number;
+  /**
+   * A transaction whose cancels or confirms still fail `afterMs` after it began is parked: the
+   * sweep retries it only every `retryMs`, and its subject answers that it is parked.
+   */
+  park: { afterMs: number; retryMs: number };
   /** Test only: the process kills itself (SIGKILL) at this point (see `faultPoints`). */
   faultPoint?: string;
 }
@@ -166,6 +173,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
           return result.lastOutcome === "committed" ? { kind: "committed" } : this.aborted(result.lastOutcome);
         case "refused":
           return result;
+        case "parked":
+          return { kind: "parked" };
       }
     }
   }
@@ -174,9 +183,11 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   async drive(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     this.fault("after-begin");
     switch (tx.state) {
-      case "committed":
-        await this.confirmations.now([tx]);
+      case "committed": {
+        const unconfirmed = await this.confirmations.now([tx]);
+        if (unconfirmed) await this.stillOpen(tx, unconfirmed, ctx);
         return { kind: "committed" };
+      }
       case "aborting":
         return this.cancel(tx, tx.reason, this.names, this.names, ctx, until);
       case "trying": {
@@ -246,6 +257,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       if (closed.kind !== "aborting") return this.ended(tx, closed, ctx, until);
     } else {
       ctx.log.warn({ subject: tx.subject, tx: tx.id }, "cancels not applied by the deadline; left for recovery");
+      const names = this.definition.participants.map(([name]) => name).filter((name) => participants.includes(name));
+      await this.stillOpen(tx, describeOutcomes(names, cancelled), ctx);
     }
     // The abort is decided and durable: whoever takes the lease next finishes the cancels.
     return this.aborted(reason);
@@ -271,6 +284,17 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
 
   private isReason(reason: string): reason is AbortReason<Reason> {
     return (this.definition.refusals as readonly string[]).includes(reason) || (ENGINE_ABORT_REASONS as readonly string[]).includes(reason);
+  }
+
+  /**
+   * Records that a drive ended with `tx` still open, and parks it once it has been failing past the
+   * park bound (its id tells its age). Bookkeeping only: if the record is out of reach, the next
+   * drive records it.
+   */
+  private async stillOpen(tx: TxRecord<Payload>, outcomes: string, ctx: RequestContext): Promise<void> {
+    const park = Date.now() - txTime(tx.id) >= this.options.park.afterMs;
+    const now = await this.log.failed(tx, outcomes, park, this.options.park.retryMs).catch(() => "unknown" as const);
+    if (now === "parked") ctx.log.error({ subject: tx.subject, tx: tx.id, state: tx.state, outcomes }, "transaction parked: its cancels or confirms keep failing");
   }
 
   /** The first participant whose schema rejects its part of `tx`, and why; undefined if all accept theirs. */
@@ -316,6 +340,58 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     return recovered;
   }
 
+  /** Open transactions, up to `limit`, as an operator sees them: the parked ones first. */
+  async transactions(limit: number): Promise<TxSnapshot[]> {
+    const groups = await Promise.all(
+      Array.from({ length: this.log.sweepGroups }, async (_, group) => [...(await this.log.list(group, limit, "parked")), ...(await this.log.list(group, limit, "open"))]),
+    );
+    const subjects = [...new Set(groups.flat())];
+    const snapshots = await Promise.all(subjects.map((subject) => this.log.inspect(subject)));
+    return snapshots
+      .filter((s): s is TxSnapshot => s !== undefined)
+      .sort((a, b) => Number(b.parked) - Number(a.parked))
+      .slice(0, limit);
+  }
+
+  /** The subject's open transaction, as an operator sees it. */
+  transaction(subject: string): Promise<TxSnapshot | undefined> {
+    return this.log.inspect(subject);
+  }
+
+  /**
+   * An operator's retry of a parked transaction: drives it now (its cancels or confirms again),
+   * whatever its lease. Answers what the record is afterwards: undefined once closed, or still
+   * open (parked again if it failed again). `not_parked` when there is nothing to retry.
+   */
+  async retry(subject: string): Promise<{ outcome: TxOutcome<Refusal, Reason>; open: TxSnapshot | undefined } | "not_parked"> {
+    const until = Date.now() + this.options.policies.settlement.deadlineMs;
+    const result = await this.begin(subject, "retry", until);
+    if (result.kind !== "drive") return "not_parked";
+    const ctx = backgroundContext(this.tracer, "retry transaction", this.logger);
+    try {
+      const outcome = await this.drive(result.tx, ctx, until);
+      ctx.log.info({ subject, tx: result.tx.id, outcome }, "operator retried a parked transaction");
+      return { outcome, open: await this.log.inspect(subject) };
+    } finally {
+      ctx.span.end();
+    }
+  }
+
+  /**
+   * An operator's resolution of a parked transaction whose participants were settled by hand:
+   * closes its record as it was decided (aborted, or committed) without calling them again.
+   */
+  async resolve(subject: string): Promise<"resolved" | "not_parked"> {
+    const open = await this.log.inspect(subject);
+    if (!open?.parked || open.state === "trying") return "not_parked";
+    // Closing needs only the record's identity; the payload is the participants' business.
+    const tx = { subject, id: open.id, protocol: open.protocol, state: open.state, reason: open.reason, payload: undefined as Payload };
+    if (open.state === "aborting") await this.logged(() => this.log.finishAbort(tx), Date.now() + this.options.policies.answer.deadlineMs);
+    else await this.logged(() => this.log.settle([tx]), Date.now() + this.options.policies.answer.deadlineMs);
+    this.logger.warn({ subject, tx: open.id, state: open.state, lastError: open.lastError }, "operator resolved a parked transaction by hand");
+    return "resolved";
+  }
+
   /** Runs `recover` now and every `intervalMs`, never overlapping itself; the returned stop also sends queued confirms. */
   startRecovery(intervalMs: number): () => Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -352,4 +428,14 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   private fault(point: string): void {
     if (this.options.faultPoint === point) process.kill(process.pid, "SIGKILL");
   }
+}
+
+/** What each participant's call came to, as one line an operator reads: `stock=invalid: items: ...; payment=done`. */
+export function describeOutcomes(names: readonly string[], outcomes: readonly CallOutcome[]): string {
+  return names
+    .map((name, i) => {
+      const o = outcomes[i]!;
+      return `${name}=${o.kind}${o.kind === "refused" ? `: ${o.reason}` : o.kind === "invalid" ? `: ${o.error}` : ""}`;
+    })
+    .join("; ");
 }

@@ -24,11 +24,15 @@ export type BeginMode =
   /** Waiting on a running transaction: drive it if its lease ran out. */
   | "watch"
   /** The recovery sweep: drive it if its lease ran out. */
-  | "resume";
+  | "resume"
+  /** An operator: drive a parked one now, whatever its lease. */
+  | "retry";
 
 export type BeginResult<Payload, Refusal extends string> =
   | { kind: "drive"; tx: TxRecord<Payload> }
   | { kind: "busy"; txId: string }
+  /** Its abort is parked: it kept failing past the park bound, and waits for the sweep's next try or an operator. */
+  | { kind: "parked"; txId: string }
   /** The subject says no (start mode), e.g. the order is already paid; nothing was written. */
   | { kind: "refused"; reason: Refusal }
   /** No transaction runs (watch, resume): the last one ended with this outcome ('committed' or an abort reason, '' if none). */
@@ -59,4 +63,30 @@ export interface TxLog<Payload, Refusal extends string> {
   settle(txs: Array<TxRecord<Payload>>): Promise<void>;
   /** Subjects in one sweep group whose transaction's lease ran out. */
   expired(group: number, limit: number): Promise<string[]>;
+  /**
+   * A drive ended with the transaction still open (a cancel or confirm not applied): counts it
+   * and keeps what the participants answered; with `park`, it is parked, retried by the sweep only
+   * after `retryMs`. Says what the record is now.
+   */
+  failed(tx: TxRecord<Payload>, outcomes: string, park: boolean, retryMs: number): Promise<"open" | "parked" | "unknown">;
+  /** Subjects in one sweep group with an open record (any lease), or only the parked ones. */
+  list(group: number, limit: number, which: "open" | "parked"): Promise<string[]>;
+  /** The subject's open record as an operator sees it; undefined when none is open. */
+  inspect(subject: string): Promise<TxSnapshot | undefined>;
+}
+
+/** An open transaction record, for an operator. */
+export interface TxSnapshot {
+  subject: string;
+  id: string;
+  protocol: TxProtocol;
+  state: TxRecord<unknown>["state"];
+  reason: string;
+  /** Lease end, ms since the epoch by the record shard's clock; a parked one's is its next retry. */
+  leaseEnd: number;
+  owner: string;
+  parked: boolean;
+  /** Drives that ended with it still open, and the participants' outcomes in the last one. */
+  failures: number;
+  lastError: string;
 }

@@ -3,10 +3,10 @@
 // script. The subject's service supplies that begin script (it ends in `tx_begin` from
 // lua/includes/txRecord.lua); every other write is one of this folder's scripts.
 import { isStorageFailure, loadLuaScripts, type ScriptReply, type Shards } from "../common/redis.js";
-import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "./log.js";
+import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "./log.js";
 import type { TxProtocol } from "./protocol.js";
 
-export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx", "pendingTransactions"] as const;
+export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx", "failedTx", "pendingTransactions"] as const;
 type TxLogScript = (typeof TX_LOG_SCRIPTS)[number];
 
 /** The engine's scripts, to be defined on the subject service's shards beside its own. */
@@ -20,6 +20,8 @@ export interface RecordLayout<Payload, Refusal extends string> {
    * mode, and in cluster mode the base of each slot's (see Shards.partitionKey).
    */
   pendingKey: string;
+  /** The index of parked records (by when), one per partition as `pendingKey`. */
+  parkedKey: string;
   /**
    * The subject's begin script: KEYS = [record, pending, ...extraKeys(subject)], ARGV = [mode,
    * new tx id, protocol, lease ms, owner, subject, ...extraArgs]; in 'check' mode it answers
@@ -46,9 +48,12 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
     return this.shards.topology.sweepGroups;
   }
 
-  /** The index the subject's open record is in: in the subject's partition, so begin and close stay atomic. */
+  /** The indexes the subject's open record is in: in the subject's partition, so begin and close stay atomic. */
   private pendingKeyOf(subject: string): string {
     return this.shards.partitionKey(this.layout.pendingKey, this.shards.indexOf(subject));
+  }
+  private parkedKeyOf(subject: string): string {
+    return this.shards.partitionKey(this.layout.parkedKey, this.shards.indexOf(subject));
   }
 
   private beginKeys(subject: string): string[] {
@@ -75,6 +80,8 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
       }
       case "busy":
         return { kind: "busy", txId: reply[1]! };
+      case "parked":
+        return { kind: "parked", txId: reply[1]! };
       case "done":
         return { kind: "done", lastOutcome: reply[1]! };
       case "refused":
@@ -104,43 +111,85 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
 
   async finishAbort(tx: TxRecord<Payload>): Promise<LogStatus> {
     return toStatus(
-      await this.shards.runFor(tx.subject, "finishAbortTx", [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject)], [tx.id, tx.subject]),
+      await this.shards.runFor(tx.subject, "finishAbortTx", [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject), this.parkedKeyOf(tx.subject)], [
+        tx.id,
+        tx.subject,
+      ]),
     );
   }
 
   async settle(txs: Array<TxRecord<Payload>>): Promise<void> {
     await Promise.all(
       [...this.shards.group(txs, (tx) => tx.subject)].map(([partition, group]) =>
-        this.shards.run(partition, "settleTx", [...group.map((tx) => this.layout.recordKey(tx.subject)), this.shards.partitionKey(this.layout.pendingKey, partition)], [
+        this.shards.run(
+          partition,
+          "settleTx",
+          [...group.map((tx) => this.layout.recordKey(tx.subject)), this.shards.partitionKey(this.layout.pendingKey, partition), this.shards.partitionKey(this.layout.parkedKey, partition)],
+          [
           ...group.map((tx) => tx.id),
           ...group.map((tx) => tx.subject),
-        ]),
+          ],
+        ),
       ),
     );
   }
 
-  async expired(group: number, limit: number): Promise<string[]> {
-    return (await this.pending(group, limit)).subjects.slice(0, limit);
+  async failed(tx: TxRecord<Payload>, outcomes: string, park: boolean, retryMs: number): Promise<"open" | "parked" | "unknown"> {
+    const keys = [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject), this.parkedKeyOf(tx.subject)];
+    const [word] = (await this.shards.runFor(tx.subject, "failedTx", keys, [tx.id, outcomes, park ? "1" : "0", retryMs, tx.subject])) as [string];
+    return word === "open" || word === "parked" ? word : "unknown";
   }
 
-  /** Open records in one sweep group, and how many of them wait for recovery (lease run out). */
-  async backlog(group: number): Promise<{ open: number; expired: number }> {
-    const { open, expired } = await this.pending(group, 0);
-    return { open, expired };
+  async list(group: number, limit: number, which: "open" | "parked"): Promise<string[]> {
+    return (await this.pending(group, limit, which === "open" ? this.layout.pendingKey : this.layout.parkedKey, "all")).subjects.slice(0, limit);
+  }
+
+  async inspect(subject: string): Promise<TxSnapshot | undefined> {
+    const fields = ["tx", "tx_protocol", "tx_state", "tx_reason", "tx_lease", "tx_owner", "tx_parked", "tx_failures", "tx_error"] as const;
+    const [id, protocol, state, reason, lease, owner, parked, failures, lastError] = await this.shards.callFor(subject, "inspectTx", (shard) =>
+      shard.hmget(this.layout.recordKey(subject), ...fields),
+    );
+    if (!id) return undefined;
+    return {
+      subject,
+      id,
+      protocol: protocol as TxProtocol,
+      state: state as TxSnapshot["state"],
+      reason: reason ?? "",
+      leaseEnd: Number(lease ?? 0),
+      owner: owner ?? "",
+      parked: parked === "1",
+      failures: Number(failures ?? 0),
+      lastError: lastError ?? "",
+    };
+  }
+
+  async expired(group: number, limit: number): Promise<string[]> {
+    return (await this.pending(group, limit, this.layout.pendingKey, "due")).subjects.slice(0, limit);
+  }
+
+  /** Open records in one sweep group, how many of them wait for recovery (lease run out), and how many are parked. */
+  async backlog(group: number): Promise<{ open: number; expired: number; parked: number }> {
+    const [{ count: open, due: expired }, { count: parked }] = await Promise.all([
+      this.pending(group, 0, this.layout.pendingKey, "due"),
+      this.pending(group, 0, this.layout.parkedKey, "due"),
+    ]);
+    return { open, expired, parked };
   }
 
   /**
-   * Reads a sweep group's indexes with one script per node that serves them: each node compares
-   * leases with its own clock, which wrote them. A node whose slots moved while it was asked (a
-   * cluster resharding) is read again one slot at a time, so the sweep still sees every record.
+   * Reads one of a sweep group's indexes (`base`: open or parked records) with one script per node
+   * that serves them: each node compares scores with its own clock, which wrote them. A node whose
+   * slots moved while it was asked (a cluster resharding) is read again one slot at a time, so the
+   * sweep still sees every record.
    */
-  private async pending(group: number, limit: number): Promise<{ open: number; expired: number; subjects: string[] }> {
-    const total = { open: 0, expired: 0, subjects: [] as string[] };
+  private async pending(group: number, limit: number, base: string, which: "due" | "all"): Promise<{ count: number; due: number; subjects: string[] }> {
+    const total = { count: 0, due: 0, subjects: [] as string[] };
     const read = async (partitions: number[]) => {
-      const [first, ...rest] = partitions.map((p) => this.shards.partitionKey(this.layout.pendingKey, p));
-      const [open, expired, ...subjects] = (await this.shards.run(partitions[0]!, "pendingTransactions", [first!], [limit, ...rest])) as [number, number, ...string[]];
-      total.open += open;
-      total.expired += expired;
+      const [first, ...rest] = partitions.map((p) => this.shards.partitionKey(base, p));
+      const [count, due, ...subjects] = (await this.shards.run(partitions[0]!, "pendingTransactions", [first!], [limit, which, ...rest])) as [number, number, ...string[]];
+      total.count += count;
+      total.due += due;
       total.subjects.push(...subjects);
     };
     await Promise.all(

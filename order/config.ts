@@ -38,6 +38,13 @@ export const orderConfig = baseConfig.extend({
   CHECKOUT_LEASE_MS: ms(100, 300_000).default(10_000),
   /** How often each instance looks for checkouts whose driver is gone. */
   RECOVERY_INTERVAL_MS: ms(50, 300_000).default(2000),
+  /**
+   * A checkout whose rollback or confirms still fail this long after it began is parked: an
+   * operator sees it (npm run tx), the order answers 409 naming it, and the sweep retries it only
+   * every PARK_RETRY_MS instead of every lease.
+   */
+  PARK_AFTER_MS: ms(1000, 7 * 24 * 3600_000).default(600_000),
+  PARK_RETRY_MS: ms(1000, 24 * 3600_000).default(3600_000),
   /** Test only: the order process kills itself at this point of the saga. */
   FAULT_POINT: z.string().refine((p) => FAULT_POINTS.includes(p), `one of ${FAULT_POINTS.join(", ")}`).optional(),
 });

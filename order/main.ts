@@ -3,6 +3,7 @@ import { ServiceClient } from "../common/http.js";
 import { startService } from "../common/server.js";
 import { Orchestrator } from "../orchestrator/engine.js";
 import { HttpParticipant, HttpTransport } from "../orchestrator/http-transport.js";
+import { serveOperator } from "../orchestrator/operator.js";
 import type { RetryPolicies } from "../orchestrator/retry.js";
 import { checkoutTransaction } from "./checkout.js";
 import { orderConfig } from "./config.js";
@@ -49,6 +50,7 @@ await startService({
         leaseMs: config.CHECKOUT_LEASE_MS,
         maxInFlight: config.MAX_INFLIGHT_CHECKOUTS,
         confirmDelayMs: config.CONFIRM_DELAY_MS,
+        park: { afterMs: config.PARK_AFTER_MS, retryMs: config.PARK_RETRY_MS },
         faultPoint: config.FAULT_POINT,
       },
       log,
@@ -56,6 +58,7 @@ await startService({
     );
     trackCheckoutsInFlight(() => engine.inFlight);
     orderRoutes(app, store, participants, engine);
+    serveOperator(app, engine);
     const stopRecovery = engine.startRecovery(config.RECOVERY_INTERVAL_MS);
     return [stopRecovery, ...clients.map((c) => () => c.close())];
   },

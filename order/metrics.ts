@@ -6,8 +6,8 @@ import type { RedisTxLog } from "../orchestrator/redis-log.js";
 
 export const checkoutDuration = new FastHistogram(
   "shardshop_checkout_duration_seconds",
-  "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty; unknown: undecided at the deadline) and reason " +
-    "(aborted: stock, credit, unreachable, expired; rejected: circuit_open, overloaded), with their duration",
+  "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty, too_many_lines, parked; unknown: undecided at the deadline) and reason " +
+    "(aborted: stock, credit, unreachable, invalid, expired; rejected: circuit_open, overloaded), with their duration",
   ["outcome", "reason"],
 );
 
@@ -26,7 +26,9 @@ export function trackCheckoutsInFlight(read: () => number): void {
 export function trackCheckoutBacklog(log: RedisTxLog<unknown, string>): void {
   new client.Gauge({
     name: "shardshop_checkout_transactions",
-    help: "Checkout transactions recorded on an order shard: open (running, or decided and waiting for its cancels or confirms) and expired (lease run out: waiting for recovery)",
+    help:
+      "Checkout transactions recorded on an order shard: open (running, or decided and waiting for its cancels or confirms), expired (lease run out: waiting for recovery) " +
+      "and parked (its cancels or confirms kept failing: an operator should look, npm run tx -- list)",
     labelNames: ["shard", "state"] as const,
     async collect() {
       this.reset();
@@ -37,6 +39,7 @@ export function trackCheckoutBacklog(log: RedisTxLog<unknown, string>): void {
           if (!backlog) return;
           this.set({ shard: String(group), state: "open" }, backlog.open);
           this.set({ shard: String(group), state: "expired" }, backlog.expired);
+          this.set({ shard: String(group), state: "parked" }, backlog.parked);
         }),
       );
     },

@@ -7,7 +7,7 @@ import type { AbortReason } from "../orchestrator/engine.js";
 import type { CheckoutOutcome, CheckoutParticipantRefusal } from "./checkout.js";
 import type { CheckoutRefusal } from "./store.js";
 
-type OutcomeName = "committed" | "unknown" | CheckoutRefusal | AbortReason<CheckoutParticipantRefusal> | "overloaded" | "circuit_open";
+type OutcomeName = "committed" | "unknown" | "parked" | CheckoutRefusal | AbortReason<CheckoutParticipantRefusal> | "overloaded" | "circuit_open";
 
 interface Answer {
   status: ContentfulStatusCode;
@@ -52,6 +52,13 @@ const CHECKOUT_ANSWERS = {
     outcome: "unknown",
     reason: "",
   },
+  parked: {
+    status: 409,
+    error: (id) =>
+      `the checkout of order ${id} is parked: its rollback kept failing, so the order cannot change until an operator retries or resolves it (npm run tx -- show ${id})`,
+    outcome: "parked",
+    reason: "",
+  },
   circuit_open: {
     status: 424,
     error: (_, participant) => `${participant} service is unavailable (circuit open); nothing was changed`,
@@ -61,7 +68,7 @@ const CHECKOUT_ANSWERS = {
 } as const satisfies Record<OutcomeName, Answer>;
 
 export function answerOf(outcome: CheckoutOutcome): Answer {
-  return CHECKOUT_ANSWERS[outcome.kind === "committed" || outcome.kind === "unknown" ? outcome.kind : outcome.reason];
+  return CHECKOUT_ANSWERS[outcome.kind === "committed" || outcome.kind === "unknown" || outcome.kind === "parked" ? outcome.kind : outcome.reason];
 }
 
 /** A checkout answers 2xx if and only if the order is paid; a decided abort is always a 4xx; 503 only when undecided at the deadline. */

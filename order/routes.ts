@@ -129,7 +129,7 @@ export function orderRoutes(
       summary: "Pay for the order: reserve its stock and charge its user, all or nothing. 2xx if and only if it is paid",
       params: orderParams,
       reply: checkoutDone,
-      errors: [400, 404, 424, 429, 503],
+      errors: [400, 404, 409, 424, 429, 503],
     },
     async (c, { order_id }, request) => {
       const start = performance.now();

@@ -9,7 +9,7 @@ import { MAX_VALUE } from "../common/params.js";
 import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
 import { loadLuaScripts, Shards } from "../common/redis.js";
 import { RedisTxLog, txLogScripts, TX_LOG_SCRIPTS } from "../orchestrator/redis-log.js";
-import { itemsKey, orderKey, PENDING_CHECKOUTS } from "./keys.js";
+import { itemsKey, orderKey, PARKED_CHECKOUTS, PENDING_CHECKOUTS } from "./keys.js";
 
 const SCRIPTS = [
   "createOrder",
@@ -59,6 +59,7 @@ export class OrderStore {
     this.checkouts = new RedisTxLog(this.shards, {
       recordKey: orderKey,
       pendingKey: PENDING_CHECKOUTS,
+      parkedKey: PARKED_CHECKOUTS,
       beginScript: "beginCheckout",
       extraKeys: (id) => [itemsKey(id)],
       extraArgs: [MAX_ORDER_LINES],

@@ -1,7 +1,8 @@
 --[[
   Closes an aborted transaction once every participant confirmed its cancel; the subject may then
   start another. Idempotent.
-  KEYS[1] the record (the subject's hash), KEYS[2] its partition's open records (sorted set)
+  KEYS[1] the record (the subject's hash), KEYS[2] its partition's open records, KEYS[3] its
+          partition's parked records (sorted sets)
   ARGV[1] transaction id, ARGV[2] subject
   Returns {'aborted', reason} | {'committed'} | {'aborting', reason} (still open: not aborting
   yet, which no caller should see) | {'unknown'}
@@ -14,4 +15,5 @@ if r[2] ~= 'aborting' then return {'aborting', ''} end
 redis.call('HSET', KEYS[1], 'last_tx', ARGV[1], 'last_outcome', r[3])
 redis.call('HDEL', KEYS[1], unpack(TX_OPEN_FIELDS))
 redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
 return {'aborted', r[3]}

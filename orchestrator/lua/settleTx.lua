@@ -2,18 +2,20 @@
   Closes committed transactions (a batch, all in one partition) once every participant confirmed
   them. A record that holds another transaction, or this one not committed, is left alone.
   Idempotent.
-  KEYS[i]   the record of transaction i (i = 1..n), KEYS[n+1] their partition's open records (sorted set)
+  KEYS[i]   the record of transaction i (i = 1..n), KEYS[n+1] their partition's open records,
+            KEYS[n+2] its parked records (sorted sets)
   ARGV[i]   transaction id i, ARGV[n+i] its subject
   Returns {'settled', records closed by this call}
 ]]
 --@include "includes/txRecord.lua"
-local n = #KEYS - 1
+local n = #KEYS - 2
 local closed = 0
 for i = 1, n do
   local r = redis.call('HMGET', KEYS[i], 'tx', 'tx_state')
   if r[1] == ARGV[i] and r[2] == 'committed' then
     redis.call('HDEL', KEYS[i], unpack(TX_OPEN_FIELDS))
     redis.call('ZREM', KEYS[n + 1], ARGV[n + i])
+    redis.call('ZREM', KEYS[n + 2], ARGV[n + i])
     closed = closed + 1
   end
 end

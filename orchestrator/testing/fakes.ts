@@ -2,7 +2,7 @@
 // semantics as the Redis scripts (lua/*.lua and the participants' phase scripts), with every call
 // passing through a scripted fault first. Test code only.
 import { OutcomeUnknownError } from "../../common/redis.js";
-import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord } from "../log.js";
+import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "../log.js";
 import type { Phase, TxProtocol } from "../protocol.js";
 import { withRetries, type RetryPolicy } from "../retry.js";
 import type { CallOutcome, Transport } from "../transport.js";
@@ -97,9 +97,12 @@ interface MemoryRecord {
   paid: boolean;
   lastTx?: string;
   lastOutcome?: string;
+  failures?: number;
+  lastError?: string;
+  parked?: boolean;
 }
 
-/** The transaction log of commitTx/abortTx/finishAbortTx/settleTx and tx_begin, for one subject kind. */
+/** The transaction log of commitTx/abortTx/finishAbortTx/settleTx/failedTx and tx_begin, for one subject kind. */
 export class MemoryLog implements TxLog<Payload, "paid"> {
   readonly sweepGroups = 1;
   readonly records = new Map<string, MemoryRecord>();
@@ -136,6 +139,8 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
       };
       if (mode === "start" && r.tx === start.txId && r.owner === lease.owner) return drive();
       if (r.tx) {
+        if (mode === "retry") return r.parked ? drive() : { kind: "busy", txId: r.tx };
+        if (r.parked && r.state === "aborting" && mode !== "resume") return { kind: "parked", txId: r.tx };
         const live = r.lease! >= this.now;
         if (r.state === "committed") {
           if (mode === "watch") return { kind: "done", lastOutcome: "committed" };
@@ -188,7 +193,7 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
   }
 
   private close(r: MemoryRecord): void {
-    for (const field of ["tx", "protocol", "state", "reason", "lease", "owner"] as const) delete r[field];
+    for (const field of ["tx", "protocol", "state", "reason", "lease", "owner", "failures", "lastError", "parked"] as const) delete r[field];
   }
 
   finishAbort(tx: TxRecord<Payload>): Promise<LogStatus> {
@@ -215,6 +220,40 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
 
   expired(): Promise<string[]> {
     return this.call(() => [...this.records].filter(([, r]) => r.tx && r.lease! < this.now).map(([subject]) => subject));
+  }
+
+  failed(tx: TxRecord<Payload>, outcomes: string, park: boolean, retryMs: number): Promise<"open" | "parked" | "unknown"> {
+    return this.call(() => {
+      const r = this.record(tx.subject);
+      if (r.tx !== tx.id || r.state === "trying") return "unknown";
+      Object.assign(r, { failures: (r.failures ?? 0) + 1, lastError: outcomes });
+      if (!park) return "open";
+      Object.assign(r, { parked: true, lease: this.now + retryMs, owner: "parked" });
+      return "parked";
+    });
+  }
+
+  list(_group: number, limit: number, which: "open" | "parked"): Promise<string[]> {
+    return this.call(() => this.open().filter((subject) => which === "open" || this.records.get(subject)!.parked).slice(0, limit));
+  }
+
+  inspect(subject: string): Promise<TxSnapshot | undefined> {
+    return this.call(() => {
+      const r = this.record(subject);
+      if (!r.tx) return undefined;
+      return {
+        subject,
+        id: r.tx,
+        protocol: r.protocol!,
+        state: r.state!,
+        reason: r.reason ?? "",
+        leaseEnd: r.lease!,
+        owner: r.owner!,
+        parked: r.parked ?? false,
+        failures: r.failures ?? 0,
+        lastError: r.lastError ?? "",
+      };
+    });
   }
 
   /** Subjects with an open record. */
