@@ -155,8 +155,6 @@ export function serveParticipant<Body extends object, Reason extends string>(
   // A batch is checked as a whole only for its shape; each member is checked on its own, so a
   // malformed one is refused alone and never decides its neighbours' outcomes.
   const phaseBatch = z.object({ txs: z.array(z.unknown()).min(1).max(MAX_PHASE_BATCH) });
-  // Each transaction's phase runs at once beside the others, so the store's Redis calls go out in
-  // one write per shard (Shards corks the socket for the turn); a failure is that transaction's alone.
   // A cancel's answer: done, or refused when the transaction is final the other way (never retried into a change).
   const cancel = (h: PhaseHandlers<Body, Reason>, part: { tx: string } & Body): Promise<TryReply> =>
     h.cancel(part).then(
@@ -166,6 +164,8 @@ export function serveParticipant<Body extends object, Reason extends string>(
         throw err;
       },
     );
+  // Each transaction's phase runs at once beside the others, so the store's Redis calls go out in
+  // one write per shard (Shards corks the socket for the turn); a failure is that transaction's alone.
   const each = async (c: Context<ServiceEnv>, run: (part: { tx: string } & Body) => Promise<TryReply>) => {
     const { txs } = await jsonBodyOr400(c, phaseBatch);
     const results: BatchResult[] = await Promise.all(
