@@ -5,7 +5,11 @@
 //
 // How it tells them apart: it follows the Docker engine's event stream for the project. A
 // `docker stop` emits `die` then `stop`; a kill emits `die` alone. So on `die` it waits GRACE_MS,
-// and if no `stop` (or `destroy`) came for that container and it is still exited, starts it.
+// and if no `stop` (or `destroy`) came for that container and it is still exited, starts it. Only
+// a container that died of SIGKILL (exit code 137) counts, and only under the name it died with:
+// on a busy engine the `stop` of a `docker stop` can come seconds late, and a container that
+// stopped on SIGTERM, or that Compose renamed to replace it (the new one takes over its address),
+// must stay stopped.
 //
 // Runs in the shop's image as `node dist/deploy/watchdog.js`, with the engine's socket mounted.
 import { Agent, type Dispatcher } from "undici";
@@ -14,6 +18,8 @@ const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
 /** How long after a `die` a `stop` may still arrive (the engine sends both within milliseconds). */
 const GRACE_MS = Number(process.env.WATCHDOG_GRACE_MS ?? 2000);
 const PROJECT_LABEL = "com.docker.compose.project";
+/** The exit code of a process killed by SIGKILL (128 + 9). */
+const SIGKILLED = 137;
 
 const engine = new Agent({ connect: { socketPath: SOCKET }, bodyTimeout: 0 });
 
@@ -33,7 +39,7 @@ async function json<T>(path: string): Promise<T> {
 
 interface Inspect {
   Name: string;
-  State: { Status: string; Restarting: boolean };
+  State: { Status: string; Restarting: boolean; ExitCode: number };
   Config: { Labels: Record<string, string> };
 }
 
@@ -48,10 +54,11 @@ async function ownProject(): Promise<string> {
 /** Containers that died and have not (yet) been seen stopping on purpose. */
 const pending = new Map<string, NodeJS.Timeout>();
 
-async function restartIfKilled(id: string): Promise<void> {
+async function restartIfKilled(id: string, nameAtDeath: string | undefined): Promise<void> {
   pending.delete(id);
   const state = await json<Inspect>(`/containers/${id}/json`).catch(() => undefined);
-  if (!state || state.State.Status !== "exited" || state.State.Restarting) return;
+  if (!state || state.State.Status !== "exited" || state.State.Restarting || state.State.ExitCode !== SIGKILLED) return;
+  if (nameAtDeath !== undefined && state.Name.replace(/^\//, "") !== nameAtDeath) return;
   const res = await call("POST", `/containers/${id}/start`);
   await res.body.dump();
   log(res.statusCode < 300 ? "started a killed container" : "could not start a killed container", {
@@ -64,7 +71,7 @@ interface EngineEvent {
   status?: string;
   Action?: string;
   id?: string;
-  Actor?: { ID?: string };
+  Actor?: { ID?: string; Attributes?: { name?: string } };
 }
 
 function onEvent(event: EngineEvent): void {
@@ -73,7 +80,8 @@ function onEvent(event: EngineEvent): void {
   if (!id || !action) return;
   if (action === "die") {
     clearTimeout(pending.get(id));
-    pending.set(id, setTimeout(() => void restartIfKilled(id).catch((err) => log("restart failed", { err: String(err) })), GRACE_MS));
+    const name = event.Actor?.Attributes?.name;
+    pending.set(id, setTimeout(() => void restartIfKilled(id, name).catch((err) => log("restart failed", { err: String(err) })), GRACE_MS));
   } else if (action === "stop" || action === "destroy") {
     clearTimeout(pending.get(id));
     pending.delete(id);
