@@ -191,7 +191,9 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       case "aborting":
         return this.cancel(tx, tx.reason, this.names, this.names, ctx, until);
       case "trying": {
-        const invalid = this.invalidPart(tx);
+        // Each participant's body is made once: checked against its schema, then sent.
+        const bodies = this.definition.participants.map(([, part]) => phaseBody(tx, part));
+        const invalid = this.invalidPart(bodies);
         if (invalid) {
           // No participant would take it, so none is sent anything: the abort closes at once.
           ctx.log.warn({ subject: tx.subject, tx: tx.id, invalid }, "a participant's part is invalid; aborted before any was sent");
@@ -199,8 +201,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
           return decided.kind === "aborting" ? this.cancel(tx, decided.reason, [], [], ctx, until) : this.ended(tx, decided, ctx, until);
         }
         const outcomes = await Promise.all(
-          this.definition.participants.map(([name, part]) =>
-            this.transport.send(name, tx.protocol, "try", phaseBody(tx, part), this.options.policies.unknownOutcome, ctx).then((outcome) => {
+          this.definition.participants.map(([name], i) =>
+            this.transport.send(name, tx.protocol, "try", bodies[i]!, this.options.policies.unknownOutcome, ctx).then((outcome) => {
               this.fault(`after-${name}`);
               return this.known(outcome);
             }),
@@ -257,8 +259,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       if (closed.kind !== "aborting") return this.ended(tx, closed, ctx, until);
     } else {
       ctx.log.warn({ subject: tx.subject, tx: tx.id }, "cancels not applied by the deadline; left for recovery");
-      const names = this.definition.participants.map(([name]) => name).filter((name) => participants.includes(name));
-      await this.stillOpen(tx, describeOutcomes(names, cancelled), ctx);
+      await this.stillOpen(tx, describeOutcomes(this.names.filter((name) => participants.includes(name)), cancelled), ctx);
     }
     // The abort is decided and durable: whoever takes the lease next finishes the cancels.
     return this.aborted(reason);
@@ -297,10 +298,13 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     if (now === "parked") ctx.log.error({ subject: tx.subject, tx: tx.id, state: tx.state, outcomes }, "transaction parked: its cancels or confirms keep failing");
   }
 
-  /** The first participant whose schema rejects its part of `tx`, and why; undefined if all accept theirs. */
-  private invalidPart(tx: TxRecord<Payload>): { participant: string; error: string } | undefined {
-    for (const [participant, part, schema] of this.definition.participants) {
-      const checked = schema?.safeParse(part(tx.payload));
+  /**
+   * The first participant whose schema rejects its body (its part, with the transaction id), and
+   * why; undefined if all accept theirs.
+   */
+  private invalidPart(bodies: readonly object[]): { participant: string; error: string } | undefined {
+    for (const [i, [participant, , schema]] of this.definition.participants.entries()) {
+      const checked = schema?.safeParse(bodies[i]);
       if (checked && !checked.success) return { participant, error: checked.error.message };
     }
     return undefined;

@@ -48,12 +48,15 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
     return this.shards.topology.sweepGroups;
   }
 
-  /** The indexes the subject's open record is in: in the subject's partition, so begin and close stay atomic. */
+  /** The index the subject's open record is in: in the subject's partition, so begin and close stay atomic. */
   private pendingKeyOf(subject: string): string {
     return this.shards.partitionKey(this.layout.pendingKey, this.shards.indexOf(subject));
   }
-  private parkedKeyOf(subject: string): string {
-    return this.shards.partitionKey(this.layout.parkedKey, this.shards.indexOf(subject));
+
+  /** The record and both indexes it may be in (open, parked): the keys of a close or a failure. */
+  private recordAndIndexes(subject: string): string[] {
+    const partition = this.shards.indexOf(subject);
+    return [this.layout.recordKey(subject), this.shards.partitionKey(this.layout.pendingKey, partition), this.shards.partitionKey(this.layout.parkedKey, partition)];
   }
 
   private beginKeys(subject: string): string[] {
@@ -111,10 +114,7 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
 
   async finishAbort(tx: TxRecord<Payload>): Promise<LogStatus> {
     return toStatus(
-      await this.shards.runFor(tx.subject, "finishAbortTx", [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject), this.parkedKeyOf(tx.subject)], [
-        tx.id,
-        tx.subject,
-      ]),
+      await this.shards.runFor(tx.subject, "finishAbortTx", this.recordAndIndexes(tx.subject), [tx.id, tx.subject]),
     );
   }
 
@@ -124,19 +124,19 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
         this.shards.run(
           partition,
           "settleTx",
-          [...group.map((tx) => this.layout.recordKey(tx.subject)), this.shards.partitionKey(this.layout.pendingKey, partition), this.shards.partitionKey(this.layout.parkedKey, partition)],
           [
-          ...group.map((tx) => tx.id),
-          ...group.map((tx) => tx.subject),
+            ...group.map((tx) => this.layout.recordKey(tx.subject)),
+            this.shards.partitionKey(this.layout.pendingKey, partition),
+            this.shards.partitionKey(this.layout.parkedKey, partition),
           ],
+          [...group.map((tx) => tx.id), ...group.map((tx) => tx.subject)],
         ),
       ),
     );
   }
 
   async failed(tx: TxRecord<Payload>, outcomes: string, park: boolean, retryMs: number): Promise<"open" | "parked" | "unknown"> {
-    const keys = [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject), this.parkedKeyOf(tx.subject)];
-    const [word] = (await this.shards.runFor(tx.subject, "failedTx", keys, [tx.id, outcomes, park ? "1" : "0", retryMs, tx.subject])) as [string];
+    const [word] = (await this.shards.runFor(tx.subject, "failedTx", this.recordAndIndexes(tx.subject), [tx.id, outcomes, park ? "1" : "0", retryMs, tx.subject])) as [string];
     return word === "open" || word === "parked" ? word : "unknown";
   }
 
