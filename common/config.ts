@@ -1,6 +1,8 @@
 // Environment parsing shared by all services: each service extends the base schema with its own
 // variables, and a bad value stops the process with one line naming the variable and the reason.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { MIN_KEY_LENGTH } from "./internal-auth.js";
 
 const hostPort = z
   .string()
@@ -24,6 +26,9 @@ const machineId = z
   }, "i must be below N")
   .default("0/1");
 
+/** A secret key (internal-auth.ts): long enough that guessing it is hopeless. */
+export const secretKey = z.string().min(MIN_KEY_LENGTH, `expected at least ${MIN_KEY_LENGTH} characters`);
+
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** Where a service keeps its data: independent Redis shards, or a Redis Cluster (REDIS_MODE). */
@@ -40,6 +45,8 @@ export const baseConfig = z.object({
    */
   REDIS_MODE: z.enum(REDIS_MODES).default("shards"),
   REDIS_ADDRS: commaList(hostPort),
+  /** The ACL user this service is on its Redis (each service has its own); unset: the default user. */
+  REDIS_USER: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().optional(),
   REDIS_DB: intFromEnv(0, 15).default(0),
   /** How long a Redis command may take before its outcome is treated as unknown. */
@@ -51,6 +58,11 @@ export const baseConfig = z.object({
   REDIS_MIN_REPLICAS_ACKED: intFromEnv(0, 5).default(1),
   REDIS_WAIT_TIMEOUT_MS: intFromEnv(10, 60_000).default(1000),
   MACHINE_ID: machineId,
+  /**
+   * The keys this service accepts on its internal routes (internal-auth.ts): one, or two while one
+   * is being rotated out. The callers sign with the one named by their <SERVICE>_INTERNAL_KEY.
+   */
+  INTERNAL_KEYS: commaList(secretKey).refine((keys) => keys.length <= 2, "at most two keys: the current one and the next"),
   /**
    * How long after its creation (a UUIDv7 id tells it) a transaction may still take part: a
    * participant refuses a try outside it, so what a finished transaction leaves behind expires
@@ -64,19 +76,46 @@ export const baseConfig = z.object({
    * anyway: longer than a checkout's deadline, so none is cut off.
    */
   SHUTDOWN_TIMEOUT_MS: intFromEnv(0, 600_000).default(40_000),
+  /**
+   * on: the batch_init routes, which the benchmark loads its data with (and which overwrite
+   * entities), are served. off: they answer 404, for a shop that is not a benchmark's target.
+   */
+  BATCH_INIT: z.enum(["on", "off"]).default("on"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export type BaseConfig = z.infer<typeof baseConfig>;
 
-/** Parses the environment or exits with a single line saying which variable is wrong and why. */
+/**
+ * The environment with `NAME_FILE` read into `NAME` for each variable the schema knows (and the
+ * environment does not set itself): how secrets mounted as files reach a service.
+ */
+function withFiles(schema: z.ZodType, env: Record<string, string>): Record<string, string> {
+  const known = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const read = known.flatMap((name) => {
+    const file = env[`${name}_FILE`];
+    return file === undefined || env[name] !== undefined ? [] : [[name, readFileSync(file, "utf8").trim()] as const];
+  });
+  return { ...env, ...Object.fromEntries(read) };
+}
+
+/**
+ * Parses the environment or exits with a single line saying which variable is wrong and why.
+ * `NAME_FILE` gives a variable's value as a file's content.
+ */
 export function loadConfig<S extends z.ZodType>(
   service: string,
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): z.infer<S> {
   // Empty strings mean "unset": compose files and Helm values often render optional vars as "".
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  let cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")) as Record<string, string>;
+  try {
+    cleaned = withFiles(schema, cleaned);
+  } catch (err) {
+    process.stderr.write(`${service}: bad configuration: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const parsed = schema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues

@@ -2,6 +2,7 @@
 // A thrown error (reset, timed out) means the callee's outcome is unknown, unless `neverSent` says
 // the request never left (no connection could be made).
 import { BalancedPool, Pool, type Dispatcher } from "undici";
+import { AUTH_HEADER, type RequestSigner } from "./internal-auth.js";
 
 /** The header a client sends to make a change safe to repeat (common/idempotency.ts; the gateways re-send such requests). */
 export const IDEMPOTENCY_HEADER = "idempotency-key";
@@ -32,10 +33,13 @@ export interface ServiceClientOptions {
   timeoutMs: number;
   /** Connections per upstream. */
   connections?: number;
+  /** Signs every request with the key the callee accepts on its internal routes (internal-auth.ts). */
+  signer?: RequestSigner;
 }
 
 export class ServiceClient {
   private readonly dispatcher: Dispatcher;
+  private readonly signer: RequestSigner | undefined;
 
   /** Several URLs are balanced across (e.g. one per instance in the local stack). */
   constructor(urls: string[], options: ServiceClientOptions) {
@@ -46,6 +50,7 @@ export class ServiceClient {
       bodyTimeout: options.timeoutMs,
       connectTimeout: Math.min(options.timeoutMs, 2000),
     };
+    this.signer = options.signer;
     this.dispatcher =
       urls.length === 1 ? new Pool(urls[0]!, poolOptions) : new BalancedPool(urls, poolOptions);
   }
@@ -55,13 +60,16 @@ export class ServiceClient {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     // Object.assign, not a spread: V8 copies a spread object literal many times slower, and this
     // runs twice per checkout.
-    const headers = payload === undefined ? options.headers : Object.assign({ "content-type": "application/json" }, options.headers);
+    const headers: Record<string, string> | undefined =
+      payload === undefined ? options.headers : Object.assign({ "content-type": "application/json" }, options.headers);
+    // Signed at each attempt, so a retry is a new request, not a replay of the last one.
+    const signed = this.signer ? Object.assign({ [AUTH_HEADER]: this.signer.sign(method, path, payload) }, headers) : headers;
     // A timeout of its own only when asked: a per-request value makes undici arm a new timer.
     const timeout = options.timeoutMs;
     const res = await this.dispatcher.request(
       timeout === undefined
-        ? { method, path, headers, body: payload }
-        : { method, path, headers, body: payload, headersTimeout: timeout, bodyTimeout: timeout },
+        ? { method, path, headers: signed, body: payload }
+        : { method, path, headers: signed, body: payload, headersTimeout: timeout, bodyTimeout: timeout },
     );
     const text = await res.body.text();
     let parsed: unknown;

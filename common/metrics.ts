@@ -111,6 +111,12 @@ export const redisCommandErrors = new client.Counter({
   labelNames: ["shard", "command", "kind"] as const,
 });
 
+export const internalAuthRefusals = new client.Counter({
+  name: "shardshop_internal_auth_refusals_total",
+  help: "Calls to internal routes refused for want of a valid credential, by reason (missing, malformed, stale, bad_signature, replayed); nothing was run for them",
+  labelNames: ["reason"] as const,
+});
+
 /** Whether each of the service's shards answers PING, checked at scrape time. */
 export function trackShardHealth(shards: Shards): void {
   new client.Gauge({

@@ -33,6 +33,8 @@ export interface PublicRoute<P extends z.ZodObject> {
   errors: ErrorStatus[];
   /** Takes an Idempotency-Key: the handler gets it, to guard its change with. */
   idempotent?: true;
+  /** A batch_init route: served only while the service's BATCH_INIT is on. */
+  loadsBenchmarkData?: true;
 }
 
 const idempotencyHeader = z.object({
@@ -59,6 +61,7 @@ export function publicRoute<P extends z.ZodObject>(
   route: PublicRoute<P>,
   handler: (c: Context<ServiceEnv>, params: z.output<P>, request: RequestContext, key: IdempotencyKey | undefined) => Promise<Response>,
 ): void {
+  if (route.loadsBenchmarkData && !app.batchInit) return;
   const json = (schema: z.ZodType, description: string) => ({ description, content: { "application/json": { schema } } });
   const errors: ErrorStatus[] = route.idempotent ? [...new Set<ErrorStatus>([...route.errors, 400, 422])].sort() : route.errors;
   const responses = {

@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Component, formCluster, freePort, redisComponent } from "../local/stack.js";
 import { clusterNodes } from "../test/helpers.js";
 import { baseConfig } from "./config.js";
+
+/** A service's configuration with only its Redis variables of interest (a key is required, unused here). */
+const redisConfig = (env: Record<string, string>) => baseConfig.parse({ INTERNAL_KEYS: "k".repeat(32), ...env });
 import { OutcomeUnknownError, Shards } from "./redis.js";
 import { slotOf } from "./shards.js";
 
@@ -24,14 +27,14 @@ describe("Shards", () => {
     const port = await freePort();
     redis = new Component("redis", port, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"], {}, async () => {
       try {
-        await new Shards(baseConfig.parse({ REDIS_ADDRS: `127.0.0.1:${port}` }), new Map()).topology.connection(0)!.ping();
+        await new Shards(redisConfig({ REDIS_ADDRS: `127.0.0.1:${port}` }), new Map()).topology.connection(0)!.ping();
         return true;
       } catch {
         return false;
       }
     }, "ignore");
     await redis.start();
-    shards = new Shards(baseConfig.parse({ REDIS_ADDRS: `127.0.0.1:${port}`, REDIS_TIMEOUT_MS: "500" }), new Map([["incrBy", INCR_BY]]));
+    shards = new Shards(redisConfig({ REDIS_ADDRS: `127.0.0.1:${port}`, REDIS_TIMEOUT_MS: "500" }), new Map([["incrBy", INCR_BY]]));
     await shards.run(0, "incrBy", ["warm"], [1]);
   });
 
@@ -81,7 +84,7 @@ describe("Shards on a Redis Cluster", () => {
     await formCluster(nodes, 1);
     master = nodes.find(ownsSlot)!;
     replica = nodes.find((n) => cli(n, "info", "replication").includes(`master_port:${master.port}`))!;
-    shards = new Shards(baseConfig.parse({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "3000" }), new Map([["incrBy", INCR_BY]]));
+    shards = new Shards(redisConfig({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "3000" }), new Map([["incrBy", INCR_BY]]));
     await shards.runFor("{wait}", "incrBy", [KEY], [0]);
   });
 

@@ -29,6 +29,12 @@ export class StorageUnavailableError extends Error {
   }
 }
 
+/**
+ * Raised when a shard refused a script's first write because it reached its maxmemory (it runs
+ * with noeviction): nothing of the script was applied, and nothing will be until memory is freed.
+ */
+export class StorageFullError extends StorageUnavailableError {}
+
 /** A failure worth trying again later: the shard did not answer, or could not serve yet. */
 export const isStorageFailure = (err: unknown): boolean => err instanceof OutcomeUnknownError || err instanceof StorageUnavailableError;
 
@@ -38,6 +44,9 @@ function isOutcomeUnknown(err: unknown): boolean {
   const msg = (err as Error)?.message ?? "";
   return /timed out|Connection is closed|MaxRetriesPerRequest|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable/i.test(msg);
 }
+
+/** Redis' answer to a write past maxmemory; a script stops at its first write, so none of it ran. */
+const isFullReply = (err: unknown): boolean => /\bOOM command not allowed\b/.test((err as Error)?.message ?? "");
 
 /** Error replies a shard gives before running anything, while it cannot serve (or, in a cluster, no longer serves that slot). */
 const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b/.test((err as Error)?.message ?? "");
@@ -62,6 +71,7 @@ function readLua(file: URL, included: Set<string>): string {
 
 function clientOptions(config: BaseConfig): RedisOptions {
   return {
+    username: config.REDIS_USER,
     password: config.REDIS_PASSWORD,
     db: config.REDIS_DB,
     // Commands are batched by corking the socket instead (Shards.call): ioredis's auto-pipelining
@@ -69,6 +79,9 @@ function clientOptions(config: BaseConfig): RedisOptions {
     // answers, so under load they outlive a scavenge and are promoted, and the old space fills
     // with them (see BENCHMARKS.md, "Issue 14, second lever").
     enableAutoPipelining: false,
+    // No CLIENT SETINFO on connect: a command the services' Redis users are not allowed, and a
+    // round trip each connection does not need.
+    disableClientInfo: true,
     // A command in flight when the connection drops may already have run: resending it could, for
     // instance, apply a debit twice. Never resend; the command timeout reports it as unknown.
     autoResendUnfulfilledCommands: false,
@@ -247,13 +260,14 @@ export class Shards<Script extends string = string> {
       (err: unknown) => {
         recorder.observe(elapsedSeconds(start));
         const unknown = isOutcomeUnknown(err);
-        const unavailable = !unknown && isUnavailableReply(err);
+        const full = !unknown && isFullReply(err);
+        const unavailable = full || (!unknown && isUnavailableReply(err));
         redisCommandErrors.inc({ shard: label, command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
         if (unknown) {
           this.topology.refreshSoon();
           throw err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
         }
-        throw unavailable ? new StorageUnavailableError(err) : err;
+        throw full ? new StorageFullError(err) : unavailable ? new StorageUnavailableError(err) : err;
       },
     );
   }

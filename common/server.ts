@@ -9,9 +9,10 @@ import { createServer, type Server } from "node:http";
 import type { BaseConfig } from "./config.js";
 import { mountDocs } from "./docs.js";
 import { createLogger, type Logger } from "./log.js";
+import { AUTH_HEADER, RequestVerifier } from "./internal-auth.js";
 import { answerMalformedRequests } from "./malformed.js";
-import { elapsedSeconds, httpRequestDuration, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
-import { OutcomeUnknownError, StorageUnavailableError, type Shards } from "./redis.js";
+import { elapsedSeconds, httpRequestDuration, internalAuthRefusals, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
+import { OutcomeUnknownError, StorageFullError, StorageUnavailableError, type Shards } from "./redis.js";
 import { INTERNAL_PREFIX } from "../orchestrator/protocol.js";
 import { publicPrefix, type Service } from "./services.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
@@ -42,6 +43,10 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
   constructor(
     private readonly tracer: Tracer,
     private readonly log: Logger,
+    /** Checks the credential of every call to an internal route. */
+    private readonly verifier: RequestVerifier,
+    /** Whether the batch_init routes (the benchmark's bulk loading) are served. */
+    readonly batchInit = true,
   ) {
     super();
     this.debug = log.isLevelEnabled("debug");
@@ -61,7 +66,7 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
       const ctx = new RequestContext(span, this.log, header(c, "x-request-id"));
       let res: Response;
       try {
-        res = (internal && refuseInternal(c)) || (await handler(c, ctx));
+        res = (internal && (refuseInternal(c) ?? (await this.authenticate(c, ctx.log)))) || (await handler(c, ctx));
       } catch (err) {
         res = errorResponse(c, err, ctx.log);
       }
@@ -75,6 +80,22 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
     };
     this.observed.add(observed);
     this.on(method, path, observed);
+  }
+
+  /**
+   * The answer refusing a call to an internal route whose caller did not prove it holds a key this
+   * service accepts (internal-auth.ts), or undefined when it did. Reads the body to check it; the
+   * handler's own read gets the same text from Hono's cache.
+   */
+  private async authenticate(c: Context<ServiceEnv>, log: Logger): Promise<Response | undefined> {
+    const method = c.req.method;
+    const body = method === "GET" || method === "HEAD" ? "" : await c.req.text();
+    const target = c.env?.incoming?.url ?? c.req.url.slice(c.req.url.indexOf("/", c.req.url.indexOf("//") + 2));
+    const refusal = this.verifier.check(method, target, header(c, AUTH_HEADER), body);
+    if (refusal === undefined) return undefined;
+    internalAuthRefusals.inc({ reason: refusal });
+    log.warn({ path: c.req.path, reason: refusal, from: c.env?.incoming?.socket.remoteAddress }, "internal call refused: no valid credential");
+    return c.json({ error: `internal routes answer only an authenticated caller (${refusal.replace("_", " ")} credential)` }, 401);
   }
 
   /**
@@ -111,6 +132,10 @@ function errorResponse(c: Context<ServiceEnv>, err: unknown, log: Logger): Respo
   if (err instanceof OutcomeUnknownError) {
     log.warn({ err: err.message, path: c.req.path }, "storage did not answer");
     return c.json({ error: "storage unavailable; the outcome of this request is unknown" }, 503);
+  }
+  if (err instanceof StorageFullError) {
+    log.error({ err: err.message, path: c.req.path }, "storage is full");
+    return c.json({ error: "storage is full (Redis reached its maxmemory); nothing was changed" }, 503, { "Retry-After": "5" });
   }
   if (err instanceof StorageUnavailableError) {
     log.warn({ err: err.message, path: c.req.path }, "storage cannot serve yet");
@@ -152,11 +177,15 @@ export interface ServiceAppOptions {
   shards: Shards<string>;
   log: Logger;
   tracer: Tracer;
+  /** The keys the internal routes accept (INTERNAL_KEYS). */
+  internalKeys: readonly string[];
+  /** Whether to serve the batch_init routes (BATCH_INIT); default on. */
+  batchInit?: boolean;
 }
 
 /** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
-export function createServiceApp({ name, shards, log, tracer }: ServiceAppOptions): ServiceApp {
-  const app = new ServiceApp(tracer, log);
+export function createServiceApp({ name, shards, log, tracer, internalKeys, batchInit }: ServiceAppOptions): ServiceApp {
+  const app = new ServiceApp(tracer, log, new RequestVerifier(name, internalKeys), batchInit);
   const prefix = publicPrefix(name);
   app.use("/metrics", notThroughProxy);
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
@@ -195,7 +224,7 @@ export async function startService({ name, config, shards, mount }: ServiceDefin
   const tracer = await startTracing(name);
   startProcessMetrics(name, config.MACHINE_ID);
   trackShardHealth(shards);
-  const app = createServiceApp({ name, shards, log, tracer });
+  const app = createServiceApp({ name, shards, log, tracer, internalKeys: config.INTERNAL_KEYS, batchInit: config.BATCH_INIT === "on" });
   const closers = [...(mount(app, log, tracer) ?? []), () => shards.close(), () => tracer.shutdown()];
   app.assertInternalRoutesGuarded();
 

@@ -17,6 +17,7 @@ import { renderNginxConfig } from "./nginx.js";
 import { renderDashboard, renderPrometheusConfig } from "./observability.js";
 import { perService, publicPrefix, SERVICES, type Service } from "../common/services.js";
 import { layoutForCpus, totalCpus, uniformLayout, type ComposeLayout } from "./sizing.js";
+import { ADMIN_USER, adminUserLine, DEFAULT_USER_LINE, HEALTH_CHECK_ARGS, HEALTH_USER_LINE, METRICS_USER, metricsUserLine, REPLICATION_USER, replicationUserLine, serviceUserLine } from "./redis-acl.js";
 
 type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
 
@@ -65,30 +66,48 @@ function observabilityServices(prometheusFile: string): Record<string, Record<st
     "redis-exporter": {
       image: "oliver006/redis_exporter:v1.67.0",
       profiles: OBSERVABILITY,
+      // As the metrics user (INFO and little else), its password per node from the secrets container.
+      command: [`--redis.user=${METRICS_USER}`, `--redis.password-file=/run/exporter/${EXPORTER_PASSWORDS}`],
+      volumes: [`${EXPORTER_SECRETS}:/run/exporter:ro`],
+      depends_on: { [SECRETS_CONTAINER]: { condition: "service_completed_successfully" } },
+      ...HARDENED,
+      mem_limit: MEMORY.small,
       restart: "unless-stopped",
     },
     prometheus: {
       image: "prom/prometheus:v2.55.1",
       profiles: OBSERVABILITY,
-      command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=2d", "--web.enable-lifecycle"],
+      // No lifecycle API (it would let anyone who reaches the port stop or reload Prometheus).
+      command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=2d"],
       volumes: [`./${prometheusFile}:/etc/prometheus/prometheus.yml:ro`, "./observability/alerts.yml:/etc/prometheus/alerts.yml:ro"],
-      ports: ["9090:9090"],
+      // The UIs listen on this machine only: reach them from elsewhere through an SSH tunnel.
+      ports: ["127.0.0.1:9090:9090"],
       restart: "unless-stopped",
     },
     grafana: {
       image: "grafana/grafana:11.3.0",
       profiles: OBSERVABILITY,
-      environment: { GF_AUTH_ANONYMOUS_ENABLED: "true", GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer" },
-      volumes: ["./observability/grafana/provisioning:/etc/grafana/provisioning:ro", "./observability/grafana/dashboards:/var/lib/grafana/dashboards:ro"],
-      ports: ["3000:3000"],
-      depends_on: ["prometheus"],
+      // No admin/admin: the admin's password is made on first start by the secrets container
+      // (docker compose exec grafana cat /run/grafana/admin-password).
+      environment: {
+        GF_SECURITY_ADMIN_PASSWORD__FILE: "/run/grafana/admin-password",
+        GF_AUTH_ANONYMOUS_ENABLED: "false",
+        GF_USERS_ALLOW_SIGN_UP: "false",
+      },
+      volumes: [
+        "./observability/grafana/provisioning:/etc/grafana/provisioning:ro",
+        "./observability/grafana/dashboards:/var/lib/grafana/dashboards:ro",
+        `${GRAFANA_SECRETS}:/run/grafana:ro`,
+      ],
+      ports: ["127.0.0.1:3000:3000"],
+      depends_on: { prometheus: { condition: "service_started" }, [SECRETS_CONTAINER]: { condition: "service_completed_successfully" } },
       restart: "unless-stopped",
     },
     jaeger: {
       image: "jaegertracing/all-in-one:1.62.0",
       profiles: OBSERVABILITY,
       environment: { COLLECTOR_OTLP_ENABLED: "true" },
-      ports: ["16686:16686"],
+      ports: ["127.0.0.1:16686:16686"],
       restart: "unless-stopped",
     },
   };
@@ -141,6 +160,79 @@ export class ComposeAddresses {
 
 /** The shop's one image (Dockerfile), built by whichever service needs it first. */
 const IMAGE_BUILD = { context: ".", args: { NPM_REGISTRY: "${NPM_REGISTRY:-https://registry.npmjs.org/}" } };
+/** The watchdog's image: the same Dockerfile's last stage, Node and one script, no npm package. */
+const WATCHDOG_BUILD = { ...IMAGE_BUILD, target: "watchdog" };
+
+/**
+ * What every container gets unless it needs more: no capabilities, no privilege gained through a
+ * setuid binary, an image it cannot write to (its writable places are volumes and tmpfs).
+ */
+const HARDENED = { read_only: true, cap_drop: ["ALL"], security_opt: ["no-new-privileges:true"] };
+/** Memory limits per container: Redis' maxmemory sits below its limit (REDIS_MAXMEMORY). */
+const MEMORY = { redis: "512m", instance: "256m", gateway: "128m", small: "64m" } as const;
+/**
+ * Redis refuses writes past this (noeviction: nothing is ever dropped; a write answers 503 "storage
+ * is full"), leaving the rest of its container's limit for the copy-on-write of an AOF rewrite.
+ */
+export const REDIS_MAXMEMORY = "384mb";
+
+/** The user the services run as in the shop's image (Dockerfile: `USER node`). */
+const SERVICE_UID = "1000:1000";
+/** Where a service container finds its secrets (the `secrets` container writes them). */
+const SECRETS_DIR = "/run/shardshop";
+/** Where a Redis container finds its ACL file and its nodes' passwords. */
+const ACL_DIR = "/acl";
+/** The container that makes every key and password on first start and hands each container its own. */
+export const SECRETS_CONTAINER = "secrets";
+const secretsVolume = (service: Service) => `secrets-${service}`;
+const GRAFANA_SECRETS = "secrets-grafana";
+const EXPORTER_SECRETS = "secrets-exporter";
+/** The Redis exporter's password file: a JSON map from each node's URI to its password. */
+const EXPORTER_PASSWORDS = "passwords.json";
+/** The exporter's user in its image. */
+const EXPORTER_UID = "59000:59000";
+/** Grafana's user in its image. */
+const GRAFANA_UID = "472:0";
+const aclVolume = (service: Service) => `redis-acl-${service}`;
+
+/**
+ * The `secrets` container's script. Keys and passwords are made once (random, 32 bytes) and kept
+ * in its own volume; at every start each container's copy is written again into the volume only
+ * that container mounts: a service gets its internal key and its Redis password (the order service
+ * also the participants' keys), a Redis node its ACL file, with passwords only as SHA-256, plus
+ * the replication and admin passwords its cluster needs. Nothing is committed; nothing is a default.
+ */
+export function secretsScript(redisTargets: string[]): string {
+  const hash = (name: string) => `$(hash ${name})`;
+  const lines = SERVICES.map((s) => [
+    `acl=/out/${aclVolume(s)}/users.acl; rm -f "$acl"`,
+    `printf '%s\\n' '${DEFAULT_USER_LINE}' '${HEALTH_USER_LINE}' "${serviceUserLine(s, hash(`redis-${s}`))}" "${replicationUserLine(hash(`replication-${s}`))}" "${adminUserLine(hash(`admin-${s}`))}" "${metricsUserLine(hash("metrics"))}" > "$acl"`,
+    `chmod 0400 "$acl"; chown redis:redis "$acl"`,
+    `give replication-${s} /out/${aclVolume(s)}/replication-password redis:redis`,
+    `give admin-${s} /out/${aclVolume(s)}/admin-password redis:redis`,
+    `give internal-${s} /out/${secretsVolume(s)}/internal-key ${SERVICE_UID}`,
+    `give redis-${s} /out/${secretsVolume(s)}/redis-password ${SERVICE_UID}`,
+  ]).flat();
+  return [
+    "set -eu",
+    "umask 077",
+    "cd /secrets",
+    `make() { [ -s "$1" ] || head -c 32 /dev/urandom | base64 | tr -d '=\\n' | tr '+/' '-_' > "$1"; }`,
+    `hash() { printf %s "$(cat "$1")" | sha256sum | cut -d' ' -f1; }`,
+    `give() { rm -f "$2"; cp "$1" "$2"; chmod 0400 "$2"; chown "$3" "$2"; }`,
+    `for s in ${SERVICES.join(" ")}; do make internal-$s; make redis-$s; make replication-$s; make admin-$s; done`,
+    "make metrics",
+    ...lines,
+    ...SERVICES.filter((s) => s !== "order").map((s) => `give internal-${s} /out/${secretsVolume("order")}/${s}-internal-key ${SERVICE_UID}`),
+    `make grafana-admin; give grafana-admin /out/${GRAFANA_SECRETS}/admin-password ${GRAFANA_UID}`,
+    `printf '{${redisTargets.map((t) => `"redis://${t}":"%s"`).join(",")}}' ${redisTargets.map(() => '"$(cat metrics)"').join(" ")} > exporter.json`,
+    `give exporter.json /out/${EXPORTER_SECRETS}/${EXPORTER_PASSWORDS} ${EXPORTER_UID}`,
+    "echo 'secrets ready'",
+  ].join("\n");
+}
+
+/** `$` written for Compose, which would otherwise read it as one of its own variables. */
+const forCompose = (text: string) => text.replaceAll("$", "$$$$");
 
 export const DEFAULT_SUBNET = "172.28.56.0/22";
 export const MAX_REPLICAS = 32;
@@ -175,16 +267,47 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
   const urls = (s: Service) => instances(s).map((name) => `http://${name}:${SERVICE_PORT}`).join(",");
   const services: Record<string, Record<string, Yaml>> = {};
   const volumes: Record<string, Yaml> = {};
+  const redisTargets = SERVICES.flatMap((s) => range(redisNodes).map((i) => `${redisName(s, i)}:6379`));
 
   const nginx = renderNginxConfig({
     listen: ["80"],
     upstreams: perService((s) => instances(s).map((name, r) => ({ address: `${addresses.instance(s, r)}:${SERVICE_PORT}`, name }))),
     workerProcesses: layout.gatewayWorkers,
   });
+  services[SECRETS_CONTAINER] = {
+    image: "redis:7.4-bookworm",
+    command: ["bash", "-c", forCompose(secretsScript(redisTargets))],
+    volumes: [
+      "secrets:/secrets",
+      ...SERVICES.flatMap((s) => [`${secretsVolume(s)}:/out/${secretsVolume(s)}`, `${aclVolume(s)}:/out/${aclVolume(s)}`]),
+      `${GRAFANA_SECRETS}:/out/${GRAFANA_SECRETS}`,
+      `${EXPORTER_SECRETS}:/out/${EXPORTER_SECRETS}`,
+    ],
+    ...HARDENED,
+    // Root, to hand each file to the user that reads it; nothing else.
+    cap_add: ["CHOWN"],
+    mem_limit: MEMORY.small,
+    restart: "no",
+  };
+  volumes.secrets = {};
+  volumes[GRAFANA_SECRETS] = {};
+  volumes[EXPORTER_SECRETS] = {};
+  for (const service of SERVICES) {
+    volumes[secretsVolume(service)] = {};
+    volumes[aclVolume(service)] = {};
+  }
+  const secretsWritten = { [SECRETS_CONTAINER]: { condition: "service_completed_successfully" } };
+
   services.gateway = {
     image: "nginx:1.27-bookworm",
-    ports: ["8000:80"],
+    // GATEWAY_PORT when 8000 is taken on this machine.
+    ports: ["${GATEWAY_PORT:-8000}:80"],
     volumes: [`./${files.nginx}:/etc/nginx/nginx.conf:ro`],
+    ...HARDENED,
+    // The master binds port 80 and hands the workers to nginx's user, chowning their temp folders.
+    cap_add: ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
+    tmpfs: ["/run", "/tmp", "/var/cache/nginx", "/var/lib/nginx"],
+    mem_limit: MEMORY.gateway,
     ...limit(cpus?.gateway),
     depends_on: Object.fromEntries(SERVICES.flatMap(instances).map((n) => [n, healthy])),
     // Few retries: a gateway that misroutes should read unhealthy within seconds.
@@ -194,13 +317,16 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
   };
   // Docker never restarts a killed container (it counts as a manual stop); this starts it again.
   services.watchdog = {
-    build: IMAGE_BUILD,
-    image: "shardshop:latest",
-    command: ["node", "dist/deploy/watchdog.js"],
+    build: WATCHDOG_BUILD,
+    image: "shardshop-watchdog:latest",
+    command: ["node", "watchdog.mjs"],
     // The engine's socket is root's; the watchdog reads events and starts containers, nothing else.
     user: "root",
     volumes: ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"],
     depends_on: ["gateway"],
+    ...HARDENED,
+    mem_limit: MEMORY.small,
+    healthcheck: check(["CMD", "node", "watchdog.mjs", "--check"]),
     ...limit(cpus?.watchdog),
     restart: "unless-stopped",
   };
@@ -209,17 +335,28 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
     const redis = range(redisNodes).map((i) => redisName(service, i));
     // A cluster node keeps its slot map (nodes.conf) on its volume beside the AOF; nodes know each
     // other by their fixed addresses, so a recreated container rejoins the same cluster.
-    const clusterArgs = cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"] : [];
+    // Its replicas follow a master as the replication user; the password is read at start.
+    const clusterArgs = cluster
+      ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000", "--masteruser", REPLICATION_USER, "--masterauth", `"$(cat ${ACL_DIR}/replication-password)"`]
+      : [];
     for (const [i, name] of redis.entries()) {
+      // Nothing acknowledged is lost: every write goes to the append-only file on the volume.
+      // Users come from the ACL file (only PING without a password). Protected mode is off because
+      // the default user can do nothing but PING, and the node is reachable only on the compose
+      // network, as in the official image (whose build turns it off; other builds of the tag may not).
+      const redisArgs = ["--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "''", "--protected-mode", "no",
+        "--aclfile", `${ACL_DIR}/users.acl`, "--maxmemory", REDIS_MAXMEMORY, "--maxmemory-policy", "noeviction", ...clusterArgs];
       services[name] = {
         image: "redis:7.4-bookworm",
-        // Nothing acknowledged is lost: every write goes to the append-only file on the volume.
-        // Protected mode is off because Redis is reachable only on the compose network, as in the
-        // official image (whose build turns it off; other builds of the same tag may not).
-        command: ["redis-server", "--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--protected-mode", "no", ...clusterArgs],
-        volumes: [`${name}:/data`],
+        command: ["bash", "-c", forCompose(`exec redis-server ${redisArgs.join(" ")}`)],
+        user: "redis",
+        volumes: [`${name}:/data`, `${aclVolume(service)}:${ACL_DIR}:ro`],
+        depends_on: secretsWritten,
+        ...HARDENED,
+        mem_limit: MEMORY.redis,
         ...limit(cpus?.redis[service]),
-        healthcheck: check(["CMD", "redis-cli", "ping"]),
+        // PONG, not LOADING: the node has read its AOF and serves.
+        healthcheck: check(["CMD", "bash", "-c", `redis-cli ${HEALTH_CHECK_ARGS.join(" ")} | grep -q PONG`]),
         networks: at(addresses.redis(service, i)),
         restart: "unless-stopped",
       };
@@ -230,15 +367,21 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
       // Makes the cluster once (its nodes remember it on their volumes), then stays up: healthy
       // while every slot is served, which the instances wait for.
       const first = addresses.redis(service, 0);
+      // As the admin user, whose password only this container and the nodes can read.
+      const asAdmin = `REDISCLI_AUTH="$(cat ${ACL_DIR}/admin-password)" redis-cli --user ${ADMIN_USER}`;
       services[clusterName(service)] = {
         image: "redis:7.4-bookworm",
         command: [
           "bash",
           "-c",
-          `if redis-cli -h ${first} cluster info | grep -q cluster_known_nodes:1; then redis-cli --cluster create ${nodes.join(" ")} --cluster-replicas ${cluster.replicasPerMaster} --cluster-yes; fi; exec sleep infinity`,
+          forCompose(`if ${asAdmin} -h ${first} cluster info | grep -q cluster_known_nodes:1; then ${asAdmin} --cluster create ${nodes.join(" ")} --cluster-replicas ${cluster.replicasPerMaster} --cluster-yes; fi; exec sleep infinity`),
         ],
+        user: "redis",
+        volumes: [`${aclVolume(service)}:${ACL_DIR}:ro`],
         depends_on: Object.fromEntries(redis.map((n) => [n, healthy])),
-        healthcheck: check(["CMD", "bash", "-c", `redis-cli -h ${first} cluster info | grep -q cluster_state:ok`]),
+        healthcheck: check(["CMD", "bash", "-c", forCompose(`${asAdmin} -h ${first} cluster info | grep -q cluster_state:ok`)]),
+        ...HARDENED,
+        mem_limit: MEMORY.small,
         restart: "unless-stopped",
       };
     }
@@ -257,10 +400,28 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
           LOG_LEVEL: "info",
           // Unset unless given (e.g. http://jaeger:4318 with the observability profile): no tracing cost.
           OTEL_EXPORTER_OTLP_ENDPOINT: "${OTEL_EXPORTER_OTLP_ENDPOINT:-}",
+          // BATCH_INIT=off docker compose up: a shop that is not a benchmark's target.
+          BATCH_INIT: "${BATCH_INIT:-on}",
+          // Its Redis user, and the keys it proves itself with, from the files only it mounts.
+          REDIS_USER: service,
+          REDIS_PASSWORD_FILE: `${SECRETS_DIR}/redis-password`,
+          INTERNAL_KEYS_FILE: `${SECRETS_DIR}/internal-key`,
           // saga unless the environment says 2pc, e.g. TX_PROTOCOL=2pc docker compose up.
-          ...(service === "order" ? { TX_PROTOCOL: "${TX_PROTOCOL:-saga}", STOCK_SERVICE_URL: urls("stock"), PAYMENT_SERVICE_URL: urls("payment") } : {}),
+          ...(service === "order"
+            ? {
+                TX_PROTOCOL: "${TX_PROTOCOL:-saga}",
+                STOCK_SERVICE_URL: urls("stock"),
+                PAYMENT_SERVICE_URL: urls("payment"),
+                STOCK_INTERNAL_KEY_FILE: `${SECRETS_DIR}/stock-internal-key`,
+                PAYMENT_INTERNAL_KEY_FILE: `${SECRETS_DIR}/payment-internal-key`,
+              }
+            : {}),
         },
-        depends_on: Object.fromEntries(dependsOn.map((n) => [n, healthy])),
+        volumes: [`${secretsVolume(service)}:${SECRETS_DIR}:ro`],
+        depends_on: { ...secretsWritten, ...Object.fromEntries(dependsOn.map((n) => [n, healthy])) },
+        ...HARDENED,
+        tmpfs: ["/tmp"],
+        mem_limit: MEMORY.instance,
         ...limit(cpus?.instance[service]),
         // bash, not node: a health check every 5 s should not start a whole Node process.
         healthcheck: check([
@@ -279,7 +440,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
   Object.assign(services, observabilityServices(files.prometheus));
   const prometheus = renderPrometheusConfig({
     services: SERVICES.flatMap(instances).map((n) => `${n}:${SERVICE_PORT}`),
-    redis: SERVICES.flatMap((s) => range(redisNodes).map((i) => `${redisName(s, i)}:6379`)),
+    redis: redisTargets,
     exporter: `redis-exporter:${EXPORTER_PORT}`,
   });
   const networks = { default: { ipam: { config: [{ subnet: addresses.subnet, ip_range: addresses.dynamicRange }] } } };

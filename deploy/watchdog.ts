@@ -11,8 +11,10 @@
 // stopped on SIGTERM, or that Compose renamed to replace it (the new one takes over its address),
 // must stay stopped.
 //
-// Runs in the shop's image as `node dist/deploy/watchdog.js`, with the engine's socket mounted.
-import { Agent, type Dispatcher } from "undici";
+// Runs in an image of its own (the Dockerfile's `watchdog` stage: Node and this one file, no npm
+// package, so no dependency of the shop can reach the engine's socket), as `node watchdog.mjs`,
+// with the socket mounted. `node watchdog.mjs --check` is its health check: the engine answers.
+import { request, type IncomingMessage } from "node:http";
 
 const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
 /** How long after a `die` a `stop` may still arrive (the engine sends both within milliseconds). */
@@ -21,20 +23,31 @@ const PROJECT_LABEL = "com.docker.compose.project";
 /** The exit code of a process killed by SIGKILL (128 + 9). */
 const SIGKILLED = 137;
 
-const engine = new Agent({ connect: { socketPath: SOCKET }, bodyTimeout: 0 });
 
 function log(msg: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), service: "watchdog", msg, ...fields })}\n`);
 }
 
-async function call(method: Dispatcher.HttpMethod, path: string): Promise<Dispatcher.ResponseData> {
-  return engine.request({ origin: "http://docker", method, path });
+/** A request to the engine's API over its socket; the answer's body is left to the caller. */
+function call(method: "GET" | "POST", path: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: SOCKET, method, path, headers: { host: "docker" } }, resolve);
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function text(res: IncomingMessage): Promise<string> {
+  let body = "";
+  for await (const chunk of res) body += chunk;
+  return body;
 }
 
 async function json<T>(path: string): Promise<T> {
   const res = await call("GET", path);
-  if (res.statusCode !== 200) throw new Error(`GET ${path}: ${res.statusCode} ${await res.body.text()}`);
-  return (await res.body.json()) as T;
+  const body = await text(res);
+  if (res.statusCode !== 200) throw new Error(`GET ${path}: ${res.statusCode} ${body}`);
+  return JSON.parse(body) as T;
 }
 
 interface Inspect {
@@ -54,14 +67,16 @@ async function ownProject(): Promise<string> {
 /** Containers that died and have not (yet) been seen stopping on purpose. */
 const pending = new Map<string, NodeJS.Timeout>();
 
-async function restartIfKilled(id: string, nameAtDeath: string | undefined): Promise<void> {
+async function restartIfKilled(id: string, nameAtDeath: string | undefined, project: string): Promise<void> {
   pending.delete(id);
   const state = await json<Inspect>(`/containers/${id}/json`).catch(() => undefined);
   if (!state || state.State.Status !== "exited" || state.State.Restarting || state.State.ExitCode !== SIGKILLED) return;
   if (nameAtDeath !== undefined && state.Name.replace(/^\//, "") !== nameAtDeath) return;
+  // Never another project's container, whatever the event stream said.
+  if (state.Config.Labels[PROJECT_LABEL] !== project) return;
   const res = await call("POST", `/containers/${id}/start`);
-  await res.body.dump();
-  log(res.statusCode < 300 ? "started a killed container" : "could not start a killed container", {
+  res.resume();
+  log((res.statusCode ?? 500) < 300 ? "started a killed container" : "could not start a killed container", {
     container: state.Name.replace(/^\//, ""),
     status: res.statusCode,
   });
@@ -74,14 +89,14 @@ interface EngineEvent {
   Actor?: { ID?: string; Attributes?: { name?: string } };
 }
 
-function onEvent(event: EngineEvent): void {
+function onEvent(event: EngineEvent, project: string): void {
   const action = event.Action ?? event.status;
   const id = event.Actor?.ID ?? event.id;
   if (!id || !action) return;
   if (action === "die") {
     clearTimeout(pending.get(id));
     const name = event.Actor?.Attributes?.name;
-    pending.set(id, setTimeout(() => void restartIfKilled(id, name).catch((err) => log("restart failed", { err: String(err) })), GRACE_MS));
+    pending.set(id, setTimeout(() => void restartIfKilled(id, name, project).catch((err) => log("restart failed", { err: String(err) })), GRACE_MS));
   } else if (action === "stop" || action === "destroy") {
     clearTimeout(pending.get(id));
     pending.delete(id);
@@ -95,13 +110,13 @@ async function follow(project: string): Promise<void> {
   if (res.statusCode !== 200) throw new Error(`GET /events: ${res.statusCode}`);
   log("watching", { project });
   let buffered = "";
-  for await (const chunk of res.body) {
+  for await (const chunk of res) {
     buffered += chunk.toString();
     let newline: number;
     while ((newline = buffered.indexOf("\n")) >= 0) {
       const line = buffered.slice(0, newline).trim();
       buffered = buffered.slice(newline + 1);
-      if (line) onEvent(JSON.parse(line) as EngineEvent);
+      if (line) onEvent(JSON.parse(line) as EngineEvent, project);
     }
   }
 }
@@ -120,4 +135,9 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** The health check: the engine answers this container's inspection. */
+async function check(): Promise<never> {
+  process.exit((await ownProject().then(() => true, () => false)) ? 0 : 1);
+}
+
+await (process.argv.includes("--check") ? check() : main());

@@ -1,5 +1,5 @@
 // `npm start`: the whole shop on this machine, gateway on http://localhost:8000. Ctrl-C stops it.
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { loadConfig, REDIS_MODES } from "../common/config.js";
@@ -57,8 +57,9 @@ try {
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
     output: "inherit",
   });
-  // Where `npm run tx` finds an order instance.
-  writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ gateway: stack.url, order: stack.services.order.map((c) => c.url) }));
+  // Where `npm run tx` finds an order instance, and the key its internal routes accept (this run's; the file is the user's alone).
+  writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ gateway: stack.url, order: stack.services.order.map((c) => c.url), orderKey: stack.secrets.internalKeys.order }), { mode: 0o600 });
+  chmodSync(join(dataDir, "stack.json"), 0o600);
   console.log(
     `shardshop is up on ${stack.url} (${cluster ? `a Redis Cluster of ${shards} masters with ${config.REPLICAS} replica(s) each` : `${shards} redis shard(s)`} and ${config.INSTANCES} instance(s) per service, ${config.GATEWAY} gateway, data in ${dataDir}). Ctrl-C stops it.`,
   );

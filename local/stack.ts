@@ -10,8 +10,10 @@ import { fileURLToPath } from "node:url";
 
 import { Redis } from "ioredis";
 import type { RedisMode } from "../common/config.js";
+import { newKey } from "../common/internal-auth.js";
 import { perService, SERVICES, type Service } from "../common/services.js";
 import { renderNginxConfig } from "../deploy/nginx.js";
+import { ADMIN_USER, aclFile, HEALTH_USER, REPLICATION_USER, type RedisPasswords } from "../deploy/redis-acl.js";
 import { PENDING_CHECKOUTS } from "../order/keys.js";
 import { startGateway } from "./gateway.js";
 
@@ -53,6 +55,41 @@ export interface StackOptions {
   nodeArgs?: string[];
   /** Where child processes write their output: "inherit" (a terminal) or files in dataDir. */
   output?: "inherit" | "files";
+  /** The stack's keys and passwords; default: new ones (`newStackSecrets`). */
+  secrets?: StackSecrets;
+}
+
+/**
+ * What a stack's processes prove themselves with: each service's key for its internal routes
+ * (the order service holds the participants' ones too), and each service's Redis passwords.
+ */
+export interface StackSecrets {
+  internalKeys: Record<Service, string>;
+  redis: Record<Service, Required<RedisPasswords>>;
+}
+
+/** New random keys and passwords, made per stack: nothing is committed, nothing is a default. */
+export function newStackSecrets(): StackSecrets {
+  return {
+    internalKeys: perService(() => newKey()),
+    redis: perService(() => ({ service: newKey(), replication: newKey(), admin: newKey(), metrics: newKey() })),
+  };
+}
+
+/** The environment a service process proves itself with, from the stack's secrets. */
+export function secretEnv(service: Service, secrets: StackSecrets): Record<string, string> {
+  return {
+    REDIS_USER: service,
+    REDIS_PASSWORD: secrets.redis[service].service,
+    INTERNAL_KEYS: secrets.internalKeys[service],
+    ...(service === "order" ? { STOCK_INTERNAL_KEY: secrets.internalKeys.stock, PAYMENT_INTERNAL_KEY: secrets.internalKeys.payment } : {}),
+  };
+}
+
+/** How a Redis node of the stack is locked (deploy/redis-acl.ts): its users, and how its replicas authenticate. */
+export interface RedisLock {
+  service: Service;
+  passwords: Required<RedisPasswords>;
 }
 
 /** A process of the stack that can be killed and started again on the same port and data. */
@@ -111,8 +148,9 @@ export class Component {
 
 export interface Stack {
   url: string;
-  /** What the services use to reach their shards beyond the address (REDIS_PASSWORD, REDIS_DB). */
-  redisAuth: { password?: string; db: number };
+  /** How tools and tests reach the shards as the admin user (ioredis options beside the port). */
+  redisAuth: { username: string; password: string; db: number };
+  secrets: StackSecrets;
   /** The nginx process when the gateway is nginx. */
   nginx?: Component;
   redis: Record<Service, Component[]>;
@@ -160,13 +198,17 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Sends PING (after AUTH, with a password) and waits for PONG, not LOADING: the shard has loaded its AOF and serves. */
-export function redisPing(port: number, password?: string): Promise<boolean> {
+/**
+ * Sends PING (after AUTH as the health user, which a locked node lets anyone be, for PING only; a
+ * node that is not locked ignores it) and waits for PONG, not LOADING: the shard has loaded its
+ * AOF and serves.
+ */
+export function redisPing(port: number, locked = true): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     let reply = "";
     socket.setTimeout(500, () => socket.destroy());
-    const auth = password === undefined ? "" : `AUTH ${JSON.stringify(password)}\r\n`;
+    const auth = locked ? `AUTH ${HEALTH_USER} ${HEALTH_USER}\r\n` : "";
     socket.on("connect", () => socket.write(`${auth}PING\r\n`));
     socket.on("data", (d) => {
       reply += d;
@@ -206,7 +248,7 @@ async function httpOk(url: string): Promise<boolean> {
  * nodes.conf there, has a short node timeout so that a replica takes over a lost master within
  * seconds, and its bus on a port of its own (by default the port + 10000, which nothing reserved).
  */
-export async function redisComponent(dataDir: string, name: string, mode: RedisMode, password?: string): Promise<Component> {
+export async function redisComponent(dataDir: string, name: string, mode: RedisMode, lock?: RedisLock): Promise<Component> {
   const dir = join(dataDir, name);
   mkdirSync(dir, { recursive: true });
   // Cluster nodes know each other by address (nodes.conf), so a node keeps its ports across restarts.
@@ -215,18 +257,25 @@ export async function redisComponent(dataDir: string, name: string, mode: RedisM
     mode === "cluster" && existsSync(portsFile) ? (JSON.parse(readFileSync(portsFile, "utf8")) as [number, number]) : [await freePort(), await freePort()];
   if (mode === "cluster") writeFileSync(portsFile, JSON.stringify([port, bus]));
   const cluster = mode === "cluster" ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(bus)] : [];
+  // A locked node's users come from an ACL file (passwords hashed); its replicas follow it as the replication user.
+  let locked: string[] = [];
+  if (lock) {
+    writeFileSync(join(dir, "users.acl"), aclFile(lock.service, lock.passwords), { mode: 0o600 });
+    locked = ["--aclfile", join(dir, "users.acl"), "--masteruser", REPLICATION_USER, "--masterauth", lock.passwords.replication];
+  }
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
-    "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"), ...cluster,
-    ...(password === undefined ? [] : ["--requirepass", password, "--masterauth", password])];
-  return new Component(name, port, "redis-server", args, {}, () => redisPing(port, password), "ignore");
+    "--appendfsync", "everysec", "--save", "", "--logfile", join(dir, "redis.log"), ...cluster, ...locked];
+  return new Component(name, port, "redis-server", args, {}, () => redisPing(port, lock !== undefined), "ignore");
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   requireProgram("redis-server");
   if (options.gateway === "nginx") requireProgram("nginx");
   const { shards, instances, dataDir } = options;
-  // The services' own variables, when a caller sets them, configure the shards too.
-  const redisAuth = { password: options.env?.REDIS_PASSWORD, db: Number(options.env?.REDIS_DB ?? 0) };
+  const secrets = options.secrets ?? newStackSecrets();
+  const redisAuth = { username: ADMIN_USER, password: secrets.redis.order.admin, db: Number(options.env?.REDIS_DB ?? 0) };
+  // One admin and one metrics password for the whole stack, so tools and an exporter reach every shard alike.
+  for (const s of SERVICES) Object.assign(secrets.redis[s], { admin: redisAuth.password, metrics: secrets.redis.order.metrics });
   mkdirSync(dataDir, { recursive: true });
   const outputOf = (name: string) => (options.output === "inherit" ? "inherit" : join(dataDir, `${name}.log`));
 
@@ -239,7 +288,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const servicePorts = {} as Record<Service, number[]>;
   for (const service of SERVICES) {
     redis[service] = [];
-    for (let i = 0; i < nodesPerService; i++) redis[service].push(await redisComponent(dataDir, `${service}-redis-${i}`, redisMode, redisAuth.password));
+    for (let i = 0; i < nodesPerService; i++) redis[service].push(await redisComponent(dataDir, `${service}-redis-${i}`, redisMode, { service, passwords: secrets.redis[service] }));
     servicePorts[service] = [];
     for (let i = 0; i < instances; i++) servicePorts[service].push(await freePort());
   }
@@ -258,6 +307,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         STOCK_SERVICE_URL: urls("stock"),
         PAYMENT_SERVICE_URL: urls("payment"),
         ORDER_SERVICE_URL: urls("order"),
+        ...secretEnv(service, secrets),
         ...options.env,
         ...options.envFor?.(service, i),
       };
@@ -291,6 +341,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   return {
     url: `http://localhost:${gatewayPort}`,
     redisAuth,
+    secrets,
     nginx,
     redis,
     services,
@@ -330,8 +381,8 @@ export async function pendingCheckouts(stack: Stack): Promise<number> {
  * they already are one (a restart on the same data: nodes.conf remembers it), and waits until
  * every node sees every slot served and every replica is in sync.
  */
-export async function formCluster(nodes: Component[], replicas: number, password?: string): Promise<void> {
-  const auth = password === undefined ? [] : ["-a", password, "--no-auth-warning"];
+export async function formCluster(nodes: Component[], replicas: number, adminPassword?: string): Promise<void> {
+  const auth = adminPassword === undefined ? [] : ["--user", ADMIN_USER, "-a", adminPassword, "--no-auth-warning"];
   const info = (c: Component) => spawnSync("redis-cli", ["-p", String(c.port), ...auth, "cluster", "info"], { encoding: "utf8" }).stdout;
   if (/cluster_known_nodes:1\b/.test(info(nodes[0]!))) {
     const created = spawnSync(

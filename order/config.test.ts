@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { orderConfig } from "./config.js";
 
-const valid = { REDIS_ADDRS: "127.0.0.1:6379", STOCK_SERVICE_URL: "http://stock:8080", PAYMENT_SERVICE_URL: "http://payment:8080" };
+const key = (c: string) => c.repeat(32);
+const valid = {
+  REDIS_ADDRS: "127.0.0.1:6379",
+  STOCK_SERVICE_URL: "http://stock:8080",
+  PAYMENT_SERVICE_URL: "http://payment:8080",
+  INTERNAL_KEYS: key("o"),
+  STOCK_INTERNAL_KEY: key("s"),
+  PAYMENT_INTERNAL_KEY: key("p"),
+};
 
 /** Every numeric variable the order service reads (the base ones every service reads among them). */
 const NUMERIC = [
@@ -27,7 +35,7 @@ const NUMERIC = [
   "PARK_AFTER_MS",
   "PARK_RETRY_MS",
 ];
-const OTHERS = ["HOST", "REDIS_MODE", "REDIS_ADDRS", "REDIS_PASSWORD", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT", "TX_PROTOCOL"];
+const OTHERS = ["HOST", "REDIS_MODE", "REDIS_ADDRS", "REDIS_USER", "REDIS_PASSWORD", "INTERNAL_KEYS", "STOCK_INTERNAL_KEY", "PAYMENT_INTERNAL_KEY", "BATCH_INIT", "MACHINE_ID", "LOG_LEVEL", "STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL", "FAULT_POINT", "TX_PROTOCOL"];
 
 describe("order configuration", () => {
   it("has defaults for everything but the addresses", () => {
@@ -47,6 +55,16 @@ describe("order configuration", () => {
     expect(orderConfig.parse(valid).REDIS_MODE).toBe("shards");
     expect(orderConfig.parse({ ...valid, REDIS_MODE: "cluster" }).REDIS_MODE).toBe("cluster");
     expect(orderConfig.safeParse({ ...valid, REDIS_MODE: "sentinel" }).success).toBe(false);
+  });
+
+  it("has no default key: each must be given, long enough, and at most two accepted at once", () => {
+    for (const name of ["INTERNAL_KEYS", "STOCK_INTERNAL_KEY", "PAYMENT_INTERNAL_KEY"]) {
+      const { [name as keyof typeof valid]: _, ...without } = valid;
+      expect(orderConfig.safeParse(without).error?.issues[0]?.path[0]).toBe(name);
+      expect(orderConfig.safeParse({ ...valid, [name]: "short" }).error?.issues[0]?.path[0]).toBe(name);
+    }
+    expect(orderConfig.parse({ ...valid, INTERNAL_KEYS: `${key("a")}, ${key("b")}` }).INTERNAL_KEYS).toEqual([key("a"), key("b")]);
+    expect(orderConfig.safeParse({ ...valid, INTERNAL_KEYS: [key("a"), key("b"), key("c")].join(",") }).success).toBe(false);
   });
 
   it("has every variable in one of the lists below, so a new numeric one gets tested", () => {

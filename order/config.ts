@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { baseConfig, commaList, httpUrl } from "../common/config.js";
+import { baseConfig, commaList, httpUrl, secretKey } from "../common/config.js";
 import { TX_PROTOCOLS } from "../orchestrator/protocol.js";
 import { FAULT_POINTS } from "./checkout.js";
 
@@ -10,6 +10,9 @@ export const orderConfig = baseConfig.extend({
   /** One URL, or several (one per instance) to balance across. */
   STOCK_SERVICE_URL: origins,
   PAYMENT_SERVICE_URL: origins,
+  /** The key each participant accepts on its internal routes (its INTERNAL_KEYS), which the order service signs its calls with. */
+  STOCK_INTERNAL_KEY: secretKey,
+  PAYMENT_INTERNAL_KEY: secretKey,
   /** The checkout's protocol: saga (default) or 2pc, two-phase commit. Running checkouts keep theirs. */
   TX_PROTOCOL: z.enum(TX_PROTOCOLS).default("saga"),
   /** The unknown-outcome retry policy (tries, reads, decision writes): total time, retries included; past it the outcome is unknown. */

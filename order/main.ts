@@ -1,5 +1,6 @@
 import { loadConfig } from "../common/config.js";
 import { ServiceClient } from "../common/http.js";
+import { RequestSigner } from "../common/internal-auth.js";
 import { startService } from "../common/server.js";
 import { Orchestrator } from "../orchestrator/engine.js";
 import { HttpParticipant, HttpTransport } from "../orchestrator/http-transport.js";
@@ -27,8 +28,8 @@ const policies: RetryPolicies = {
   settlement: { name: "settlement", attempts: config.SETTLE_ATTEMPTS, deadlineMs: config.SETTLE_TIMEOUT_MS, backoffMs: 20 },
 };
 const clients = [
-  new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS }),
-  new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS }),
+  new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS, signer: new RequestSigner("stock", config.STOCK_INTERNAL_KEY) }),
+  new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS, signer: new RequestSigner("payment", config.PAYMENT_INTERNAL_KEY) }),
 ];
 const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS };
 const [stock, payment] = [new HttpParticipant("stock", clients[0]!, breaker), new HttpParticipant("payment", clients[1]!, breaker)];

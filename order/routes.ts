@@ -51,6 +51,7 @@ export function orderRoutes(
     {
       method: "post",
       path: "/orders/batch_init/{n}/{n_items}/{n_users}/{item_price}",
+      loadsBenchmarkData: true,
       summary: "Create (or overwrite) orders 0..n-1 of two random items each, for random users",
       params: batchInitParams,
       reply: batchDone,

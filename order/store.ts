@@ -46,6 +46,12 @@ export type OrderChange =
   | { status: "not_found" | "paid" | "busy" | "overflow" | "not_in_order" | "too_many_lines" }
   | { status: "too_many"; held: number };
 
+/** Every script the order service runs, by name: its own, guarded ones wrapped, and the engine's. */
+export function orderScripts() {
+  const own = withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED);
+  return new Map<Parameters<typeof own.get>[0] | (typeof TX_LOG_SCRIPTS)[number], string>([...own, ...txLogScripts()]);
+}
+
 export class OrderStore {
   readonly shards;
   /** The checkout's transaction records, for the orchestrator. */
@@ -53,8 +59,7 @@ export class OrderStore {
   private readonly guarded: IdempotentRunner<(typeof GUARDED)[number]>;
 
   constructor(config: BaseConfig) {
-    const own = withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED);
-    this.shards = new Shards(config, new Map<Parameters<typeof own.get>[0] | (typeof TX_LOG_SCRIPTS)[number], string>([...own, ...txLogScripts()]));
+    this.shards = new Shards(config, orderScripts());
     this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
     this.checkouts = new RedisTxLog(this.shards, {
       recordKey: orderKey,

@@ -31,6 +31,7 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
     {
       method: "post",
       path: "/payment/batch_init/{n}/{starting_money}",
+      loadsBenchmarkData: true,
       summary: "Create (or overwrite) users 0..n-1 with the same credit",
       params: batchInitParams,
       reply: batchDone,

@@ -31,6 +31,9 @@ export type CreditChange =
   | { status: "ok" | "already_paid" | "insufficient"; credit: number }
   | { status: "not_found" | "overflow" };
 
+/** Every script the payment service runs, by name, guarded ones wrapped. */
+export const paymentScripts = () => withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED);
+
 export class PaymentStore {
   readonly shards;
   private readonly windowMs: number;
@@ -38,7 +41,7 @@ export class PaymentStore {
 
   constructor(config: BaseConfig) {
     this.windowMs = config.TX_WINDOW_MS;
-    this.shards = new Shards(config, withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED));
+    this.shards = new Shards(config, paymentScripts());
     this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
   }
 

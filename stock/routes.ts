@@ -27,6 +27,7 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
     {
       method: "post",
       path: "/stock/batch_init/{n}/{starting_stock}/{item_price}",
+      loadsBenchmarkData: true,
       summary: "Create (or overwrite) items 0..n-1 with the same stock and price",
       params: batchInitParams,
       reply: batchDone,

@@ -40,6 +40,9 @@ function phaseKeys(tx: string, items: Array<[string, number]>): string[] {
   return items.flatMap(([id]) => [itemKey(id), markerKey(id, tx)]);
 }
 
+/** Every script the stock service runs, by name, guarded ones wrapped. */
+export const stockScripts = () => withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED);
+
 export class StockStore {
   readonly shards;
   private readonly windowMs: number;
@@ -47,7 +50,7 @@ export class StockStore {
 
   constructor(config: BaseConfig) {
     this.windowMs = config.TX_WINDOW_MS;
-    this.shards = new Shards(config, withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED));
+    this.shards = new Shards(config, stockScripts());
     this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
   }
 

@@ -1,6 +1,6 @@
 // Every public endpoint and its errors, through the gateway, against real Redis and services.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { client, PROTOCOL, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, internalPost, PROTOCOL, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
 import { phaseRoute } from "../orchestrator/protocol.js";
 
 const STOCK_TRY = phaseRoute("stock", PROTOCOL, "try");
@@ -260,7 +260,7 @@ describe("services and hostile requests", () => {
     });
     expect(proxied.status).toBe(404);
     for (const body of ["{", "[]", JSON.stringify({ tx: "t", items: [] }), JSON.stringify({ tx: "t", items: [["0", -1]] })]) {
-      const res = await fetch(`${stock.base}${STOCK_TRY}`, { method: "POST", body, headers: { "content-type": "application/json" } });
+      const res = await internalPost(stack, "stock", STOCK_TRY, body);
       expect(res.status, body).toBe(400);
     }
   });

@@ -8,11 +8,27 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_USER_RULES, DEFAULT_USER_LINE, HEALTH_USER_LINE, REPLICATION_USER_RULES, serviceUserRules } from "../deploy/redis-acl.js";
 import { Component, freePort, redisPing } from "../local/stack.js";
 import { clusterNodes, waitFor } from "./helpers.js";
 
-const PASSWORD = "chart-cluster-pw";
-const NODE_SCRIPT = "k8s/files/redis-cluster-node.sh";
+/** The admin user's password: the join script and these checks act as the chart's Job does. */
+const PASSWORD = "chart-cluster-admin-pw";
+const NODE_SCRIPT = "k8s/files/redis-node.sh";
+/** The environment the chart gives every node (k8s/templates/redis.yaml). */
+const NODE_ENV = {
+  SERVICE: "stock",
+  SERVICE_PASSWORD: "chart-cluster-stock-pw",
+  REPLICATION_PASSWORD: "chart-cluster-replication-pw",
+  ADMIN_PASSWORD: PASSWORD,
+  DEFAULT_USER_LINE,
+  HEALTH_USER_LINE,
+  SERVICE_USER_RULES: serviceUserRules("stock"),
+  REPLICATION_USER_RULES,
+  ADMIN_USER_RULES,
+  MAXMEMORY: "64mb",
+  CLUSTER: "yes",
+};
 const JOIN_SCRIPT = "k8s/files/redis-cluster-join.sh";
 
 let dataDir: string;
@@ -22,15 +38,15 @@ async function addNode(): Promise<Component> {
   const [port, bus] = [await freePort(), await freePort()];
   const dir = join(dataDir, `node-${nodes.length}`);
   mkdirSync(dir, { recursive: true });
-  const env = { REDIS_PASSWORD: PASSWORD, ANNOUNCE_HOSTNAME: "localhost", NODE_TIMEOUT_MS: "1000", DATA_DIR: dir, REDIS_PORT: String(port), CLUSTER_BUS_PORT: String(bus) };
-  const node = new Component(`node-${nodes.length}`, port, "sh", [NODE_SCRIPT], env, () => redisPing(port, PASSWORD), join(dir, "out.log"));
+  const env = { ...NODE_ENV, ANNOUNCE_HOSTNAME: "localhost", NODE_TIMEOUT_MS: "1000", DATA_DIR: dir, ACL_FILE: join(dir, "users.acl"), REDIS_PORT: String(port), CLUSTER_BUS_PORT: String(bus) };
+  const node = new Component(`node-${nodes.length}`, port, "sh", [NODE_SCRIPT], env, () => redisPing(port), join(dir, "out.log"));
   await node.start();
   nodes.push(node);
   return node;
 }
 
 const cli = (port: number, ...args: string[]) =>
-  spawnSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8", env: { ...process.env, REDISCLI_AUTH: PASSWORD } }).stdout.trim();
+  spawnSync("redis-cli", ["-p", String(port), "--user", "admin", ...args], { encoding: "utf8", env: { ...process.env, REDISCLI_AUTH: PASSWORD } }).stdout.trim();
 
 /** Runs the join script as the chart's Job does, over the first `count` nodes. */
 function join_(count: number, masters: number): string {
@@ -45,7 +61,7 @@ function join_(count: number, masters: number): string {
 
 /** The cluster as a node sees it: each node's port, role, master (for a replica) and slot count. */
 const view = (port: number) =>
-  clusterNodes(port, PASSWORD).map(({ id, port, flags, of, slots }) => ({ id, port, master: flags.includes("master"), of, slots: slots.reduce((n, [a, b]) => n + b - a + 1, 0) }));
+  clusterNodes(port, { username: "admin", password: PASSWORD }).map(({ id, port, flags, of, slots }) => ({ id, port, master: flags.includes("master"), of, slots: slots.reduce((n, [a, b]) => n + b - a + 1, 0) }));
 
 const state = (port: number) => /cluster_state:ok/.test(cli(port, "cluster", "info"));
 

@@ -98,7 +98,7 @@ describe("checkout", () => {
     expect((await stack.api.post("/orders/batch_init/60/60/60/2")).status).toBe(200);
     const keyOf = { stock: (id: string) => `item:{${id}}`, payment: (id: string) => `user:{${id}}`, order: (id: string) => `order:{${id}}` };
     for (const service of ["stock", "payment", "order"] as const) {
-      const shards = stack.redis[service].map((c) => new Redis({ port: c.port, lazyConnect: true }));
+      const shards = stack.redis[service].map((c) => new Redis({ port: c.port, ...stack.redisAuth, lazyConnect: true }));
       try {
         for (let i = 0; i < 60; i++) {
           const id = String(i);

@@ -24,11 +24,13 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.teardown());
 
-const cli = (...args: string[]) => spawnSync("redis-cli", args, { encoding: "utf8" });
+// As the stack's admin user: the services' own users may not reshard or add nodes.
+const adminEnv = () => ({ ...process.env, REDISCLI_AUTH: stack.redisAuth.password });
+const cli = (...args: string[]) => spawnSync("redis-cli", ["--user", stack.redisAuth.username, ...args], { encoding: "utf8", env: adminEnv() });
 /** redis-cli without blocking this process, so the checkouts' answers are read while it runs. */
 const cliWhile = (...args: string[]) =>
   new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("redis-cli", args);
+    const child = spawn("redis-cli", ["--user", stack.redisAuth.username, ...args], { env: adminEnv() });
     let [stdout, stderr] = ["", ""];
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
@@ -36,7 +38,7 @@ const cliWhile = (...args: string[]) =>
   });
 
 /** The cluster's masters that are not failed, as `node` sees them. */
-const masters = (node: Component) => clusterNodes(node.port).filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.includes("fail")));
+const masters = (node: Component) => clusterNodes(node.port, stack.redisAuth).filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.includes("fail")));
 
 const masterOf = (node: Component, id: string) => masters(node).find((m) => m.slots.some(([a, b]) => slotOf(id) >= a && slotOf(id) <= b))!.port;
 
@@ -151,7 +153,10 @@ describe("cluster mode", () => {
   it("keeps every answer true while a new master joins and takes slots", async () => {
     const node = stack.redis.stock.find((c) => c.running)!;
     // A master and its replica, as a new master's writes need a replica to acknowledge them.
-    const [added, replica] = [await redisComponent(stack.dataDir, "stock-redis-added", "cluster"), await redisComponent(stack.dataDir, "stock-redis-added-replica", "cluster")];
+    const [added, replica] = [
+      await redisComponent(stack.dataDir, "stock-redis-added", "cluster", { service: "stock", passwords: stack.secrets.redis.stock }),
+      await redisComponent(stack.dataDir, "stock-redis-added-replica", "cluster", { service: "stock", passwords: stack.secrets.redis.stock }),
+    ];
     await Promise.all([added.start(), replica.start()]);
     stack.redis.stock.push(added, replica);
     const joined = cli("--cluster", "add-node", `127.0.0.1:${added.port}`, `127.0.0.1:${node.port}`);

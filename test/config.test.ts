@@ -14,9 +14,20 @@ function boot(service: string, env: Record<string, string>) {
   return { code: result.status, lines: result.stderr.trim().split("\n") };
 }
 
+/** A key in a file, as Compose mounts it: read through INTERNAL_KEYS_FILE. */
+const keyFile = join(mkdtempSync(join(tmpdir(), "shardshop-key-")), "internal-key");
+writeFileSync(keyFile, `${"k".repeat(40)}\n`);
+
 describe("configuration", () => {
   it.each([
-    ["stock", {}, /^stock: bad configuration: REDIS_ADDRS: missing$/],
+    // The key read from its file: only the address is missing.
+    ["stock", { INTERNAL_KEYS_FILE: keyFile }, /^stock: bad configuration: REDIS_ADDRS: missing$/],
+    ["stock", {}, /^stock: bad configuration: REDIS_ADDRS: missing; INTERNAL_KEYS: missing$/],
+    // No default key: without one, a service does not start.
+    ["payment", { REDIS_ADDRS: "a:1" }, /^payment: bad configuration: INTERNAL_KEYS: missing$/],
+    ["stock", { REDIS_ADDRS: "a:1", INTERNAL_KEYS: "short" }, /INTERNAL_KEYS.*at least 32 characters/],
+    ["stock", { REDIS_ADDRS: "a:1", INTERNAL_KEYS_FILE: "/nonexistent/key" }, /^stock: bad configuration: .*\/nonexistent\/key/],
+    ["order", { REDIS_ADDRS: "a:1", INTERNAL_KEYS: "k".repeat(32), STOCK_SERVICE_URL: "http://s:1", PAYMENT_SERVICE_URL: "http://p:1", STOCK_INTERNAL_KEY: "k".repeat(32) }, /PAYMENT_INTERNAL_KEY: missing/],
     ["payment", { REDIS_ADDRS: "localhost" }, /REDIS_ADDRS.*host:port/],
     ["stock", { REDIS_ADDRS: "a:1", PORT: "99999" }, /PORT/],
     ["stock", { REDIS_ADDRS: "a:1", MACHINE_ID: "3/2" }, /MACHINE_ID: i must be below N/],

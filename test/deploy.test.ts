@@ -53,8 +53,9 @@ describe("docker compose", () => {
       compose(".", "-f", files.compose, "config", "-q");
       compose(".", "-f", files.compose, "--profile", "observability", "config", "-q");
       const model = composeModel(layout, DEFAULT_SUBNET, files).compose;
-      // Every container of the shop has a limit, and together they fit the budget.
-      const limited = Object.entries(model.services).filter(([, spec]) => !(spec as any).profiles);
+      // Every container of the shop has a limit, and together they fit the budget (the secrets
+      // container is done before the shop starts).
+      const limited = Object.entries(model.services).filter(([name, spec]) => !(spec as any).profiles && name !== "secrets");
       const limits = limited.map(([name, spec]) => [name, (spec as any).cpus as number] as const);
       for (const [name, cpus] of limits) expect(cpus, name).toBeGreaterThan(0);
       expect(limits.reduce((sum, [, cpus]) => sum + cpus, 0)).toBeLessThanOrEqual(20);
@@ -83,7 +84,10 @@ describe("docker compose", () => {
       for (const service of SERVICES) {
         // Six cluster nodes, and the container that makes them one cluster of 3 masters with a replica each.
         const nodes = Array.from({ length: 6 }, (_, i) => redisName(service, i));
-        for (const node of nodes) expect((model.services[node] as any).command).toEqual(expect.arrayContaining(["--cluster-enabled", "yes", "--appendonly", "yes"]));
+        for (const node of nodes) {
+          const command = (model.services[node] as any).command.at(-1) as string;
+          expect(command).toMatch(/--appendonly yes .*--cluster-enabled yes .*--masteruser replica --masterauth "\$\$\(cat \/acl\/replication-password\)"/);
+        }
         const maker = (model.services[clusterName(service)] as any).command[2] as string;
         expect(maker).toContain(`--cluster create ${nodes.map((_, i) => `${addresses.redis(service, i)}:6379`).join(" ")} --cluster-replicas 1`);
         // Its instances wait for the cluster, and know every node.
@@ -130,11 +134,21 @@ describe("docker compose", () => {
           expect(spec.command).toEqual(["node", `dist/${service}/main.js`]);
           expect(spec.ports).toBeUndefined(); // only the gateway is published
           for (const dep of redis) expect(spec.depends_on[dep]).toEqual({ condition: "service_healthy" });
+          // Its own Redis user, and its keys from files only its volume holds; none inlined.
+          expect(spec.environment.REDIS_USER).toBe(service);
+          expect(spec.environment.REDIS_PASSWORD_FILE).toBe("/run/shardshop/redis-password");
+          expect(spec.environment.INTERNAL_KEYS_FILE).toBe("/run/shardshop/internal-key");
+          expect(Object.keys(spec.environment).filter((k) => /PASSWORD$|KEYS?$/.test(k))).toEqual([]);
+          expect(spec.volumes).toEqual([`secrets-${service}:/run/shardshop:ro`]);
+          expect(spec.depends_on.secrets).toEqual({ condition: "service_completed_successfully" });
         }
         for (const name of redis) {
           const spec = model.services[name]! as any;
-          expect(spec.command).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
-          expect(spec.volumes).toEqual([`${name}:/data`]);
+          const command = spec.command.at(-1) as string;
+          expect(command).toMatch(/^exec redis-server .*--appendonly yes .*--aclfile \/acl\/users.acl --maxmemory \d+mb --maxmemory-policy noeviction/);
+          expect(spec.user).toBe("redis");
+          // Its own service's ACL file, and no other's.
+          expect(spec.volumes).toEqual([`${name}:/data`, `redis-acl-${service}:/acl:ro`]);
           expect(model.volumes[name]).toBeDefined();
         }
         // The gateway balances over exactly this service's replicas, at their fixed addresses.
@@ -150,16 +164,27 @@ describe("docker compose", () => {
       const order = model.services["order-0"]! as any;
       expect(order.environment.STOCK_SERVICE_URL).toBe(Array.from({ length: replicas }, (_, r) => `http://stock-${r}:8080`).join(","));
       for (const [name, spec] of Object.entries(model.services) as Array<[string, any]>) {
-        expect(spec.restart, name).toBe("unless-stopped");
-        // The watchdog serves nothing that a probe could check.
-        if (!observability.includes(name) && name !== "watchdog") expect(spec.healthcheck.test.length).toBeGreaterThan(1);
+        // The secrets container runs once per `up`; everything else stays up.
+        expect(spec.restart, name).toBe(name === "secrets" ? "no" : "unless-stopped");
+        if (!observability.includes(name) && name !== "secrets") expect(spec.healthcheck.test.length, name).toBeGreaterThan(1);
+        if (observability.includes(name)) {
+          // Published, if at all, on this machine only.
+          for (const port of spec.ports ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:/);
+          continue;
+        }
+        // Hardened: nothing to write in the image, no capability it does not need, no way to gain one.
+        expect([spec.read_only, spec.cap_drop, spec.security_opt], name).toEqual([true, ["ALL"], ["no-new-privileges:true"]]);
+        expect(spec.mem_limit, name).toMatch(/^\d+m$/);
+        expect(spec.privileged, name).toBeUndefined();
       }
-      expect((model.services.gateway as any).ports).toEqual(["8000:80"]);
+      expect((model.services.gateway as any).ports).toEqual(["${GATEWAY_PORT:-8000}:80"]);
+      expect((model.services.prometheus as any).command.join(" ")).not.toMatch(/lifecycle/);
+      expect(JSON.stringify(model.services.grafana)).not.toMatch(/ANONYMOUS_ENABLED":"true"|admin\/admin/);
 
       // Every container but the watchdog and the observability ones has its own fixed address,
       // inside the subnet and outside the range Docker hands out by itself.
       const fixed = Object.entries(model.services)
-        .filter(([name]) => name !== "watchdog" && !observability.includes(name))
+        .filter(([name]) => name !== "watchdog" && name !== "secrets" && !observability.includes(name))
         .map(([, spec]) => (spec as any).networks.default.ipv4_address as string);
       expect(fixed).toHaveLength(1 + 3 * (replicas + shards));
       expect(new Set(fixed).size).toBe(fixed.length);
@@ -173,7 +198,9 @@ describe("docker compose", () => {
         expect(probe).toContain(`GET ${prefix}/docs `);
         expect(probe).toContain(`<title>shardshop ${service} API</title>`);
       }
-      expect((model.services.watchdog as any).command).toEqual(["node", "dist/deploy/watchdog.js"]);
+      // The watchdog runs from its own image, without the shop's npm packages.
+      expect((model.services.watchdog as any).command).toEqual(["node", "watchdog.mjs"]);
+      expect((model.services.watchdog as any).build.target).toBe("watchdog");
       expect(nginx).not.toMatch(/location \/internal/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

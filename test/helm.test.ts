@@ -4,7 +4,11 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import type { Service } from "../common/services.js";
+import { ADMIN_USER_RULES, DEFAULT_USER_LINE, HEALTH_USER_LINE, REPLICATION_USER_RULES, serviceUserRules } from "../deploy/redis-acl.js";
 import { helm, kubernetesProblems, render, type Doc } from "./kube.js";
+
+const chartVersion = () => /appVersion: "([^"]+)"/.exec(readFileSync("k8s/Chart.yaml", "utf8"))![1];
 
 describe("helm chart", () => {
   it.each([[[]], [["gke/values.yaml"]]])("lints with %j", (values) => {
@@ -65,7 +69,7 @@ describe("helm chart", () => {
           const jobEnv = Object.fromEntries(job!.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
           expect(jobEnv.NODES.value).toBe(pods.join(" "));
           expect([jobEnv.MASTERS.value, jobEnv.REPLICAS.value]).toEqual([String(shards), "1"]);
-          expect(jobEnv.REDISCLI_AUTH.valueFrom.secretKeyRef).toEqual(env.REDIS_PASSWORD.valueFrom.secretKeyRef);
+          expect(jobEnv.REDISCLI_AUTH.valueFrom.secretKeyRef.key).toBe("redis-admin");
           // Each node gives clients its own stable DNS name, the one REDIS_ADDRS uses.
           const redisEnv = Object.fromEntries(statefulSet.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
           expect(redisEnv.ANNOUNCE_HOSTNAME.value).toBe(`$(POD_NAME).${headless.metadata.name}`);
@@ -75,42 +79,96 @@ describe("helm chart", () => {
           expect(of("Job")).toEqual([]);
         }
 
-        // The password comes from a Secret that exists; it is never inlined.
+        // Its Redis user and password, and its internal key, come from a Secret that exists;
+        // nothing secret is ever inlined.
+        expect(env.REDIS_USER.value).toBe(service);
         const ref = env.REDIS_PASSWORD.valueFrom.secretKeyRef;
-        expect(env.REDIS_PASSWORD.value).toBeUndefined();
-        expect(byName("Secret", ref.name)?.data?.[ref.key]).toBeDefined();
-        // ...the same Secret and key that the Redis it talks to reads its password from.
-        const redisEnv = statefulSet.spec.template.spec.containers[0].env;
-        const redisRef = redisEnv.find((e: any) => e.valueFrom?.secretKeyRef)?.valueFrom.secretKeyRef;
-        expect(redisRef).toEqual(ref);
+        expect(ref.key).toBe(`redis-${service}`);
+        expect(env.INTERNAL_KEYS.valueFrom.secretKeyRef.key).toBe(`internal-${service}`);
+        for (const e of container.env.filter((e: any) => /PASSWORD|KEY/.test(e.name))) {
+          expect(e.value, e.name).toBeUndefined();
+          expect(byName("Secret", e.valueFrom.secretKeyRef.name)?.data?.[e.valueFrom.secretKeyRef.key], e.name).toBeDefined();
+        }
+        // ...the same Secret and key that the Redis it talks to makes its user from, with the
+        // rules deploy/redis-acl.ts gives that user.
+        const redisEnv = Object.fromEntries(statefulSet.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+        expect(redisEnv.SERVICE.value).toBe(service);
+        expect(redisEnv.SERVICE_PASSWORD.valueFrom.secretKeyRef).toEqual(ref);
+        expect(redisEnv.SERVICE_USER_RULES.value).toBe(serviceUserRules(service as Service));
+        expect([redisEnv.DEFAULT_USER_LINE.value, redisEnv.HEALTH_USER_LINE.value, redisEnv.REPLICATION_USER_RULES.value, redisEnv.ADMIN_USER_RULES.value]).toEqual([
+          DEFAULT_USER_LINE,
+          HEALTH_USER_LINE,
+          REPLICATION_USER_RULES,
+          ADMIN_USER_RULES,
+        ]);
 
         if (service === "order") {
           for (const name of ["STOCK_SERVICE_URL", "PAYMENT_SERVICE_URL"]) {
             const host = new URL(env[name].value).hostname;
             expect(byName("Service", host), name).toBeDefined();
           }
+          // It signs with the keys the participants accept.
+          expect([env.STOCK_INTERNAL_KEY.valueFrom.secretKeyRef.key, env.PAYMENT_INTERNAL_KEY.valueFrom.secretKeyRef.key]).toEqual(["internal-stock", "internal-payment"]);
         }
       }
     });
 
-    it("runs Redis with AOF on a persistent volume and the password from the Secret", () => {
+    it("runs Redis with AOF on a persistent volume, its users from the Secret, and maxmemory", () => {
       for (const statefulSet of of("StatefulSet")) {
         const container = statefulSet.spec.template.spec.containers[0];
-        if (mode === "cluster") {
-          // The node's start script, from the chart's ConfigMap, which holds the chart's files as they are.
-          expect(container.command).toEqual(["sh", "/scripts/redis-cluster-node.sh"]);
-          const volume = statefulSet.spec.template.spec.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === "/scripts").name);
-          const scripts = byName("ConfigMap", volume.configMap.name)!;
-          expect((scripts as any).data["redis-cluster-node.sh"]).toBe(readFileSync("k8s/files/redis-cluster-node.sh", "utf8"));
-          expect((scripts as any).data["redis-cluster-join.sh"]).toBe(readFileSync("k8s/files/redis-cluster-join.sh", "utf8"));
-          expect((scripts as any).data["redis-cluster-node.sh"]).toMatch(/--appendonly yes .*--requirepass "\$REDIS_PASSWORD" --masterauth "\$REDIS_PASSWORD"/s);
-        } else {
-          expect(container.args).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
-        }
-        expect(container.env[0].valueFrom.secretKeyRef).toBeDefined();
+        // The node's start script, from the chart's ConfigMap, which holds the chart's files as they are.
+        expect(container.command).toEqual(["sh", "/scripts/redis-node.sh"]);
+        const volume = statefulSet.spec.template.spec.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === "/scripts").name);
+        const scripts = byName("ConfigMap", volume.configMap.name)! as any;
+        expect(scripts.data["redis-node.sh"]).toBe(readFileSync("k8s/files/redis-node.sh", "utf8"));
+        expect(scripts.data["redis-node.sh"]).toMatch(/--appendonly yes .*--aclfile "\$acl" --masteruser replica --masterauth "\$REPLICATION_PASSWORD".*--maxmemory-policy noeviction/s);
+        if (mode === "cluster") expect(scripts.data["redis-cluster-join.sh"]).toBe(readFileSync("k8s/files/redis-cluster-join.sh", "utf8"));
+        const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
+        expect(env.CLUSTER?.value ?? "no").toBe(mode === "cluster" ? "yes" : "no");
+        expect(env.MAXMEMORY.value).toBe("384mb");
         expect(statefulSet.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBeDefined();
         expect(container.readinessProbe).toBeDefined();
       }
+    });
+
+    it("meets the restricted Pod Security Standard in every pod, with no service-account token", () => {
+      const pods = [...of("Deployment"), ...of("StatefulSet"), ...of("Job")].map((w) => [w.metadata.name, w.spec.template.spec] as const);
+      expect(pods.length).toBeGreaterThanOrEqual(6);
+      for (const [name, pod] of pods) {
+        expect(pod.automountServiceAccountToken, name).toBe(false);
+        expect(pod.securityContext.runAsNonRoot, name).toBe(true);
+        expect(pod.securityContext.runAsUser, name).toBeGreaterThan(0);
+        expect(pod.securityContext.seccompProfile, name).toEqual({ type: "RuntimeDefault" });
+        for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+          expect(c.securityContext, `${name}/${c.name}`).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+          expect(c.ports?.some((p: any) => p.hostPort) ?? false).toBe(false);
+        }
+        expect(pod.hostNetwork ?? false).toBe(false);
+        for (const v of pod.volumes ?? []) expect(v.hostPath, `${name}: ${v.name}`).toBeUndefined();
+      }
+      // The image the chart was released with, never a moving tag.
+      for (const d of of("Deployment")) expect(d.spec.template.spec.containers[0].image).toMatch(new RegExp(`:${chartVersion()!.replaceAll(".", "\\.")}$`));
+    });
+
+    it("denies every path between pods but the ones the shop uses", () => {
+      const policies = of("NetworkPolicy");
+      const deny = byName("NetworkPolicy", "shop-shardshop-default-deny")!;
+      expect(deny.spec).toEqual({ podSelector: { matchLabels: { "app.kubernetes.io/instance": "shop" } }, policyTypes: ["Ingress", "Egress"] });
+      const allowed = (from: string, to: string, port: number) => {
+        const out = policies.some((p) => p.spec.podSelector.matchLabels["app.kubernetes.io/component"] === from && (p.spec.egress ?? []).some((e: any) =>
+          e.ports.some((x: any) => x.port === port) && (e.to ?? []).some((t: any) => t.podSelector?.matchLabels?.["app.kubernetes.io/component"] === to)));
+        const into = policies.some((p) => p.spec.podSelector.matchLabels["app.kubernetes.io/component"] === to && (p.spec.ingress ?? []).some((i: any) =>
+          i.ports.some((x: any) => x.port === port) && (i.from ?? []).some((f: any) => f.podSelector?.matchLabels?.["app.kubernetes.io/component"] === from)));
+        return out && into;
+      };
+      for (const s of ["order", "stock", "payment"]) {
+        expect(allowed(s, `redis-${s}`, 6379), `${s} -> its Redis`).toBe(true);
+        for (const other of ["order", "stock", "payment"].filter((o) => o !== s)) expect(allowed(s, `redis-${other}`, 6379), `${s} -> ${other}'s Redis`).toBe(false);
+      }
+      expect([allowed("order", "stock", 8080), allowed("order", "payment", 8080)]).toEqual([true, true]);
+      expect([allowed("stock", "payment", 8080), allowed("payment", "stock", 8080), allowed("stock", "order", 8080)]).toEqual([false, false, false]);
+      if (mode === "cluster") expect(allowed("redis-stock", "redis-stock", 16379)).toBe(true);
+      expect(allowed("redis-stock", "redis-payment", 6379)).toBe(false);
     });
 
     it("selects each workload's own pods, and only those, with every Service, headless Service and PDB", () => {
@@ -172,7 +230,7 @@ const EVERYTHING_ON = [
   "autoscaling.enabled=true",
   "ingress.host=shop.example.com",
   "redis.storageClass=fast",
-  "redis.existingSecret=shop-redis",
+  "secrets.existingSecret=shop-secrets",
   "services.order.replicas=3",
 ];
 
@@ -215,7 +273,7 @@ describe("the Kubernetes API's schemas", () => {
 
 describe("shell scripts", () => {
   it("pass bash -n and shellcheck", () => {
-    for (const script of ["gke-scale/deploy.sh", "k8s/files/redis-cluster-node.sh", "k8s/files/redis-cluster-join.sh", "tools/stress-tests.sh", "tools/side-by-side/run.sh", "tools/side-by-side/cpu.sh"]) {
+    for (const script of ["gke-scale/deploy.sh", "k8s/files/redis-node.sh", "k8s/files/redis-cluster-join.sh", "tools/stress-tests.sh", "tools/side-by-side/run.sh", "tools/side-by-side/cpu.sh"]) {
       execFileSync("bash", ["-n", script]);
       execFileSync("shellcheck", [script]);
     }

@@ -10,6 +10,8 @@ import { connect } from "node:net";
 import { must } from "../tools/consistency.js";
 import { apiClient, type Api } from "../tools/workload.js";
 import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
+import { AUTH_HEADER, RequestSigner } from "../common/internal-auth.js";
+import type { Service } from "../common/services.js";
 
 /** A client bound to one base URL (the gateway or a single instance), with `connections` sockets at most. */
 /**
@@ -57,6 +59,20 @@ export function unreadConnections(port: number): number {
     .flatMap((file) => readFileSync(file, "utf8").split("\n").slice(1))
     .map((line) => line.trim().split(/\s+/))
     .filter((f) => f[1]?.endsWith(local) && f[3] === "01" && parseInt(f[4]!.split(":")[1]!, 16) > 0).length;
+}
+
+/**
+ * A POST straight to an internal route of a service's first instance, signed with the key the
+ * service accepts, as the order service signs its calls. `body` is sent as given when a string.
+ */
+export function internalPost(stack: Stack, service: Service, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  const payload = typeof body === "string" ? body : JSON.stringify(body);
+  const auth = new RequestSigner(service, stack.secrets.internalKeys[service]).sign("POST", path, payload);
+  return fetch(`${stack.services[service][0]!.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", [AUTH_HEADER]: auth, ...headers },
+    body: payload,
+  });
 }
 
 export interface TestStack extends Stack {
@@ -172,9 +188,10 @@ export interface ClusterNode {
 }
 
 /** The cluster as the node on `port` sees it (CLUSTER NODES). */
-export function clusterNodes(port: number, password?: string): ClusterNode[] {
-  const env = password === undefined ? process.env : { ...process.env, REDISCLI_AUTH: password };
-  return spawnSync("redis-cli", ["-p", String(port), "cluster", "nodes"], { encoding: "utf8", env })
+export function clusterNodes(port: number, auth?: { username?: string; password: string }): ClusterNode[] {
+  const env = auth === undefined ? process.env : { ...process.env, REDISCLI_AUTH: auth.password };
+  const user = auth?.username === undefined ? [] : ["--user", auth.username];
+  return spawnSync("redis-cli", ["-p", String(port), ...user, "cluster", "nodes"], { encoding: "utf8", env })
     .stdout.trim()
     .split("\n")
     .map((line) => line.split(" "))

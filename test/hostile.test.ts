@@ -20,7 +20,7 @@ const STOCK = 10;
 beforeAll(async () => {
   stack = await startTestStack({ shards: 1, instances: 1 });
   fx = shop(stack.api);
-  orders = new Redis({ port: stack.redis.order[0]!.port });
+  orders = new Redis({ port: stack.redis.order[0]!.port, ...stack.redisAuth });
   expect((await stack.api.post(`/stock/batch_init/${ITEMS}/${STOCK}/1`)).status).toBe(200);
 });
 afterAll(async () => {

@@ -18,8 +18,8 @@ let stock: Redis;
 beforeAll(async () => {
   stack = await startTestStack({ env: { PARK_AFTER_MS: "1000", CHECKOUT_LEASE_MS: "1000", RECOVERY_INTERVAL_MS: "200" } });
   fx = shop(stack.api);
-  orders = new Redis({ port: stack.redis.order[0]!.port });
-  stock = new Redis({ port: stack.redis.stock[0]!.port });
+  orders = new Redis({ port: stack.redis.order[0]!.port, ...stack.redisAuth });
+  stock = new Redis({ port: stack.redis.stock[0]!.port, ...stack.redisAuth });
 });
 afterAll(async () => {
   orders?.disconnect();
@@ -28,7 +28,8 @@ afterAll(async () => {
 });
 
 const instance = () => stack.services.order[0]!;
-const tx = (...args: string[]) => spawnSync("node", ["dist/tools/tx.js", ...args, "--url", instance().url], { encoding: "utf8" });
+const tx = (...args: string[]) =>
+  spawnSync("node", ["dist/tools/tx.js", ...args, "--url", instance().url], { encoding: "utf8", env: { ...process.env, ORDER_INTERNAL_KEY: stack.secrets.internalKeys.order } });
 
 /** An order of 2 units of a fresh item (stock 10) for a user with too little credit, its checkout parked as above. */
 async function parkedCheckout(): Promise<{ order: string; item: string; user: string; txId: string }> {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
 import { newTxId } from "../orchestrator/participant.js";
 import { batchRoute, phaseRoute, TX_PROTOCOLS, type Phase, type TxProtocol } from "../orchestrator/protocol.js";
-import { shop, startTestStack, type TestStack } from "./helpers.js";
+import { internalPost, shop, startTestStack, type TestStack } from "./helpers.js";
 
 const WINDOW_MS = 20_000;
 let stack: TestStack;
@@ -19,7 +19,7 @@ let redis: Record<"stock" | "payment", Redis[]>;
 beforeAll(async () => {
   stack = await startTestStack({ shards: 2, env: { TX_WINDOW_MS: String(WINDOW_MS) } });
   fx = shop(stack.api);
-  const connect = (s: "stock" | "payment") => stack.redis[s].map((c) => new Redis({ port: c.port, lazyConnect: false }));
+  const connect = (s: "stock" | "payment") => stack.redis[s].map((c) => new Redis({ port: c.port, ...stack.redisAuth, lazyConnect: false }));
   redis = { stock: connect("stock"), payment: connect("payment") };
 });
 afterAll(async () => {
@@ -29,11 +29,7 @@ afterAll(async () => {
 
 /** A call straight to a participant instance, as the order service makes it. */
 async function call(service: "stock" | "payment", protocol: TxProtocol, phase: Phase, body: object): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${stack.services[service][0]!.url}${phaseRoute(service, protocol, phase)}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  const res = await internalPost(stack, service, phaseRoute(service, protocol, phase), body);
   return { status: res.status, body: await res.json() };
 }
 
@@ -150,11 +146,7 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
     it("runs each member of a batch on its own: a malformed one is refused alone, the others are applied", async () => {
       const a = await fx.item(1, 10);
       const txs = [{ tx: txId(), items: [[a, 1]] }, { tx: txId(), items: Array.from({ length: 1001 }, (_, i) => [`i${i}`, 1]) }, { tx: "nope", items: [[a, 1]] }, { tx: txId(), items: [[a, 2]] }];
-      const res = await fetch(`${stack.services.stock[0]!.url}${batchRoute("stock", protocol, "try")}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ txs }),
-      });
+      const res = await internalPost(stack, "stock", batchRoute("stock", protocol, "try"), { txs });
       const { results } = (await res.json()) as { results: Array<{ status: string; error?: string }> };
       expect(res.status).toBe(200);
       expect(results.map((r) => r.status)).toEqual(["done", "invalid", "invalid", "done"]);
@@ -265,11 +257,7 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
 
     it("serves batches of tries and cancels: one result per transaction, each as idempotent and final as alone", async () => {
       const batch = async (phase: "try" | "cancel", txs: object[], headers: Record<string, string> = {}) => {
-        const res = await fetch(`${stack.services.payment[0]!.url}${batchRoute("payment", protocol, phase)}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...headers },
-          body: JSON.stringify({ txs }),
-        });
+        const res = await internalPost(stack, "payment", batchRoute("payment", protocol, phase), { txs }, headers);
         return { status: res.status, body: await res.json() };
       };
       const [rich, poor] = [await fx.user(20), await fx.user(3)];

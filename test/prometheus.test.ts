@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { renderPrometheusConfig } from "../deploy/observability.js";
+import { METRICS_USER } from "../deploy/redis-acl.js";
 import { Component, freePort } from "../local/stack.js";
 import { shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
@@ -30,7 +31,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "alerts.yml"), stringify(rules));
 
   const exporterPort = await freePort();
-  exporter = new Component("redis-exporter", exporterPort, "prometheus-redis-exporter", [`--web.listen-address=127.0.0.1:${exporterPort}`],
+  exporter = new Component("redis-exporter", exporterPort, "prometheus-redis-exporter", [`--web.listen-address=127.0.0.1:${exporterPort}`, "--redis.user", METRICS_USER, "--redis.password", stack.secrets.redis.order.metrics],
     {}, answers(`http://127.0.0.1:${exporterPort}/health`), join(stack.dataDir, "redis-exporter.log"));
   await exporter.start();
 

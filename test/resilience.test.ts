@@ -130,7 +130,7 @@ describe("an order being checked out", () => {
     const order = await fx.order(user, [[item, 1]]);
     // Payment stalls the checkout; stock still answers, since adding an item reads its price.
     const [paymentProcess] = stack.services.payment;
-    const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
+    const orderShard = new Redis({ port: stack.redis.order[0]!.port, ...stack.redisAuth, lazyConnect: true });
     paymentProcess!.proc!.kill("SIGSTOP");
     try {
       const checkout = stack.api.post(`/orders/checkout/${order}`);

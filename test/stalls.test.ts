@@ -147,7 +147,7 @@ describe("an order instance stopped with SIGTERM", () => {
     await first.stop();
     first.env.STEP_TIMEOUT_MS = "60000";
     await first.start();
-    const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
+    const orderShard = new Redis({ port: stack.redis.order[0]!.port, ...stack.redisAuth, lazyConnect: true });
     const firstApi = client(first.url);
     try {
       const answer = await stalled(stack.services.payment, async () => {
@@ -180,7 +180,7 @@ describe("two live drivers of one checkout", () => {
   it("the one that stalled past its lease changes nothing when it resumes; the other finished the checkout", async () => {
     const { item, user, order } = await newOrder();
     const [first, second] = stack.services.order as [Component, Component];
-    const orderShard = new Redis({ port: stack.redis.order[0]!.port, lazyConnect: true });
+    const orderShard = new Redis({ port: stack.redis.order[0]!.port, ...stack.redisAuth, lazyConnect: true });
     const payments = stack.services.payment;
     // Reads go straight to live instances: the gateway would hand some to the stopped one.
     const [orderApi, stockApi, paymentApi] = [client(second.url), client(stack.services.stock[0]!.url), client(payments[0]!.url)];

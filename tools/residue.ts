@@ -46,7 +46,7 @@ if (isMain(import.meta.url)) {
   const dataDir = mkdtempSync(join(tmpdir(), "shardshop-residue-"));
   const stack = await startStack({ shards: 1, instances: 1, dataDir, gatewayPort: 0, output: "files", env: { TX_PROTOCOL: protocol, LOG_LEVEL: "warn" } });
   const api = apiClient(stack.url, 32);
-  const clients = Object.fromEntries(SERVICES.map((s) => [s, new Redis({ port: stack.redis[s][0]!.port })])) as Record<Service, Redis>;
+  const clients = Object.fromEntries(SERVICES.map((s) => [s, new Redis({ port: stack.redis[s][0]!.port, ...stack.redisAuth })])) as Record<Service, Redis>;
   try {
     for (const path of [`/stock/batch_init/${n}/1000000/1`, `/payment/batch_init/${n}/1000000000`, `/orders/batch_init/${n}/${n}/${n}/1`]) {
       const { status } = await api.post(path);

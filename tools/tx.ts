@@ -14,7 +14,12 @@
 //                   data/stack.json. In Compose: docker compose exec order-1 node dist/tools/tx.js
 //                   list --url http://127.0.0.1:8080
 //   --json          prints the answer as JSON
+//
+// The routes answer only a caller holding the order service's key (common/internal-auth.ts): taken
+// from ORDER_INTERNAL_KEY, else from INTERNAL_KEYS or INTERNAL_KEYS_FILE (as inside an order
+// container), else from data/stack.json (this run of `npm start`).
 import { existsSync, readFileSync } from "node:fs";
+import { AUTH_HEADER, RequestSigner } from "../common/internal-auth.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 
 const COMMANDS = ["list", "show", "retry", "resolve"] as const;
@@ -34,12 +39,31 @@ interface Transaction {
   last_outcomes: string;
 }
 
+interface RecordedStack {
+  order: string[];
+  orderKey?: string;
+}
+
+const recordedStack = (): RecordedStack | undefined => {
+  const file = `${process.env.DATA_DIR ?? "data"}/stack.json`;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as RecordedStack) : undefined;
+};
+
 function orderUrl(args: Map<string, string>): string {
   const given = args.get("url") ?? process.env.ORDER_URL;
   if (given) return given.replace(/\/$/, "");
-  const file = `${process.env.DATA_DIR ?? "data"}/stack.json`;
-  if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { order: string[] }).order[0]!;
+  const recorded = recordedStack();
+  if (recorded) return recorded.order[0]!;
   console.error("no order instance to ask: give --url http://host:port (an order instance), or set ORDER_URL");
+  process.exit(2);
+}
+
+function orderKey(): string {
+  const { ORDER_INTERNAL_KEY, INTERNAL_KEYS, INTERNAL_KEYS_FILE } = process.env;
+  const accepted = INTERNAL_KEYS ?? (INTERNAL_KEYS_FILE ? readFileSync(INTERNAL_KEYS_FILE, "utf8") : undefined);
+  const key = ORDER_INTERNAL_KEY ?? accepted?.split(",")[0]?.trim() ?? recordedStack()?.orderKey;
+  if (key) return key;
+  console.error("no key for the order service's internal routes: set ORDER_INTERNAL_KEY (or run this inside an order container)");
   process.exit(2);
 }
 
@@ -60,9 +84,13 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`usage: npm run tx -- ${COMMANDS.join("|")} [order] [--url URL] (--help for more)`);
     return 2;
   }
-  const base = `${orderUrl(args)}/internal/transactions`;
-  const path = command === "list" ? "" : `/${encodeURIComponent(subject!)}${command === "show" ? "" : `/${command}`}`;
-  const res = await fetch(`${base}${path}`, command === "list" || command === "show" ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const target = `/internal/transactions${command === "list" ? "" : `/${encodeURIComponent(subject!)}${command === "show" ? "" : `/${command}`}`}`;
+  const signer = new RequestSigner("order", orderKey());
+  const init: RequestInit =
+    command === "list" || command === "show"
+      ? { headers: { [AUTH_HEADER]: signer.sign("GET", target) } }
+      : { method: "POST", headers: { "content-type": "application/json", [AUTH_HEADER]: signer.sign("POST", target, "{}") }, body: "{}" };
+  const res = await fetch(`${orderUrl(args)}${target}`, init);
   const body = (await res.json()) as Record<string, unknown>;
   if (args.has("json") || !res.ok) {
     (res.ok ? console.log : console.error)(JSON.stringify(body, null, 2));

@@ -3,7 +3,8 @@
 # every install and upgrade, and safe to run any number of times.
 #
 # Env: NODES, every node's host:port (the StatefulSet's pods); MASTERS, how many masters the
-# cluster should have; REPLICAS, replicas per master; REDISCLI_AUTH, the password.
+# cluster should have; REPLICAS, replicas per master; REDISCLI_AUTH, the admin user's password (the nodes'
+# own users may not form a cluster).
 #
 #   no node is in a cluster yet  -> redis-cli --cluster create over all of them
 #   a cluster exists             -> each node not in it joins: as an empty master while the cluster
@@ -14,12 +15,14 @@ set -eu
 # shellcheck disable=SC2086 # word splitting of the node list is intended
 set -- $NODES
 
+# Every call as the admin user.
+cli() { redis-cli --user admin "$@"; }
 host() { echo "${1%:*}"; }
 port() { echo "${1##*:}"; }
 on() {
   on_node=$1
   shift
-  redis-cli -h "$(host "$on_node")" -p "$(port "$on_node")" "$@"
+  cli -h "$(host "$on_node")" -p "$(port "$on_node")" "$@"
 }
 # One field of CLUSTER INFO on a node.
 info() { on "$1" cluster info | tr -d '\r' | sed -n "s/^$2://p"; }
@@ -37,7 +40,7 @@ settled() {
   for other in $NODES; do
     fresh "$other" || [ "$(info "$other" cluster_known_nodes)" = "$known" ] || return 1
   done
-  redis-cli --cluster check "$1" >/dev/null 2>&1
+  cli --cluster check "$1" >/dev/null 2>&1
 }
 # Retries a check for up to $TRIES seconds.
 until_true() {
@@ -64,7 +67,7 @@ done
 
 if [ -z "$member" ]; then
   echo "creating the cluster: $MASTERS masters, $REPLICAS replica(s) each"
-  redis-cli --cluster create "$@" --cluster-replicas "$REPLICAS" --cluster-yes
+  cli --cluster create "$@" --cluster-replicas "$REPLICAS" --cluster-yes
   until_true settled "$1"
   exit 0
 fi
@@ -75,12 +78,12 @@ for node; do
   before=$(masters "$member")
   if [ "$before" -lt "$MASTERS" ]; then
     echo "$node joins as a master"
-    redis-cli --cluster add-node "$node" "$member"
+    cli --cluster add-node "$node" "$member"
     # Counted as a master before the next node is placed.
     until_true more_masters_than "$before"
   else
     echo "$node joins as a replica"
-    redis-cli --cluster add-node "$node" "$member" --cluster-slave
+    cli --cluster add-node "$node" "$member" --cluster-slave
   fi
   until_true settled "$member"
 done
@@ -89,7 +92,7 @@ done
 # placed by hand.
 if [ "$(empty_masters "$member")" -gt 0 ]; then
   echo "moving slots onto the empty masters"
-  redis-cli --cluster rebalance "$member" --cluster-use-empty-masters
+  cli --cluster rebalance "$member" --cluster-use-empty-masters
   until_true settled "$member"
 fi
 echo "cluster ok: $(masters "$member") masters, $(info "$member" cluster_known_nodes) nodes"

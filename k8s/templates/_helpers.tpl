@@ -10,8 +10,56 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
-{{- define "shardshop.redisSecret" -}}
-{{- .Values.redis.existingSecret | default (printf "%s-redis" (include "shardshop.fullname" .)) -}}
+{{/* The Secret holding every key and password (secrets.yaml), or the one the user names. */}}
+{{- define "shardshop.secret" -}}
+{{- .Values.secrets.existingSecret | default (printf "%s-secrets" (include "shardshop.fullname" .)) -}}
+{{- end -}}
+
+{{/* The keys of that Secret: each service's internal key and Redis password, the replication and admin passwords. */}}
+{{- define "shardshop.secretKeys" -}}
+internal-order internal-stock internal-payment redis-order redis-stock redis-payment redis-replication redis-admin
+{{- end -}}
+
+{{/* An env entry read from the Secret: (dict "root" $ "name" ENV "key" KEY). */}}
+{{- define "shardshop.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "shardshop.secret" .root }}
+      key: {{ .key }}
+{{- end -}}
+
+{{/*
+What each service's Redis user may touch and send: deploy/redis-acl.ts's serviceUserRules, written
+out (test/helm.test.ts checks they are the same).
+*/}}
+{{- define "shardshop.redisUserRules" -}}
+{{- $rules := dict
+  "order" "resetkeys ~order:* ~checkouts:* ~idem:* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hdel +hget +hincrby +hlen +hset +lrange +pexpire +rpush +set +time +zadd +zcard +zcount +zrangebyscore +zrem"
+  "stock" "resetkeys ~item:* ~idem:* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hget +hincrby +hset +lrange +pexpire +rpush +set +time"
+  "payment" "resetkeys ~user:* ~idem:* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +decrby +del +incrby +lrange +pexpire +rpush +set +time"
+-}}
+{{- index $rules . -}}
+{{- end -}}
+
+{{/* The restricted Pod Security Standard, for a pod running as .uid (dict "uid" N). */}}
+{{- define "shardshop.podSecurity" -}}
+automountServiceAccountToken: false
+securityContext:
+  runAsNonRoot: true
+  runAsUser: {{ .uid }}
+  runAsGroup: {{ .uid }}
+  fsGroup: {{ .uid }}
+  seccompProfile:
+    type: RuntimeDefault
+{{- end -}}
+
+{{- define "shardshop.containerSecurity" -}}
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities:
+    drop: ["ALL"]
 {{- end -}}
 
 {{/* Redis pods per service: the shards, or a cluster's masters and their replicas. */}}
