@@ -110,6 +110,11 @@ if [ -n "$cpu" ]; then
   settings+=(--set "services.resources.limits.cpu=$cpu" --set "services.resources.requests.cpu=$cpu")
 fi
 
+# The namespace enforces the restricted Pod Security Standard, which every pod of the chart meets.
+kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f -
+kubectl label namespace "$namespace" --overwrite \
+  pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
+
 echo "installing shardshop: $shards shard(s) ($mode mode) and $replicas replica(s) per service"
 # --wait-for-jobs: in cluster mode, until each service's cluster is formed (or joined).
 helm upgrade --install "$release" k8s \
