@@ -182,6 +182,10 @@ const SERVICE_UID = "1000:1000";
 const SECRETS_DIR = "/run/shardshop";
 /** Where a Redis container finds its ACL file and its nodes' passwords. */
 const ACL_DIR = "/acl";
+/** The watchdog's way to the Docker engine, and the network only the two of them share. */
+const ENGINE_FILTER = "engine-filter";
+const ENGINE_NETWORK = "engine";
+
 /** The container that makes every key and password on first start and hands each container its own. */
 export const SECRETS_CONTAINER = "secrets";
 const secretsVolume = (service: Service) => `secrets-${service}`;
@@ -316,18 +320,36 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
     restart: "unless-stopped",
   };
   // Docker never restarts a killed container (it counts as a manual stop); this starts it again.
+  // It reaches the engine only through the filter, on a network of their own.
   services.watchdog = {
     build: WATCHDOG_BUILD,
     image: "shardshop-watchdog:latest",
     command: ["node", "watchdog.mjs"],
-    // The engine's socket is root's; the watchdog reads events and starts containers, nothing else.
-    user: "root",
-    volumes: ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"],
-    depends_on: ["gateway"],
+    environment: { ENGINE_URL: `http://${ENGINE_FILTER}:2375` },
+    depends_on: ["gateway", ENGINE_FILTER],
+    networks: [ENGINE_NETWORK],
     ...HARDENED,
+    user: "node",
     mem_limit: MEMORY.small,
     healthcheck: check(["CMD", "node", "watchdog.mjs", "--check"]),
     ...limit(cpus?.watchdog),
+    restart: "unless-stopped",
+  };
+  // Holds the engine's socket and lets through only reading events, inspecting and starting
+  // containers (deploy/engine-filter.conf).
+  services[ENGINE_FILTER] = {
+    image: "nginx:1.27-bookworm",
+    command: ["nginx", "-c", "/etc/nginx/engine-filter.conf"],
+    // The engine's socket is root's.
+    user: "root",
+    volumes: ["${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock", "./deploy/engine-filter.conf:/etc/nginx/engine-filter.conf:ro"],
+    networks: [ENGINE_NETWORK],
+    ...HARDENED,
+    tmpfs: ["/tmp", "/var/lib/nginx", "/var/cache/nginx", "/run"],
+    mem_limit: MEMORY.small,
+    // As little as the watchdog it serves.
+    ...limit(cpus?.watchdog),
+    healthcheck: check(["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2375 && printf 'GET /_ping HTTP/1.1\\r\\nHost: docker\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]),
     restart: "unless-stopped",
   };
 
@@ -443,7 +465,11 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
     redis: redisTargets,
     exporter: `redis-exporter:${EXPORTER_PORT}`,
   });
-  const networks = { default: { ipam: { config: [{ subnet: addresses.subnet, ip_range: addresses.dynamicRange }] } } };
+  const networks = {
+    default: { ipam: { config: [{ subnet: addresses.subnet, ip_range: addresses.dynamicRange }] } },
+    // No way out of it: the filter and the watchdog talk to each other and to nothing else.
+    [ENGINE_NETWORK]: { internal: true },
+  };
   return { compose: { services, volumes, networks }, nginx, prometheus };
 }
 

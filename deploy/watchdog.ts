@@ -12,10 +12,13 @@
 // must stay stopped.
 //
 // Runs in an image of its own (the Dockerfile's `watchdog` stage: Node and this one file, no npm
-// package, so no dependency of the shop can reach the engine's socket), as `node watchdog.mjs`,
-// with the socket mounted. `node watchdog.mjs --check` is its health check: the engine answers.
+// package), as `node watchdog.mjs`. It reaches the engine through ENGINE_URL, in Compose a filter
+// (deploy/engine-filter.conf) that lets through only what it does here; or, without ENGINE_URL,
+// through the socket at DOCKER_SOCKET. `node watchdog.mjs --check` is its health check: the engine
+// answers.
 import { request, type IncomingMessage } from "node:http";
 
+const ENGINE = process.env.ENGINE_URL ? new URL(process.env.ENGINE_URL) : undefined;
 const SOCKET = process.env.DOCKER_SOCKET ?? "/var/run/docker.sock";
 /** How long after a `die` a `stop` may still arrive (the engine sends both within milliseconds). */
 const GRACE_MS = Number(process.env.WATCHDOG_GRACE_MS ?? 2000);
@@ -31,7 +34,8 @@ function log(msg: string, fields: Record<string, unknown> = {}): void {
 /** A request to the engine's API over its socket; the answer's body is left to the caller. */
 function call(method: "GET" | "POST", path: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: SOCKET, method, path, headers: { host: "docker" } }, resolve);
+    const where = ENGINE ? { host: ENGINE.hostname, port: ENGINE.port || 80 } : { socketPath: SOCKET };
+    const req = request({ ...where, method, path, headers: { host: "docker" } }, resolve);
     req.on("error", reject);
     req.end();
   });

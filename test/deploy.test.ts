@@ -184,7 +184,7 @@ describe("docker compose", () => {
       // Every container but the watchdog and the observability ones has its own fixed address,
       // inside the subnet and outside the range Docker hands out by itself.
       const fixed = Object.entries(model.services)
-        .filter(([name]) => name !== "watchdog" && name !== "secrets" && !observability.includes(name))
+        .filter(([name]) => !["watchdog", "engine-filter", "secrets"].includes(name) && !observability.includes(name))
         .map(([, spec]) => (spec as any).networks.default.ipv4_address as string);
       expect(fixed).toHaveLength(1 + 3 * (replicas + shards));
       expect(new Set(fixed).size).toBe(fixed.length);
@@ -198,9 +198,18 @@ describe("docker compose", () => {
         expect(probe).toContain(`GET ${prefix}/docs `);
         expect(probe).toContain(`<title>shardshop ${service} API</title>`);
       }
-      // The watchdog runs from its own image, without the shop's npm packages.
-      expect((model.services.watchdog as any).command).toEqual(["node", "watchdog.mjs"]);
-      expect((model.services.watchdog as any).build.target).toBe("watchdog");
+      // The watchdog runs from its own image, without the shop's npm packages, as a plain user,
+      // and reaches the engine only through the filter, on a network nothing else is on.
+      const watchdog = model.services.watchdog as any;
+      expect([watchdog.command, watchdog.build.target, watchdog.user, watchdog.volumes]).toEqual([["node", "watchdog.mjs"], "watchdog", "node", undefined]);
+      expect(watchdog.networks).toEqual(["engine"]);
+      const filter = model.services["engine-filter"] as any;
+      expect(filter.networks).toEqual(["engine"]);
+      expect((model.networks as any).engine).toEqual({ internal: true });
+      const onEngine = Object.entries(model.services).filter(([, spec]) => JSON.stringify((spec as any).networks ?? {}).includes("engine"));
+      expect(onEngine.map(([name]) => name).sort()).toEqual(["engine-filter", "watchdog"]);
+      const withSocket = Object.entries(model.services).filter(([, spec]) => JSON.stringify((spec as any).volumes ?? []).includes("docker.sock"));
+      expect(withSocket.map(([name]) => name)).toEqual(["engine-filter"]);
       expect(nginx).not.toMatch(/location \/internal/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -39,7 +39,8 @@ beforeAll(async () => {
   servers = [await redisComponent(dir, "r0", "shards"), await redisComponent(dir, "r1", "shards")];
   await Promise.all(servers.map((s) => s.start()));
   redis = servers.map((s) => new Redis({ port: s.port }));
-  const config = baseConfig.parse({ REDIS_ADDRS: servers.map((s) => `127.0.0.1:${s.port}`).join(","), TX_WINDOW_MS: String(WINDOW_MS), LOG_LEVEL: "silent" });
+  // The stores use no internal key; the configuration requires one.
+  const config = baseConfig.parse({ REDIS_ADDRS: servers.map((s) => `127.0.0.1:${s.port}`).join(","), TX_WINDOW_MS: String(WINDOW_MS), LOG_LEVEL: "silent", INTERNAL_KEYS: "k".repeat(32) });
   stock = new StockStore(config);
   payment = new PaymentStore(config);
 }, 30_000);

@@ -7,7 +7,7 @@ import { metricSum, PROTOCOL, rawHttp, scrape, settled, shop, startTestStack, wa
 import { phaseName, phaseRoute } from "../orchestrator/protocol.js";
 
 /** What the compose profile's redis_exporter exposes and our queries use. */
-const EXPORTER_METRICS = ["redis_up", "redis_commands_processed_total", "redis_memory_used_bytes"];
+const EXPORTER_METRICS = ["redis_up", "redis_commands_processed_total", "redis_memory_used_bytes", "redis_memory_max_bytes"];
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const traceparent = (traceId: string) => `00-${traceId}-00f067aa0ba902b7-01`;
 
