@@ -94,7 +94,8 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
     const refusal = this.verifier.check(method, target, header(c, AUTH_HEADER), body);
     if (refusal === undefined) return undefined;
     internalAuthRefusals.inc({ reason: refusal });
-    log.warn({ path: c.req.path, reason: refusal, from: c.env?.incoming?.socket.remoteAddress }, "internal call refused: no valid credential");
+    // Debug, not warn: anyone on the network could fill the logs with these; the metric counts them.
+    log.debug({ path: c.req.path, reason: refusal, from: c.env?.incoming?.socket.remoteAddress }, "internal call refused: no valid credential");
     return c.json({ error: `internal routes answer only an authenticated caller (${refusal.replace("_", " ")} credential)` }, 401);
   }
 

@@ -1,22 +1,10 @@
 // Who may do what on each service's Redis, for every deployment (the local stack, Compose, the
-// chart): the service's own user, allowed only the commands the service sends and only its own
-// keys; a replication user for replicas; a metrics user for the Redis exporter (INFO and little
+// chart): the service's own user, allowed only the commands the service sends; a replication user for replicas; a metrics user for the Redis exporter (INFO and little
 // else); an admin user for the operator's and the tests' tools (and cluster formation); a health
 // user, with no password, allowed only PING (so health checks tell a loading node from a ready
 // one); and the default user, switched off, so a client that has not authenticated can do nothing.
 import { createHash } from "node:crypto";
 import { perService, type Service } from "../common/services.js";
-
-/**
- * The key patterns each service's scripts and reads touch (its stores' key functions; `idem:` is
- * common/idempotency.ts), and nothing of another service's. A script declaring another key is
- * refused before it runs.
- */
-export const SERVICE_KEYS: Record<Service, readonly string[]> = {
-  order: ["order:*", "checkouts:*", "idem:*"],
-  stock: ["item:*", "idem:*"],
-  payment: ["user:*", "idem:*"],
-};
 
 /**
  * What every service sends itself (common/redis.ts): its scripts (EVALSHA, EVAL when a node lost
@@ -67,9 +55,14 @@ export const sha256 = (password: string) => createHash("sha256").update(password
 
 const allow = (commands: readonly string[]) => commands.map((c) => `+${c}`).join(" ");
 
-/** What `service`'s own user may touch and send, as ACL rules (the chart renders the same, helm.test.ts checks). */
-export const serviceUserRules = (service: Service): string =>
-  `resetkeys ${SERVICE_KEYS[service].map((k) => `~${k}`).join(" ")} resetchannels -@all ${allow(serviceCommands(service))}`;
+/**
+ * What `service`'s own user may send, as ACL rules (the chart renders the same, helm.test.ts
+ * checks). Any key: each service has Redis servers of its own in every deployment, where no other
+ * service's user exists, so key patterns would guard nothing there; and Redis checks a user's key
+ * patterns on every command a script calls, which cost a tenth of a script-heavy node's throughput
+ * (BENCHMARKS.md, issue 25).
+ */
+export const serviceUserRules = (service: Service): string => `resetkeys ~* resetchannels -@all ${allow(serviceCommands(service))}`;
 export const REPLICATION_USER_RULES = `resetkeys resetchannels -@all ${allow(REPLICATION_COMMANDS)}`;
 export const ADMIN_USER_RULES = "~* &* +@all";
 export const METRICS_USER_RULES = `resetkeys resetchannels -@all ${allow(METRICS_COMMANDS)}`;

@@ -1,9 +1,11 @@
 // A bad environment stops a service at once with one line naming the variable and the reason.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { freePort } from "../local/stack.js";
+import { waitFor } from "./helpers.js";
 
 function boot(service: string, env: Record<string, string>) {
   const result = spawnSync(process.execPath, [`dist/${service}/main.js`], {
@@ -56,6 +58,29 @@ describe("npm start", () => {
       expect(result.stderr.trim()).toBe(`${dataDir} holds data for SHARDS=3; start with SHARDS=3, or remove the folder to start empty.`);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("BATCH_INIT", () => {
+  it.each([
+    ["on", true],
+    ["off", false],
+  ])("%s: the batch_init routes are served and documented: %s", async (setting, served) => {
+    const port = await freePort();
+    // No Redis behind it: a served batch_init answers 503, one that is off a 404 without asking.
+    const env = { PATH: process.env.PATH, REDIS_ADDRS: "127.0.0.1:1", REDIS_TIMEOUT_MS: "200", INTERNAL_KEYS: "k".repeat(32), BATCH_INIT: setting, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "silent" };
+    const stock = spawn(process.execPath, ["dist/stock/main.js"], { env, stdio: "ignore" });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor("the stock service listening", () => fetch(`${base}/health`).then((r) => r.ok, () => false));
+      const res = await fetch(`${base}/stock/batch_init/1/1/1`, { method: "POST" });
+      expect(res.status).toBe(served ? 503 : 404);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      const documented = Object.keys(((await (await fetch(`${base}/stock/openapi.json`)).json()) as { paths: object }).paths);
+      expect(documented.some((p) => p.includes("batch_init"))).toBe(served);
+    } finally {
+      stock.kill();
     }
   });
 });

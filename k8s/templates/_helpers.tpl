@@ -30,14 +30,14 @@ internal-order internal-stock internal-payment redis-order redis-stock redis-pay
 {{- end -}}
 
 {{/*
-What each service's Redis user may touch and send: deploy/redis-acl.ts's serviceUserRules, written
-out (test/helm.test.ts checks they are the same).
+What each service's Redis user may send: deploy/redis-acl.ts's serviceUserRules, written out
+(test/helm.test.ts checks they are the same).
 */}}
 {{- define "shardshop.redisUserRules" -}}
 {{- $rules := dict
-  "order" "resetkeys ~order:* ~checkouts:* ~idem:* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hdel +hget +hincrby +hlen +hset +lrange +pexpire +rpush +set +time +zadd +zcard +zcount +zrangebyscore +zrem"
-  "stock" "resetkeys ~item:* ~idem:* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hget +hincrby +hset +lrange +pexpire +rpush +set +time"
-  "payment" "resetkeys ~user:* ~idem:* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +decrby +del +incrby +lrange +pexpire +rpush +set +time"
+  "order" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hdel +hget +hincrby +hlen +hset +lrange +pexpire +rpush +set +time +zadd +zcard +zcount +zrangebyscore +zrem"
+  "stock" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hget +hincrby +hset +lrange +pexpire +rpush +set +time"
+  "payment" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +decrby +del +incrby +lrange +pexpire +rpush +set +time"
 -}}
 {{- index $rules . -}}
 {{- end -}}
