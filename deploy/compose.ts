@@ -189,6 +189,15 @@ const ENGINE_NETWORK = "engine";
 /** The container that makes every key and password on first start and hands each container its own. */
 export const SECRETS_CONTAINER = "secrets";
 const secretsVolume = (service: Service) => `secrets-${service}`;
+/** The files of a service's secrets volume, as the secrets script writes them and the service reads them. */
+const SECRET_FILES = {
+  internalKey: "internal-key",
+  redisPassword: "redis-password",
+  /** The order service's copy of a participant's key. */
+  participantKey: (participant: Service) => `${participant}-internal-key`,
+};
+/** The participants, whose keys the order service signs with. */
+const PARTICIPANTS = SERVICES.filter((s) => s !== "order");
 const GRAFANA_SECRETS = "secrets-grafana";
 const EXPORTER_SECRETS = "secrets-exporter";
 /** The Redis exporter's password file: a JSON map from each node's URI to its password. */
@@ -214,8 +223,8 @@ export function secretsScript(redisTargets: string[]): string {
     `chmod 0400 "$acl"; chown redis:redis "$acl"`,
     `give replication-${s} /out/${aclVolume(s)}/replication-password redis:redis`,
     `give admin-${s} /out/${aclVolume(s)}/admin-password redis:redis`,
-    `give internal-${s} /out/${secretsVolume(s)}/internal-key ${SERVICE_UID}`,
-    `give redis-${s} /out/${secretsVolume(s)}/redis-password ${SERVICE_UID}`,
+    `give internal-${s} /out/${secretsVolume(s)}/${SECRET_FILES.internalKey} ${SERVICE_UID}`,
+    `give redis-${s} /out/${secretsVolume(s)}/${SECRET_FILES.redisPassword} ${SERVICE_UID}`,
   ]).flat();
   return [
     "set -eu",
@@ -227,7 +236,7 @@ export function secretsScript(redisTargets: string[]): string {
     `for s in ${SERVICES.join(" ")}; do make internal-$s; make redis-$s; make replication-$s; make admin-$s; done`,
     "make metrics",
     ...lines,
-    ...SERVICES.filter((s) => s !== "order").map((s) => `give internal-${s} /out/${secretsVolume("order")}/${s}-internal-key ${SERVICE_UID}`),
+    ...PARTICIPANTS.map((s) => `give internal-${s} /out/${secretsVolume("order")}/${SECRET_FILES.participantKey(s)} ${SERVICE_UID}`),
     `make grafana-admin; give grafana-admin /out/${GRAFANA_SECRETS}/admin-password ${GRAFANA_UID}`,
     `printf '{${redisTargets.map((t) => `"redis://${t}":"%s"`).join(",")}}' ${redisTargets.map(() => '"$(cat metrics)"').join(" ")} > exporter.json`,
     `give exporter.json /out/${EXPORTER_SECRETS}/${EXPORTER_PASSWORDS} ${EXPORTER_UID}`,
@@ -248,14 +257,20 @@ export const DEFAULT_REPLICAS = 2;
 export const MAX_SHARDS = 64;
 
 /**
+ * bash sending `GET path` to a local port and leaving the answer on descriptor 3: a health check
+ * every 5 s should not start a whole Node process, and these images have no curl.
+ */
+const httpGet = (port: number, path: string) =>
+  `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${path} HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3`;
+/** A health check passing when `GET path` on the local port answers 200. */
+const answers200 = (port: number, path: string): string[] => ["CMD", "bash", "-c", `${httpGet(port, path)} && head -n 1 <&3 | grep -q ' 200 '`];
+
+/**
  * The gateway's health check proves routing, not just that nginx listens: each public prefix must
  * reach the service it names (its docs page carries the service's name).
  */
 function routingCheck(): string[] {
-  const probes = SERVICES.map(
-    (s) =>
-      `exec 3<>/dev/tcp/127.0.0.1/80 && printf 'GET ${publicPrefix(s)}/docs HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && grep -q '<title>shardshop ${s} API</title>' <&3`,
-  );
+  const probes = SERVICES.map((s) => `${httpGet(80, `${publicPrefix(s)}/docs`)} && grep -q '<title>shardshop ${s} API</title>' <&3`);
   return ["CMD", "bash", "-c", probes.join(" && ")];
 }
 
@@ -349,7 +364,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
     mem_limit: MEMORY.small,
     // As little as the watchdog it serves.
     ...limit(cpus?.watchdog),
-    healthcheck: check(["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2375 && printf 'GET /_ping HTTP/1.1\\r\\nHost: docker\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]),
+    healthcheck: check(answers200(2375, "/_ping")),
     restart: "unless-stopped",
   };
 
@@ -426,16 +441,15 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
           BATCH_INIT: "${BATCH_INIT:-on}",
           // Its Redis user, and the keys it proves itself with, from the files only it mounts.
           REDIS_USER: service,
-          REDIS_PASSWORD_FILE: `${SECRETS_DIR}/redis-password`,
-          INTERNAL_KEYS_FILE: `${SECRETS_DIR}/internal-key`,
+          REDIS_PASSWORD_FILE: `${SECRETS_DIR}/${SECRET_FILES.redisPassword}`,
+          INTERNAL_KEYS_FILE: `${SECRETS_DIR}/${SECRET_FILES.internalKey}`,
           // saga unless the environment says 2pc, e.g. TX_PROTOCOL=2pc docker compose up.
           ...(service === "order"
             ? {
                 TX_PROTOCOL: "${TX_PROTOCOL:-saga}",
                 STOCK_SERVICE_URL: urls("stock"),
                 PAYMENT_SERVICE_URL: urls("payment"),
-                STOCK_INTERNAL_KEY_FILE: `${SECRETS_DIR}/stock-internal-key`,
-                PAYMENT_INTERNAL_KEY_FILE: `${SECRETS_DIR}/payment-internal-key`,
+                ...Object.fromEntries(PARTICIPANTS.map((p) => [`${p.toUpperCase()}_INTERNAL_KEY_FILE`, `${SECRETS_DIR}/${SECRET_FILES.participantKey(p)}`])),
               }
             : {}),
         },
@@ -445,13 +459,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
         tmpfs: ["/tmp"],
         mem_limit: MEMORY.instance,
         ...limit(cpus?.instance[service]),
-        // bash, not node: a health check every 5 s should not start a whole Node process.
-        healthcheck: check([
-          "CMD",
-          "bash",
-          "-c",
-          `exec 3<>/dev/tcp/127.0.0.1/${SERVICE_PORT} && printf 'GET /ready HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
-        ]),
+        healthcheck: check(answers200(SERVICE_PORT, "/ready")),
         networks: at(addresses.instance(service, replica)),
         restart: "unless-stopped",
         // Past SHUTDOWN_TIMEOUT_MS (40 s), which is past a checkout's deadline (30 s).
