@@ -19,7 +19,11 @@
 // from ORDER_INTERNAL_KEY, else from INTERNAL_KEYS or INTERNAL_KEYS_FILE (as inside an order
 // container), else from data/stack.json (this run of `npm start`).
 import { existsSync, readFileSync } from "node:fs";
-import { AUTH_HEADER, RequestSigner } from "../common/internal-auth.js";
+import { z } from "zod";
+import { commaList, loadConfig, secretKey } from "../common/config.js";
+import { ServiceClient } from "../common/http.js";
+import { RequestSigner } from "../common/internal-auth.js";
+import { OPERATOR_ROUTE } from "../orchestrator/operator.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 
 const COMMANDS = ["list", "show", "retry", "resolve"] as const;
@@ -58,14 +62,23 @@ function orderUrl(args: Map<string, string>): string {
   process.exit(2);
 }
 
+/** Where the key may come from (any of them also as NAME_FILE, as in the services). */
+const keyConfig = z.object({
+  ORDER_INTERNAL_KEY: secretKey.optional(),
+  /** Inside an order container: the keys its internal routes accept. */
+  INTERNAL_KEYS: commaList(secretKey).optional(),
+});
+
 function orderKey(): string {
-  const { ORDER_INTERNAL_KEY, INTERNAL_KEYS, INTERNAL_KEYS_FILE } = process.env;
-  const accepted = INTERNAL_KEYS ?? (INTERNAL_KEYS_FILE ? readFileSync(INTERNAL_KEYS_FILE, "utf8") : undefined);
-  const key = ORDER_INTERNAL_KEY ?? accepted?.split(",")[0]?.trim() ?? recordedStack()?.orderKey;
+  const { ORDER_INTERNAL_KEY, INTERNAL_KEYS } = loadConfig("tx", keyConfig);
+  const key = ORDER_INTERNAL_KEY ?? INTERNAL_KEYS?.[0] ?? recordedStack()?.orderKey;
   if (key) return key;
   console.error("no key for the order service's internal routes: set ORDER_INTERNAL_KEY (or run this inside an order container)");
   process.exit(2);
 }
+
+/** Longer than a retry takes: it drives the transaction's cancels or confirms before it answers. */
+const TIMEOUT_MS = 120_000;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
@@ -84,17 +97,16 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`usage: npm run tx -- ${COMMANDS.join("|")} [order] [--url URL] (--help for more)`);
     return 2;
   }
-  const target = `/internal/transactions${command === "list" ? "" : `/${encodeURIComponent(subject!)}${command === "show" ? "" : `/${command}`}`}`;
-  const signer = new RequestSigner("order", orderKey());
-  const init: RequestInit =
-    command === "list" || command === "show"
-      ? { headers: { [AUTH_HEADER]: signer.sign("GET", target) } }
-      : { method: "POST", headers: { "content-type": "application/json", [AUTH_HEADER]: signer.sign("POST", target, "{}") }, body: "{}" };
-  const res = await fetch(`${orderUrl(args)}${target}`, init);
-  const body = (await res.json()) as Record<string, unknown>;
-  if (args.has("json") || !res.ok) {
-    (res.ok ? console.log : console.error)(JSON.stringify(body, null, 2));
-    return res.ok ? 0 : 1;
+  const target = `${OPERATOR_ROUTE}${command === "list" ? "" : `/${encodeURIComponent(subject!)}${command === "show" ? "" : `/${command}`}`}`;
+  const reads = command === "list" || command === "show";
+  // The client every internal call goes through, signing as the order service's own callers do.
+  const client = new ServiceClient([orderUrl(args)], { timeoutMs: TIMEOUT_MS, signer: new RequestSigner("order", orderKey()) });
+  const reply = await client.request<Record<string, unknown>>(reads ? "GET" : "POST", target, reads ? {} : { body: {} }).finally(() => client.close());
+  const { body } = reply;
+  const ok = reply.status >= 200 && reply.status < 300;
+  if (args.has("json") || !ok) {
+    (ok ? console.log : console.error)(JSON.stringify(body, null, 2));
+    return ok ? 0 : 1;
   }
   switch (command as Command) {
     case "list": {
