@@ -10,12 +10,13 @@ import { perService, type Service } from "../common/services.js";
  * What every service sends itself (common/redis.ts): its scripts (EVALSHA, EVAL when a node lost
  * its script cache), the plain reads of its `find` routes and the engine's inspection, WAIT for
  * replicas, the connection's own handshake (AUTH is always allowed; INFO is ioredis's ready check;
- * SELECT for REDIS_DB), PING for /ready, and in cluster mode reading the slot map. Nothing that
+ * SELECT for REDIS_DB), PING for /ready, and in cluster mode reading the slot map and ASKING
+ * before a call that follows an ASK redirect while a slot migrates (common/topology.ts). Nothing that
  * lists, flushes, reconfigures or stops a node.
  */
 export const CLIENT_COMMANDS = [
   "evalsha", "eval", "hmget", "hgetall", "get", "exists", "wait",
-  "ping", "info", "select", "cluster|slots", "cluster|shards", "cluster|info", "cluster|myid", "readonly",
+  "ping", "info", "select", "cluster|slots", "cluster|shards", "cluster|info", "cluster|myid", "readonly", "asking",
 ] as const;
 
 /**

@@ -65,16 +65,29 @@ export interface StackOptions {
  */
 export interface StackSecrets {
   internalKeys: Record<Service, string>;
-  redis: Record<Service, Required<RedisPasswords>>;
+  /** Each service's Redis: its user's password and its replication password. */
+  redis: Record<Service, Pick<RedisPasswords, "service" | "replication">>;
+  /** One admin and one metrics password for every node, so tools and an exporter reach every shard alike. */
+  redisAdmin: string;
+  redisMetrics: string;
 }
 
 /** New random keys and passwords, made per stack: nothing is committed, nothing is a default. */
 export function newStackSecrets(): StackSecrets {
   return {
     internalKeys: perService(() => newKey()),
-    redis: perService(() => ({ service: newKey(), replication: newKey(), admin: newKey(), metrics: newKey() })),
+    redis: perService(() => ({ service: newKey(), replication: newKey() })),
+    redisAdmin: newKey(),
+    redisMetrics: newKey(),
   };
 }
+
+/** Every password `service`'s Redis nodes know. */
+export const redisPasswords = (secrets: StackSecrets, service: Service): Required<RedisPasswords> => ({
+  ...secrets.redis[service],
+  admin: secrets.redisAdmin,
+  metrics: secrets.redisMetrics,
+});
 
 /** The environment a service process proves itself with, from the stack's secrets. */
 export function secretEnv(service: Service, secrets: StackSecrets): Record<string, string> {
@@ -273,9 +286,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   if (options.gateway === "nginx") requireProgram("nginx");
   const { shards, instances, dataDir } = options;
   const secrets = options.secrets ?? newStackSecrets();
-  const redisAuth = { username: ADMIN_USER, password: secrets.redis.order.admin, db: Number(options.env?.REDIS_DB ?? 0) };
-  // One admin and one metrics password for the whole stack, so tools and an exporter reach every shard alike.
-  for (const s of SERVICES) Object.assign(secrets.redis[s], { admin: redisAuth.password, metrics: secrets.redis.order.metrics });
+  const redisAuth = { username: ADMIN_USER, password: secrets.redisAdmin, db: Number(options.env?.REDIS_DB ?? 0) };
   mkdirSync(dataDir, { recursive: true });
   const outputOf = (name: string) => (options.output === "inherit" ? "inherit" : join(dataDir, `${name}.log`));
 
@@ -288,7 +299,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const servicePorts = {} as Record<Service, number[]>;
   for (const service of SERVICES) {
     redis[service] = [];
-    for (let i = 0; i < nodesPerService; i++) redis[service].push(await redisComponent(dataDir, `${service}-redis-${i}`, redisMode, { service, passwords: secrets.redis[service] }));
+    for (let i = 0; i < nodesPerService; i++) redis[service].push(await redisComponent(dataDir, `${service}-redis-${i}`, redisMode, { service, passwords: redisPasswords(secrets, service) }));
     servicePorts[service] = [];
     for (let i = 0; i < instances; i++) servicePorts[service].push(await freePort());
   }

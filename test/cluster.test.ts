@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotOf } from "../common/shards.js";
-import { redisComponent, type Component } from "../local/stack.js";
+import { redisComponent, redisPasswords, type Component } from "../local/stack.js";
 import { mapLimit, Progress } from "../tools/workload.js";
 import { clusterNodes, metricSum, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 
@@ -154,8 +154,8 @@ describe("cluster mode", () => {
     const node = stack.redis.stock.find((c) => c.running)!;
     // A master and its replica, as a new master's writes need a replica to acknowledge them.
     const [added, replica] = [
-      await redisComponent(stack.dataDir, "stock-redis-added", "cluster", { service: "stock", passwords: stack.secrets.redis.stock }),
-      await redisComponent(stack.dataDir, "stock-redis-added-replica", "cluster", { service: "stock", passwords: stack.secrets.redis.stock }),
+      await redisComponent(stack.dataDir, "stock-redis-added", "cluster", { service: "stock", passwords: redisPasswords(stack.secrets, "stock") }),
+      await redisComponent(stack.dataDir, "stock-redis-added-replica", "cluster", { service: "stock", passwords: redisPasswords(stack.secrets, "stock") }),
     ];
     await Promise.all([added.start(), replica.start()]);
     stack.redis.stock.push(added, replica);

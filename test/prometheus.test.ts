@@ -31,7 +31,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "alerts.yml"), stringify(rules));
 
   const exporterPort = await freePort();
-  exporter = new Component("redis-exporter", exporterPort, "prometheus-redis-exporter", [`--web.listen-address=127.0.0.1:${exporterPort}`, "--redis.user", METRICS_USER, "--redis.password", stack.secrets.redis.order.metrics],
+  exporter = new Component("redis-exporter", exporterPort, "prometheus-redis-exporter", [`--web.listen-address=127.0.0.1:${exporterPort}`, "--redis.user", METRICS_USER, "--redis.password", stack.secrets.redisMetrics],
     {}, answers(`http://127.0.0.1:${exporterPort}/health`), join(stack.dataDir, "redis-exporter.log"));
   await exporter.start();
 

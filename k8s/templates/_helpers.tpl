@@ -35,9 +35,9 @@ What each service's Redis user may send: deploy/redis-acl.ts's serviceUserRules,
 */}}
 {{- define "shardshop.redisUserRules" -}}
 {{- $rules := dict
-  "order" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hdel +hget +hincrby +hlen +hset +lrange +pexpire +rpush +set +time +zadd +zcard +zcount +zrangebyscore +zrem"
-  "stock" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +del +hget +hincrby +hset +lrange +pexpire +rpush +set +time"
-  "payment" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +decrby +del +incrby +lrange +pexpire +rpush +set +time"
+  "order" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +asking +del +hdel +hget +hincrby +hlen +hset +lrange +pexpire +rpush +set +time +zadd +zcard +zcount +zrangebyscore +zrem"
+  "stock" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +asking +del +hget +hincrby +hset +lrange +pexpire +rpush +set +time"
+  "payment" "resetkeys ~* resetchannels -@all +evalsha +eval +hmget +hgetall +get +exists +wait +ping +info +select +cluster|slots +cluster|shards +cluster|info +cluster|myid +readonly +asking +decrby +del +incrby +lrange +pexpire +rpush +set +time"
 -}}
 {{- index $rules . -}}
 {{- end -}}
