@@ -37,7 +37,7 @@ beforeEach(() => {
 
 const ctx = async () => backgroundContext(await startTracing("test", {}), "test", createLogger("test", "silent", "0/1"));
 const policy = (attempts = 3): RetryPolicy => ({ name: "unknownOutcome", attempts, deadlineMs: 2000, backoffMs: 20 });
-const breaker = (o: Partial<BreakerOptions> = {}): BreakerOptions => ({ failures: 5, halfOpenMs: 60_000, ...o });
+const breaker = (o: Partial<BreakerOptions> = {}): BreakerOptions => ({ failures: 5, halfOpenMs: 60_000, failFastAfterMs: 0, ...o });
 let attempts = 3;
 const charge = (p: HttpParticipant, c: Awaited<ReturnType<typeof ctx>>) => p.phase("saga", "try", { tx: "t1", user_id: "u1", amount: 5 }, policy(attempts), c);
 const retries = async () => (await (await registry.getSingleMetric("shardshop_saga_step_retries_total")!.get()).values.find((v) => v.labels.participant === "payment"))?.value ?? 0;
@@ -67,6 +67,20 @@ describe("a try", () => {
     // Now the breaker refuses before anything is sent.
     expect(await charge(payment, c)).toEqual({ kind: "not_sent" });
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("a short outage", () => {
+  it("costs a try nothing: its retries wait behind the open breaker for the probe that finds the participant back", async () => {
+    const payment = new HttpParticipant("payment", client, breaker({ failures: 2, halfOpenMs: 100, failFastAfterMs: 60_000 }));
+    const patient: RetryPolicy = { name: "unknownOutcome", attempts: 100, deadlineMs: 10_000, backoffMs: 20, maxBackoffMs: 40 };
+    // Down for two calls (which open the breaker), then back.
+    answers = [503, 503, 200];
+    const outcome = await payment.phase("saga", "try", { tx: "t9", user_id: "u1", amount: 5 }, patient, await ctx());
+    expect(outcome).toEqual({ kind: "done" });
+    // The retries in between were held back by the breaker, not sent.
+    expect(calls).toHaveLength(3);
+    expect(payment.failingFastFor()).toBe(0);
   });
 });
 
@@ -122,6 +136,28 @@ describe("the breaker", () => {
     expect(payment.failingFastFor()).toBe(0);
     expect(await charge(payment, c)).toEqual({ kind: "done" });
     expect(calls).toHaveLength(4);
+  });
+
+  it("refuses new work only once the participant has been failing for failFastAfterMs", async () => {
+    attempts = 1;
+    const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 1000, failFastAfterMs: 5000 }));
+    const c = await ctx();
+    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    // Open, but failing for less than 5 s: a short outage, so new work starts and waits.
+    expect(payment.failingFastFor()).toBe(0);
+    wait(4000);
+    expect(payment.failingFastFor()).toBe(0);
+    wait(1000);
+    // Failing 5 s, and its probe is due: one call goes through, fails, and from then on new work is refused.
+    expect(payment.failingFastFor()).toBe(0);
+    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    expect(payment.failingFastFor()).toBe(1);
+    // A probe that succeeds ends the outage: the next one starts counting afresh.
+    wait(1000);
+    answers = [200, 503];
+    expect(await charge(payment, c)).toEqual({ kind: "done" });
+    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    expect(payment.failingFastFor()).toBe(0);
   });
 
   it("holds back tries only: a cancel is sent while it is open, since it settles work already sent", async () => {

@@ -14,11 +14,20 @@ import { batchRoute, perProtocol, phaseName, phaseRoute, PROTOCOLS, type Phase, 
 import { withRetries, type RetryPolicy } from "./retry.js";
 import type { CallOutcome, Transport } from "./transport.js";
 
+/**
+ * A participant's breaker keeps calls off a participant that keeps failing, and tells a short
+ * outage from a long one. Short (failing for less than `failFastAfterMs`): a try waits, retrying
+ * within its policy, for a probe to find the participant back, and new transactions start and wait
+ * the same way, so a restart of a few seconds costs latency and no aborts. Long: new transactions
+ * are refused before they start, until a probe succeeds.
+ */
 export interface BreakerOptions {
   /** Consecutive failed calls that open a participant's breaker. */
   failures: number;
-  /** How long an open breaker fails fast before letting one probe call through. */
+  /** How long an open breaker holds calls back before letting one probe call through. */
   halfOpenMs: number;
+  /** How long a participant must have been failing (its breaker open) before new work is refused fast. */
+  failFastAfterMs: number;
 }
 
 /** A participant's 5xx answer: it could not do its part now (e.g. its Redis did not answer). */
@@ -46,6 +55,8 @@ const BREAKER_GAUGE: Record<CircuitState, number> = {
 export class HttpParticipant {
   private readonly breaker;
   private openedAt = 0;
+  /** When the breaker opened from closed: the participant has been failing since; undefined while closed. */
+  private failingSince: number | undefined;
   /** A latency recorder per phase name and result, resolved once. */
   private readonly recorders: Record<string, Record<CallOutcome["kind"], Recorder>>;
   /** Each protocol's routes, built once. */
@@ -81,7 +92,11 @@ export class HttpParticipant {
       return c;
     };
     this.coalescers = perProtocol((protocol) => ({ try: coalescer(protocol, "try"), cancel: coalescer(protocol, "cancel") }));
-    this.breaker.onBreak(() => (this.openedAt = Date.now()));
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      this.failingSince ??= this.openedAt;
+    });
+    this.breaker.onReset(() => (this.failingSince = undefined));
     this.breaker.onStateChange((state) => circuitBreakerState.set({ participant: name }, BREAKER_GAUGE[state]));
     circuitBreakerState.set({ participant: name }, 0);
     const byResult = (phase: string) => Object.fromEntries(RESULTS.map((r) => [r, participantCallDuration.recorder(name, phase, r)]));
@@ -89,11 +104,12 @@ export class HttpParticipant {
   }
 
   /**
-   * Seconds until the breaker lets a probe through, or 0 when calls may be sent. While it is open
-   * new work is refused before it starts; once due, the next call is the probe.
+   * Seconds a client should wait before asking again, when new work is refused now: the breaker is
+   * open and the participant has been failing for `failFastAfterMs`. 0 when new work may start.
    */
   failingFastFor(): number {
     const state = this.breaker.state;
+    if (this.failingSince === undefined || Date.now() - this.failingSince < this.options.failFastAfterMs) return 0;
     if (state === CircuitState.HalfOpen) return 1;
     if (state !== CircuitState.Open) return 0;
     const left = this.openedAt + this.options.halfOpenMs - Date.now();
@@ -165,7 +181,8 @@ export class HttpParticipant {
       );
     };
     const onRetry = () => participantCallRetries.inc({ participant: this.name });
-    return withRetries(policy, attempt, (err) => !(err instanceof BrokenCircuitError), { onRetry, until }).then(
+    // An open breaker is retried too: the retry waits, within the policy, for a probe to close it.
+    return withRetries(policy, attempt, () => true, { onRetry, until }).then(
       (reply) => {
         span.end(reply.status);
         return reply;

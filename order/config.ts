@@ -15,10 +15,16 @@ export const orderConfig = baseConfig.extend({
   PAYMENT_INTERNAL_KEY: secretKey,
   /** The checkout's protocol: saga (default) or 2pc, two-phase commit. Running checkouts keep theirs. */
   TX_PROTOCOL: z.enum(TX_PROTOCOLS).default("saga"),
-  /** The unknown-outcome retry policy (tries, reads, decision writes): total time, retries included; past it the outcome is unknown. */
-  STEP_TIMEOUT_MS: ms(50, 60_000).default(3000),
-  /** The unknown-outcome policy's tries per call (all are idempotent), the first included. */
-  STEP_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /**
+   * The unknown-outcome retry policy (tries, reads): how long one call to a participant is retried,
+   * retries included, while it does not answer or answers 5xx; past it the outcome is unknown.
+   * Long enough to ride out a participant (or its Redis) restarting within a few seconds.
+   */
+  STEP_TIMEOUT_MS: ms(50, 60_000).default(10_000),
+  /** The longest one attempt of a call to a participant waits for its answer before it is retried. */
+  STEP_ATTEMPT_TIMEOUT_MS: ms(50, 60_000).default(2000),
+  /** The unknown-outcome policy's tries per call (all are idempotent), the first included; the backoff grows from 20 ms to 250 ms. */
+  STEP_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(200),
   /**
    * How long a checkout request waits for its real outcome: the order shard's writes and the
    * compensations are retried until then (an abort is answered once they are applied). Past it a
@@ -33,8 +39,12 @@ export const orderConfig = baseConfig.extend({
   CONFIRM_DELAY_MS: ms(0, 1000).default(50),
   /** Consecutive failed calls to a participant that open its circuit breaker. */
   BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
-  /** How long an open breaker fails checkouts fast before one probe call is let through. */
-  BREAKER_HALF_OPEN_MS: ms(50, 300_000).default(2000),
+  /**
+   * How long an open breaker holds calls back before one probe call is let through. Checkouts are
+   * refused fast only once the participant has been failing for STEP_TIMEOUT_MS; before that they
+   * wait for it.
+   */
+  BREAKER_HALF_OPEN_MS: ms(50, 300_000).default(500),
   /** Checkouts one instance runs at once; beyond it they are answered 429 with Retry-After. */
   MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** How long a driver owns a checkout before another instance may take it over. */

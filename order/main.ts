@@ -16,22 +16,29 @@ import { OrderStore } from "./store.js";
 const config = loadConfig("order", orderConfig);
 const store = new OrderStore(config);
 const policies: RetryPolicies = {
-  unknownOutcome: { name: "unknownOutcome", attempts: config.STEP_ATTEMPTS, deadlineMs: config.STEP_TIMEOUT_MS, backoffMs: 20 },
+  unknownOutcome: {
+    name: "unknownOutcome",
+    attempts: config.STEP_ATTEMPTS,
+    deadlineMs: config.STEP_TIMEOUT_MS,
+    backoffMs: 20,
+    maxBackoffMs: 250,
+    attemptTimeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS,
+  },
   answer: {
     name: "answer",
     attempts: Number.POSITIVE_INFINITY,
     deadlineMs: config.CHECKOUT_DEADLINE_MS,
     backoffMs: 20,
-    maxBackoffMs: 500,
-    attemptTimeoutMs: config.STEP_TIMEOUT_MS,
+    maxBackoffMs: 250,
+    attemptTimeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS,
   },
   settlement: { name: "settlement", attempts: config.SETTLE_ATTEMPTS, deadlineMs: config.SETTLE_TIMEOUT_MS, backoffMs: 20 },
 };
 const clients = [
-  new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS, signer: new RequestSigner("stock", config.STOCK_INTERNAL_KEY) }),
-  new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_TIMEOUT_MS, signer: new RequestSigner("payment", config.PAYMENT_INTERNAL_KEY) }),
+  new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("stock", config.STOCK_INTERNAL_KEY) }),
+  new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("payment", config.PAYMENT_INTERNAL_KEY) }),
 ];
-const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS };
+const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS, failFastAfterMs: config.STEP_TIMEOUT_MS };
 const [stock, payment] = [new HttpParticipant("stock", clients[0]!, breaker), new HttpParticipant("payment", clients[1]!, breaker)];
 const participants = new Participants(stock, payment, policies.unknownOutcome);
 trackCheckoutBacklog(store.checkouts);

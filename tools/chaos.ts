@@ -15,6 +15,9 @@
 //   --orders N     checkouts spread over the window (default 40 per second)
 //   --concurrency N   checkouts in flight at most (default 16)
 //   --protocol P   saga or 2pc (default: TX_PROTOCOL, else saga)
+//   --all-commit   stock and credit for every order, so every checkout should commit: any answer
+//                  other than a 200 fails the run (a kill that cost a checkout)
+//   --kills 0      no kills at all: the same run's figures without failures, to compare against
 //   --out DIR      where the result (JSON) and its report (HTML) go (default bench-results)
 //
 // With REDIS_MODE=cluster in the environment each service's Redis is a Redis Cluster (--shards
@@ -42,6 +45,10 @@ export interface ChaosOptions {
   concurrency?: number;
   /** The checkout protocol the stack runs. */
   protocol: TxProtocol;
+  /** Stock and credit for every order: every answer but a 200 fails the run. */
+  allCommit?: boolean;
+  /** False for a run without kills, to compare against. */
+  kills?: boolean;
   log?: (line: string) => void;
 }
 
@@ -57,6 +64,37 @@ export interface Kill {
   upAt?: number;
 }
 
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Seconds after a victim is up again that its checkouts still count as "during the kill". */
+export const KILL_WINDOW_S = 2;
+
+function summarize(latencies: number[]): LatencySummary {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!) : 0);
+  return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: at(1) };
+}
+
+/**
+ * Gives every item the stock and every user the credit all their orders need together, so every
+ * checkout can commit whatever the order they run in.
+ */
+async function fundEveryOrder(api: ReturnType<typeof apiClient>, plan: Plan): Promise<void> {
+  const units = new Map<number, number>();
+  const spend = new Map<number, number>();
+  for (const o of plan.orders) {
+    for (const [i, q] of o.lines) units.set(i, (units.get(i) ?? 0) + q);
+    spend.set(o.user, (spend.get(o.user) ?? 0) + o.total);
+  }
+  await mapLimit([...units], 10, async ([i, q]) => must(api.postOnce(`/stock/add/${plan.items[i]!.id}/${q}`), "stock/add"));
+  await mapLimit([...spend], 50, async ([u, total]) => must(api.postOnce(`/payment/add_funds/${plan.users[u]!.id}/${total}`), "add_funds"));
+}
+
 export interface ChaosReport {
   kills: Kill[];
   checkouts: number;
@@ -68,6 +106,12 @@ export interface ChaosReport {
   contradictions: string[];
   /** The longest a checkout took to answer, in ms. */
   slowestCheckoutMs: number;
+  /** Checkout latency (ms) over the whole run, and of the checkouts sent while a victim was down or within `KILL_WINDOW_S` of its restart. */
+  latency: { all: LatencySummary; duringKills: LatencySummary };
+  /** Checkouts answered per second, from the first send to the last answer. */
+  throughput: number;
+  /** With `allCommit`: answers other than a 200, by status (0: no answer). Must be empty. */
+  notCommitted: Record<string, number>;
   /** The answers second by second, by status class ("2xx", "4xx", "5xx", "none"). */
   timeline: AnswerSeries;
   ledgerErrors: string[];
@@ -92,14 +136,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? console.log;
   const random = seededRandom(o.seed);
   const dataDir = mkdtempSync(join(tmpdir(), "shardshop-chaos-"));
-  // Short leases so abandoned checkouts are picked up within the run.
   const stack = await startStack({
     shards: o.shards,
     instances: o.instances,
     dataDir,
     gatewayPort: 0,
     output: "files",
-    env: { TX_PROTOCOL: o.protocol, LOG_LEVEL: "warn", CHECKOUT_LEASE_MS: "2000", RECOVERY_INTERVAL_MS: "500", REDIS_TIMEOUT_MS: "1000", STEP_TIMEOUT_MS: "1500" },
+    env: { TX_PROTOCOL: o.protocol, LOG_LEVEL: "warn" },
   });
   const api = apiClient(stack.url, 64);
   let started = Date.now();
@@ -107,7 +150,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const kills: Kill[] = [];
   try {
     log(`chaos: seed ${o.seed}, ${o.shards} shards and ${o.instances} instances per service, a kill every ${o.every} s for ${o.seconds} s`);
-    const plan = await refreshPlan(api, await populate(api, true, random, o.orders));
+    const populated = await populate(api, true, random, o.orders);
+    if (o.allCommit) await fundEveryOrder(api, populated);
+    const plan = await refreshPlan(api, populated);
     log(`populated ${plan.items.length} items, ${plan.users.length} users, ${plan.orders.length} orders; kills start now`);
     started = Date.now();
 
@@ -119,7 +164,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const progress = new Progress();
     const victims: Component[] = stack.all();
     const killEvery = Math.max(1, Math.round((plan.orders.length * o.every) / o.seconds));
-    const killPoints = Array.from({ length: Math.floor((plan.orders.length - 1) / killEvery) }, (_, i) => (i + 1) * killEvery);
+    const killPoints = o.kills === false ? [] : Array.from({ length: Math.floor((plan.orders.length - 1) / killEvery) }, (_, i) => (i + 1) * killEvery);
     progress.update({ limit: killPoints[0] ?? Number.POSITIVE_INFINITY });
     const killer = (async () => {
       for (const [i, point] of killPoints.entries()) {
@@ -146,15 +191,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const spacing = (o.seconds * 1000) / plan.orders.length;
     let slowestCheckoutMs = 0;
     const timeline = new AnswerTimeline();
+    /** Each checkout's send (s since the start) and latency (ms). */
+    const timings: Array<{ sentAt: number; ms: number }> = [];
+    let lastAnswerAt = 0;
     const statuses = await mapLimit(plan.orders, o.concurrency ?? 16, async (order, k) => {
       const due = started + k * spacing - Date.now();
       if (due > 0) await sleep(due);
       await progress.maySend();
       const answer = api.post(`/orders/checkout/${order.id}`);
       const sentAt = performance.now();
+      const sentSince = (Date.now() - started) / 1000;
       progress.update({ sent: progress.sent + 1 });
       const { status } = await answer;
       slowestCheckoutMs = Math.max(slowestCheckoutMs, performance.now() - sentAt);
+      timings[k] = { sentAt: sentSince, ms: performance.now() - sentAt };
+      lastAnswerAt = Date.now();
       timeline.record(status ? `${Math.floor(status / 100)}xx` : "none", performance.now() - sentAt);
       progress.update({ answered: progress.answered + 1 });
       return status;
@@ -198,6 +249,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       paymentLog: Math.abs(loggedSpent - spent),
       paymentDb: Math.abs(Math.min(0, ...credits)),
     };
+    const notCommitted: Record<string, number> = {};
+    if (o.allCommit) for (const s of statuses) if (s !== 200) notCommitted[s] = (notCommitted[s] ?? 0) + 1;
+    const duringKill = (t: number) => kills.some((k) => t >= k.at && t < (k.upAt ?? Number.POSITIVE_INFINITY) + KILL_WINDOW_S);
+    const latency = { all: summarize(timings.map((t) => t.ms)), duringKills: summarize(timings.filter((t) => duringKill(t.sentAt)).map((t) => t.ms)) };
+    const throughput = Math.round(statuses.length / Math.max(0.001, (lastAnswerAt - started) / 1000));
     const answers = {
       committed: committed.filter(Boolean).length,
       refused: refused.filter(Boolean).length,
@@ -212,8 +268,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       figures,
       recoverySeconds,
       slowestCheckoutMs,
+      latency,
+      throughput,
+      notCommitted,
       timeline: timeline.series(),
-      ok: contradictions.length === 0 && ledgerErrors.length === 0 && Object.values(figures).every((f) => f === 0),
+      ok: contradictions.length === 0 && ledgerErrors.length === 0 && Object.values(figures).every((f) => f === 0) && Object.keys(notCommitted).length === 0,
     };
   } finally {
     await api.close();
@@ -231,6 +290,11 @@ export function printChaosReport(r: ChaosReport): void {
   if (r.answers.unknown > 0) console.log(`  (log figures count the ${r.answers.unknown} answers without an outcome as successes, as the public test does)`);
   console.log(`Answers the public log rule reads wrong: ${r.contradictions.length}`);
   console.log(`Slowest checkout: ${(r.slowestCheckoutMs / 1000).toFixed(2)} s`);
+  const l = (x: LatencySummary) => `p50 ${x.p50} ms, p99 ${x.p99} ms, max ${x.max} ms over ${x.count}`;
+  console.log(`Checkout latency: ${l(r.latency.all)}; sent during a kill: ${l(r.latency.duringKills)}`);
+  console.log(`Throughput: ${r.throughput} checkouts/s`);
+  const missed = Object.entries(r.notCommitted);
+  if (missed.length) console.log(`Checkouts that should have committed and did not: ${missed.map(([s, n]) => `${n} × ${s === "0" ? "no answer" : s}`).join(", ")}`);
   console.log(`Ledger mismatches: ${r.ledgerErrors.length}`);
   for (const e of [...r.contradictions, ...r.ledgerErrors].slice(0, 20)) console.log(`  ${e}`);
   console.log(r.ok ? "CONSISTENT" : "INCONSISTENT");
@@ -260,6 +324,10 @@ export function chaosReport(r: ChaosReport, o: ChaosOptions): Report {
               ["answers the public log rule reads wrong", r.contradictions.length],
               ["ledger mismatches", r.ledgerErrors.length],
               ["slowest checkout, s", (r.slowestCheckoutMs / 1000).toFixed(2)],
+              ["checkout latency p50 / p99 / max, ms", `${r.latency.all.p50} / ${r.latency.all.p99} / ${r.latency.all.max}`],
+              [`sent during a kill (until ${KILL_WINDOW_S} s after the restart): p50 / p99 / max, ms`, `${r.latency.duringKills.p50} / ${r.latency.duringKills.p99} / ${r.latency.duringKills.max}`],
+              ["checkouts per second", r.throughput],
+              ...(o.allCommit ? [["answers other than 200 (every order could commit)", Object.values(r.notCommitted).reduce((a, b) => a + b, 0)] as [string, number]] : []),
               ["recovery after the last answer, s", r.recoverySeconds.toFixed(1)],
             ],
           },
@@ -300,6 +368,8 @@ if (isMain(import.meta.url)) {
     orders: num("orders", seconds * 40),
     concurrency: num("concurrency", 16),
     protocol: protocolArg(args.get("protocol") ?? process.env.TX_PROTOCOL ?? "saga"),
+    allCommit: args.has("all-commit"),
+    kills: num("kills", 1) !== 0,
   };
   const report = await runChaos(options);
   printChaosReport(report);
