@@ -57,6 +57,12 @@ export const baseConfig = z.object({
    */
   REDIS_MIN_REPLICAS_ACKED: intFromEnv(0, 5).default(1),
   REDIS_WAIT_TIMEOUT_MS: intFromEnv(10, 60_000).default(1000),
+  /**
+   * How long a public request keeps retrying a Redis call while its shard cannot serve (restarting,
+   * loading its AOF, failing over): a read, or a keyed change, whatever failed; any other change
+   * only when it certainly did not run. Past it the request answers 503.
+   */
+  STORAGE_RETRY_MS: intFromEnv(0, 55_000).default(10_000),
   MACHINE_ID: machineId,
   /**
    * The keys this service accepts on its internal routes (internal-auth.ts): one, or two while one

@@ -7,6 +7,13 @@ import { AUTH_HEADER, type RequestSigner } from "./internal-auth.js";
 /** The header a client sends to make a change safe to repeat (common/idempotency.ts; the gateways re-send such requests). */
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 
+/**
+ * The header a gateway sets, to a new random value, on every public change that carries no
+ * Idempotency-Key, replacing any a client sent: it makes that one request safe to re-send to
+ * another instance when the first dies with it in flight (common/idempotency.ts).
+ */
+export const RETRY_KEY_HEADER = "x-shardshop-retry-key";
+
 /** Connection errors that prove a request never reached its server. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 

@@ -31,7 +31,20 @@ export interface IdempotencyKey {
    * collides.
    */
   newId: string;
+  /**
+   * A client's Idempotency-Key is claimed for one request before the change runs, and kept for
+   * IDEMPOTENCY_TTL_MS. A gateway's retry key (RETRY_KEY_HEADER) is one request's by construction
+   * (random, set by the gateway, which re-sends only that request), so it needs no claim, and is
+   * kept only for RETRY_KEY_TTL_MS.
+   */
+  fromGateway: boolean;
 }
+
+/**
+ * How long a gateway's retry key is remembered: longer than the gateway re-sends a request for
+ * (its proxy_next_upstream_timeout), short enough that a key per public change costs little memory.
+ */
+export const RETRY_KEY_TTL_MS = 120_000;
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
 
@@ -40,11 +53,17 @@ export function checkIdempotencyKey(raw: string | undefined): void {
   if (raw !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
 }
 
-/** The request's key, undefined without one; a 400 if malformed. */
-export function parseIdempotencyKey(raw: string | undefined, route: string, params: object): IdempotencyKey | undefined {
+/**
+ * The request's key: the client's Idempotency-Key, else the gateway's retry key, else undefined;
+ * a 400 if malformed. A retry key is hashed apart from client keys, so the two never share records
+ * or new ids.
+ */
+export function parseIdempotencyKey(raw: string | undefined, retryKey: string | undefined, route: string, params: object): IdempotencyKey | undefined {
   checkIdempotencyKey(raw);
-  if (raw === undefined) return undefined;
-  return { digest: sha256(raw), fingerprint: sha256(`${route}\n${JSON.stringify(params)}`), newId: `k${sha256(`${route}\n${raw}`)}` };
+  checkIdempotencyKey(retryKey);
+  const key = raw ?? (retryKey === undefined ? undefined : `retry:${retryKey}`);
+  if (key === undefined) return undefined;
+  return { digest: sha256(key), fingerprint: sha256(`${route}\n${JSON.stringify(params)}`), newId: `k${sha256(`${route}\n${key}`)}`, fromGateway: raw === undefined };
 }
 
 /** The name of a script's idempotent variant. */
@@ -70,15 +89,18 @@ export class IdempotentRunner<S extends string> {
   ) {}
 
   /**
-   * Runs `script` on the shard of `id`; with a key, claimed first and recorded beside
+   * Runs `script` on the shard of `id`; with a key, claimed first (a client's) and recorded beside
    * `entityKey` (a key of the entity it changes, so in its slot). A 422 when the key was used for
-   * another request.
+   * another request. Each call is made again while its shard recovers: whatever failed with a key,
+   * which makes it safe to repeat; without one, only a call that certainly did not run.
    */
   async run(id: string, script: S, keys: string[], args: (string | number)[], entityKey: string, key: IdempotencyKey | undefined): Promise<ScriptReply> {
-    if (!key) return this.shards.runFor(id, script, keys, args);
-    const claim = await this.shards.runFor(key.digest, CLAIM_SCRIPT, [`idem:{${key.digest}}`], [key.fingerprint, this.ttlMs]);
-    if (!conflict(claim)) {
-      const reply = await this.shards.runFor(id, `${script}:idempotent`, [...keys, `${entityKey}:idem:${key.digest}`], [...args, key.fingerprint, this.ttlMs]);
+    if (!key) return this.shards.recovering(() => this.shards.runFor(id, script, keys, args), false);
+    const ttl = key.fromGateway ? RETRY_KEY_TTL_MS : this.ttlMs;
+    const claim = key.fromGateway ? undefined : await this.shards.recovering(() => this.shards.runFor(key.digest, CLAIM_SCRIPT, [`idem:{${key.digest}}`], [key.fingerprint, ttl]), true);
+    if (claim === undefined || !conflict(claim)) {
+      const guarded = [...keys, `${entityKey}:idem:${key.digest}`];
+      const reply = await this.shards.recovering(() => this.shards.runFor(id, `${script}:idempotent`, guarded, [...args, key.fingerprint, ttl]), true);
       if (!conflict(reply)) return reply;
     }
     throw new HTTPException(422, { message: "this Idempotency-Key was used for another request; nothing was changed" });

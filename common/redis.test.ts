@@ -64,6 +64,17 @@ describe("Shards", () => {
     // The reconnected client serves again, and the counter is where it was before the kill.
     await expect(shards.run(0, "incrBy", ["counter"], [1])).resolves.toBe(201);
   });
+  it("retries a read, or a change marked safe to repeat, while the shard restarts, and never a change that is not", async () => {
+    await redis.stop("SIGKILL");
+    const read = shards.recovering(() => shards.callFor("x", "get", (c) => c.get("counter")), true);
+    const unsafe = shards.recovering(() => shards.run(0, "incrBy", ["counter"], [1]), false);
+    // The change not safe to repeat failed as unknown at once, the shard still down...
+    await expect(unsafe).rejects.toBeInstanceOf(OutcomeUnknownError);
+    expect(redis.running).toBe(false);
+    // ...while the read waits for the shard and then answers.
+    await redis.start();
+    await expect(read).resolves.toBe("201");
+  });
 });
 
 describe("Shards on a Redis Cluster", () => {

@@ -3,6 +3,7 @@
 // to a partition (scripts and reads) goes through `Shards.call`, which routes it, classifies its
 // failures and times it.
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import type { Redis, RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
@@ -110,6 +111,7 @@ export class Shards<Script extends string = string> {
   private readonly scripts: Map<Script, LoadedScript>;
   private readonly readyMs: number;
   private readonly waitMs: number;
+  private readonly recoverMs: number;
   /** The sockets corked until the current turn of the event loop ends, by connection. */
   private readonly corked = new Map<Redis, Redis["stream"]>();
   /** The WAIT each connection sends when the turn ends, behind the turn's writes, shared by all of them. */
@@ -123,6 +125,28 @@ export class Shards<Script extends string = string> {
     this.topology = createTopology(config, clientOptions(config));
     this.readyMs = config.REDIS_TIMEOUT_MS;
     this.waitMs = config.REDIS_WAIT_TIMEOUT_MS;
+    this.recoverMs = config.STORAGE_RETRY_MS;
+  }
+
+  /**
+   * `call`, made again while its shard cannot serve, for up to STORAGE_RETRY_MS (backoff from 20 ms
+   * to 250 ms): a shard restarting within it delays the answer instead of failing it. Whatever
+   * failed when `repeatable` (a read, or a change a key makes safe to repeat); otherwise only a
+   * call the shard refused without running it. A plain promise on success: public hot paths use it.
+   */
+  recovering<T>(call: () => Promise<T>, repeatable: boolean): Promise<T> {
+    const until = Date.now() + this.recoverMs;
+    const worthRetrying = (err: unknown) => (repeatable ? isStorageFailure(err) : err instanceof StorageUnavailableError && !(err instanceof StorageFullError));
+    const again = (err: unknown, backoff: number): Promise<T> => {
+      if (!worthRetrying(err) || Date.now() + backoff >= until) return Promise.reject(err);
+      return sleep(backoff).then(() => call().catch((next: unknown) => again(next, Math.min(backoff * 2, 250))));
+    };
+    return call().catch((err: unknown) => again(err, 20));
+  }
+
+  /** A read on the partition that owns `id`, retried while that shard recovers (see `recovering`). */
+  readFor<T>(id: string, name: string, op: (client: Redis) => Promise<T>): Promise<T> {
+    return this.recovering(() => this.callFor(id, name, op), true);
   }
 
   /** Partitions: a script touches one. The shards, or a cluster's 16384 slots. */

@@ -1,7 +1,12 @@
 // The nginx gateway configuration, rendered from one place for every deployment that uses nginx:
 // only the public prefixes are routed, upstream connections are kept alive, and the proxy
 // timeouts are longer than any checkout can take.
+import { RETRY_KEY_HEADER } from "../common/http.js";
+import { RETRY_KEY_TTL_MS } from "../common/idempotency.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
+
+/** How long nginx re-sends a request to the next instance for: well within a retry key's lifetime. */
+const RESEND_WINDOW_S = Math.floor(RETRY_KEY_TTL_MS / 4000);
 
 export interface NginxOptions {
   /** Addresses to listen on, e.g. ["127.0.0.1:8000", "[::1]:8000"] or ["80"]. */
@@ -28,9 +33,6 @@ const NGINX_ERRORS: Array<[number, string]> = [
   [494, "request headers too large"],
 ];
 
-/** The internal prefix of requests that carry an Idempotency-Key (see the locations below). */
-const KEYED = "/__keyed";
-
 export function renderNginxConfig(o: NginxOptions): string {
   const run = o.runDir;
   const upstreams = SERVICES
@@ -44,24 +46,10 @@ ${o.upstreams[name].map((u) => `    server ${u.address} max_fails=1 fail_timeout
   }`,
     )
     .join("\n");
-  // A request that carries an Idempotency-Key may be re-sent like a checkout: a repeat applies
-  // nothing and answers the first answer. nginx cannot choose proxy_next_upstream per request, so
-  // such a request is rewritten (the one kind of "if" that is safe in a location) to an internal
-  // location that re-sends, which strips the marker prefix again before proxying.
   const locations = SERVICES.map(
     (service) => `
     location ${publicPrefix(service)}/ {
-      if ($http_idempotency_key != "") {
-        rewrite ^ ${KEYED}$uri last;
-      }
       proxy_pass http://${service};
-    }
-    location ${KEYED}${publicPrefix(service)}/ {
-      internal;
-      rewrite ^${KEYED}(.*)$ $1 break;
-      proxy_pass http://${service};
-      proxy_next_upstream error timeout non_idempotent;
-      proxy_next_upstream_tries 3;
     }`,
   ).join("\n");
 
@@ -98,20 +86,17 @@ ${o.listen.map((l) => `    listen ${l};`).join("\n")}
     proxy_connect_timeout 5s;
     proxy_send_timeout 60s;
     proxy_read_timeout 60s;
-    # A refused connection never reached the service, so the next instance may take the request.
-    proxy_next_upstream error timeout;
-    proxy_next_upstream_tries 2;
+    # Every public request is safe to send again, so when an instance dies with it in flight, the
+    # next instance takes it instead of the client getting a 502: reads change nothing; checkout is
+    # idempotent by order id (a repeat waits for, or takes over, the same transaction); and every
+    # other change carries a key that makes a repeat apply nothing: the client's Idempotency-Key,
+    # or this request's own id as ${RETRY_KEY_HEADER} (common/idempotency.ts), which replaces any a
+    # client sent. Re-sent for at most ${RESEND_WINDOW_S} s, well within the key's lifetime.
+    proxy_set_header ${RETRY_KEY_HEADER} $request_id;
+    proxy_next_upstream error timeout non_idempotent;
+    proxy_next_upstream_tries 3;
+    proxy_next_upstream_timeout ${RESEND_WINDOW_S}s;
 ${locations}
-
-    # Checkout is idempotent by order id: a retry waits for (or takes over) the same transaction and
-    # answers its real outcome. So when an order instance dies mid-checkout, hand the request to
-    # another one instead of answering 502. No other POST is re-sent unless it carries an
-    # Idempotency-Key.
-    location /orders/checkout/ {
-      proxy_pass http://order;
-      proxy_next_upstream error timeout non_idempotent;
-      proxy_next_upstream_tries 3;
-    }
 
     # Everything else, including /internal/ and the health endpoints, is not public.
     location / {

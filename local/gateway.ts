@@ -3,7 +3,8 @@
 // else with a JSON 404. It listens on both loopback addresses, since `localhost` resolves either way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
-import { IDEMPOTENCY_HEADER, neverSent } from "../common/http.js";
+import { randomUUID } from "node:crypto";
+import { RETRY_KEY_HEADER } from "../common/http.js";
 import { answerMalformedRequests } from "../common/malformed.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
@@ -25,8 +26,8 @@ const MAX_BODY = 1 << 20;
 const FAIL_TIMEOUT_MS = 2000;
 
 /**
- * Round-robin over one service's instances, like an nginx upstream block: an instance that refuses
- * a connection is skipped for a while and the request goes to the next one.
+ * Round-robin over one service's instances, like an nginx upstream block: an instance that fails a
+ * request is skipped for a while and the request goes to the next one.
  */
 class Upstream {
   private readonly pools: Pool[];
@@ -40,8 +41,8 @@ class Upstream {
     this.downUntil = urls.map(() => 0);
   }
 
-  /** `idempotent`: the request may be re-sent even after it reached an instance that then failed. */
-  async request(options: Dispatcher.RequestOptions, idempotent: boolean): Promise<Dispatcher.ResponseData> {
+  /** Every public request is safe to send again (see the gateway below): one that failed goes to the next instance. */
+  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
     const now = Date.now();
     const start = this.next++ % this.pools.length;
     const order = this.pools.map((_, i) => (start + i) % this.pools.length);
@@ -53,8 +54,6 @@ class Upstream {
         return await this.pools[i]!.request(options);
       } catch (err) {
         lastError = err;
-        // A request that never reached the instance may go to the next one.
-        if (!neverSent(err) && !idempotent) throw err;
         this.downUntil[i] = Date.now() + FAIL_TIMEOUT_MS;
       }
     }
@@ -108,17 +107,21 @@ export async function startGateway(
     }
     const forwardedFor = req.headers["x-forwarded-for"];
     headers["x-forwarded-for"] = [forwardedFor, req.socket.remoteAddress].filter(Boolean).join(", ");
+    // As in the nginx configuration: this request's own key, replacing any a client sent.
+    headers[RETRY_KEY_HEADER] = randomUUID();
 
     // Buffered, so a request can be handed to another instance when the first refuses it.
     const body = await readBody(req);
     if (body === null) return sendJson(res, 413, { error: "request body too large" });
     try {
-      const upstream = await pools[service].request(
-        { method: req.method as Dispatcher.HttpMethod, path: url.pathname + url.search, headers, body: body.length > 0 ? body : undefined },
-        // As in the nginx configuration: reads, checkout (idempotent by order id), and any request
-        // that carries an Idempotency-Key may be re-sent.
-        req.method === "GET" || url.pathname.startsWith("/orders/checkout/") || req.headers[IDEMPOTENCY_HEADER] !== undefined,
-      );
+      // As in the nginx configuration, every public request may be re-sent: reads, checkout
+      // (idempotent by order id), and changes, which carry a key.
+      const upstream = await pools[service].request({
+        method: req.method as Dispatcher.HttpMethod,
+        path: url.pathname + url.search,
+        headers,
+        body: body.length > 0 ? body : undefined,
+      });
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(upstream.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;

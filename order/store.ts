@@ -89,17 +89,17 @@ export class OrderStore {
   async batchInit(n: number, nItems: number, nUsers: number, price: number): Promise<void> {
     const pick = (range: number) => String(Math.floor(Math.random() * range));
     await this.shards.inChunks(sequentialIds(n), 500, (shard, ids) =>
-      this.shards.run(
+      this.shards.recovering(() => this.shards.run(
         shard,
         "batchInitOrders",
         ids.flatMap((id) => [orderKey(id), itemsKey(id)]),
         [price, ...ids.flatMap(() => [pick(nUsers), pick(nItems), pick(nItems)])],
-      ),
+      ), true),
     );
   }
 
   async find(id: string): Promise<Order | null> {
-    const [order, items] = await this.shards.callFor(id, "findOrder", (shard) =>
+    const [order, items] = await this.shards.readFor(id, "findOrder", (shard) =>
       Promise.all([shard.hmget(orderKey(id), "user_id", "paid", "total_cost"), shard.hgetall(itemsKey(id))]),
     );
     const [userId, paid, total] = order;

@@ -55,12 +55,12 @@ export class PaymentStore {
   /** Users "0".."n-1", overwritten. */
   async batchInit(n: number, credit: number): Promise<void> {
     await this.shards.inChunks(sequentialIds(n), 1000, (shard, ids) =>
-      this.shards.run(shard, "batchInitUsers", ids.map(userKey), [credit]),
+      this.shards.recovering(() => this.shards.run(shard, "batchInitUsers", ids.map(userKey), [credit]), true),
     );
   }
 
   async credit(id: string): Promise<number | null> {
-    const credit = await this.shards.callFor(id, "findUser", (shard) => shard.get(userKey(id)));
+    const credit = await this.shards.readFor(id, "findUser", (shard) => shard.get(userKey(id)));
     return credit == null ? null : Number(credit);
   }
 
@@ -82,7 +82,7 @@ export class PaymentStore {
   }
 
   async orderPaid(id: string, orderId: string): Promise<boolean> {
-    return (await this.shards.callFor(id, "orderPaid", (shard) => shard.exists(orderPaymentKey(id, orderId)))) === 1;
+    return (await this.shards.readFor(id, "orderPaid", (shard) => shard.exists(orderPaymentKey(id, orderId)))) === 1;
   }
 
   /** A transaction's try (saga charge or 2PC prepare); a refusal is final and holds nothing. */

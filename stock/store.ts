@@ -64,12 +64,12 @@ export class StockStore {
   /** Items "0".."n-1", overwritten. */
   async batchInit(n: number, stock: number, price: number): Promise<void> {
     await this.shards.inChunks(sequentialIds(n), 1000, (shard, ids) =>
-      this.shards.run(shard, "batchInitItems", ids.map(itemKey), [stock, price]),
+      this.shards.recovering(() => this.shards.run(shard, "batchInitItems", ids.map(itemKey), [stock, price]), true),
     );
   }
 
   async find(id: string): Promise<Item | null> {
-    const [stock, price] = await this.shards.callFor(id, "findItem", (shard) => shard.hmget(itemKey(id), "stock", "price"));
+    const [stock, price] = await this.shards.readFor(id, "findItem", (shard) => shard.hmget(itemKey(id), "stock", "price"));
     return stock == null || price == null ? null : { stock: Number(stock), price: Number(price) };
   }
 

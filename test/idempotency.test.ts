@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shop, startTestStack, type TestStack } from "./helpers.js";
+import { client, shop, startTestStack, type TestStack } from "./helpers.js";
 
 const keyed = (key: string) => ({ "idempotency-key": key });
 
@@ -38,6 +38,27 @@ describe("Idempotency-Key", () => {
     // Without a key, every call creates another.
     const [a, b] = [await stack.api.post("/payment/create_user"), await stack.api.post("/payment/create_user")];
     expect(a.body.user_id).not.toBe(b.body.user_id);
+  });
+
+  it("a gateway's retry key makes one request safe to re-send: a repeat applies nothing, and a client's Idempotency-Key comes first", async () => {
+    // Straight to an instance, as a gateway re-sending a request whose first instance died would.
+    const payment = client(`http://127.0.0.1:${stack.services.payment[0]!.port}`);
+    try {
+      const user = await fx.user(10);
+      const resend = { "x-shardshop-retry-key": randomUUID() };
+      const first = await payment.post(`/payment/add_funds/${user}/5`, resend);
+      const again = await payment.post(`/payment/add_funds/${user}/5`, resend);
+      expect([first.status, again.status]).toEqual([200, 200]);
+      expect(again.body).toEqual(first.body);
+      expect(await fx.credit(user)).toBe(15);
+      const created = await Promise.all([0, 1].map(() => payment.post("/payment/create_user", resend)));
+      expect(created[1]!.body.user_id).toBe(created[0]!.body.user_id);
+      // With both, the client's key decides: a new client key is a new request.
+      await payment.post(`/payment/add_funds/${user}/5`, { ...resend, ...keyed(randomUUID()) });
+      expect(await fx.credit(user)).toBe(20);
+    } finally {
+      await payment.close();
+    }
   });
 
   it("credit and stock changes apply once, and a repeat answers the first answer", async () => {
