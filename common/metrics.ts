@@ -111,6 +111,12 @@ export const redisCommandErrors = new client.Counter({
   labelNames: ["shard", "command", "kind"] as const,
 });
 
+export const writesBelowReplicaTarget = new client.Counter({
+  name: "shardshop_redis_writes_below_replica_target_total",
+  help: "Cluster mode: writes acknowledged with fewer replicas than REDIS_MIN_REPLICAS_ACKED because the node had fewer keeping up (a replica down or stalled), by node",
+  labelNames: ["shard"] as const,
+});
+
 export const internalAuthRefusals = new client.Counter({
   name: "shardshop_internal_auth_refusals_total",
   help: "Calls to internal routes refused for want of a valid credential, by reason (missing, malformed, stale, bad_signature, replayed); nothing was run for them",

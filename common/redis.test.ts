@@ -1,14 +1,15 @@
 // Shards against a real redis-server: the commands one turn of the event loop issues leave in one
 // write (the socket is corked until the turn ends), keep their order, and a shard that is gone
 // still fails them as unknown outcomes. On a real Redis Cluster: a turn's writes share one WAIT,
-// are answered only once the replica has them, and are unknown outcomes when it does not ack.
+// are answered only once the replica has them, and go on without a replica that stalls.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Component, formCluster, freePort, redisComponent } from "../local/stack.js";
-import { clusterNodes } from "../test/helpers.js";
+import { clusterNodes, waitFor } from "../test/helpers.js";
+import { registry } from "./metrics.js";
 import { baseConfig } from "./config.js";
 
 /** A service's configuration with only its Redis variables of interest (a key is required, unused here). */
@@ -95,7 +96,7 @@ describe("Shards on a Redis Cluster", () => {
     await formCluster(nodes, 1);
     master = nodes.find(ownsSlot)!;
     replica = nodes.find((n) => cli(n, "info", "replication").includes(`master_port:${master.port}`))!;
-    shards = new Shards(redisConfig({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "3000" }), new Map([["incrBy", INCR_BY]]));
+    shards = new Shards(redisConfig({ REDIS_MODE: "cluster", REDIS_ADDRS: `127.0.0.1:${nodes[0]!.port}`, REDIS_WAIT_TIMEOUT_MS: "3000", REDIS_TIMEOUT_MS: "10000" }), new Map([["incrBy", INCR_BY]]));
     await shards.runFor("{wait}", "incrBy", [KEY], [0]);
   });
 
@@ -121,16 +122,33 @@ describe("Shards on a Redis Cluster", () => {
     expect(onReplica.split("\n")[1]).toBe("100");
   });
 
-  it("fails every write of the turn as an unknown outcome when the replica does not acknowledge in time", async () => {
+  it("goes on without a replica that stalls, once its node shows it behind, and waits for it again once it is back", async () => {
+    const belowTarget = async () => (await registry.getSingleMetric("shardshop_redis_writes_below_replica_target_total")!.get()).values.reduce((n, v) => n + v.value, 0);
+    const countedBefore = await belowTarget();
     replica.proc!.kill("SIGSTOP");
     try {
-      const results = await Promise.allSettled(Array.from({ length: 5 }, () => shards.runFor("{wait}", "incrBy", [KEY], [1])));
-      expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
-      for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(OutcomeUnknownError);
+      // A replica acknowledges every second: one silent for two is behind.
+      await waitFor("the master to show the replica behind", () => /lag=([2-9]|\d\d+)/.test(cli(master, "info", "replication")), 30_000, 100);
+      // The turn's WAIT runs out, and the master shows the replica behind: the writes are
+      // acknowledged on the master alone, not failed.
+      const replies = await Promise.all(Array.from({ length: 5 }, () => shards.runFor("{wait}", "incrBy", [KEY], [1])));
+      expect(replies).toEqual([101, 102, 103, 104, 105]);
+      expect(await belowTarget()).toBeGreaterThan(countedBefore);
+      // From then on a write does not wait for it at all.
+      const before = waits();
+      expect(await shards.runFor("{wait}", "incrBy", [KEY], [1])).toBe(106);
+      expect(waits()).toBe(before);
     } finally {
       replica.proc!.kill("SIGCONT");
     }
-    // They ran on the master all the same: unknown, not undone.
-    expect(cli(master, "get", KEY).trim()).toBe("105");
+    // Back, and acknowledging again: writes wait for it again, and it has them.
+    const before = waits();
+    await waitFor("writes waiting for the replica again", async () => {
+      await shards.runFor("{wait}", "incrBy", [KEY], [1]);
+      return waits() > before;
+    }, 30_000, 100);
+    const last = Number(cli(master, "get", KEY).trim());
+    const onReplica = spawnSync("redis-cli", ["-p", String(replica.port)], { input: `READONLY\nGET ${KEY}\n`, encoding: "utf8" }).stdout;
+    expect(Number(onReplica.split("\n")[1])).toBe(last);
   });
 });

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync } from "node:fs";
 import type { Redis, RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
-import { elapsedSeconds, redisCommandDuration, redisCommandErrors, type Recorder } from "./metrics.js";
+import { elapsedSeconds, redisCommandDuration, redisCommandErrors, writesBelowReplicaTarget, type Recorder } from "./metrics.js";
 import { groupBy } from "./shards.js";
 import { createTopology, type Topology } from "./topology.js";
 
@@ -117,6 +117,8 @@ export class Shards<Script extends string = string> {
   /** The WAIT each connection sends when the turn ends, behind the turn's writes, shared by all of them. */
   private readonly waits = new Map<Redis, SharedWait>();
   private turnEnding = false;
+  /** Cluster mode: how many replicas of each connection's node keep up, as last read (INFO replication). */
+  private readonly keepingUp = new Map<Redis, { count: number; readAt: number }>();
 
   constructor(config: BaseConfig, scripts: Map<Script, string>) {
     this.scripts = new Map(
@@ -220,8 +222,8 @@ export class Shards<Script extends string = string> {
    */
   run(partition: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
     const { lua, sha, writes } = this.scripts.get(script)!;
-    const replicas = writes ? this.topology.minReplicas : 0;
     return this.call(partition, script, (client) => {
+      const replicas = writes ? this.replicasFor(client) : 0;
       const ran = client.evalsha(sha, keys.length, ...keys, ...args) as Promise<ScriptReply>;
       const replicated = replicas === 0 ? undefined : this.waitAtTurnEnd(client, replicas);
       return ran.then(
@@ -230,16 +232,55 @@ export class Shards<Script extends string = string> {
           if (!(err as Error)?.message?.startsWith("NOSCRIPT")) throw err;
           // Sent after this turn's WAIT went out, so it waits for its own.
           const again = client.eval(lua, keys.length, ...keys, ...args) as Promise<ScriptReply>;
-          return replicas === 0 ? again : again.then((reply) => this.replicated(client.wait(replicas, this.waitMs), replicas).then(() => reply));
+          return replicas === 0 ? again : again.then((reply) => this.replicated(client, client.wait(replicas, this.waitMs), replicas).then(() => reply));
         },
       );
     });
   }
 
-  /** Whether a WAIT's count of replicas that have the connection's writes is enough. */
-  private async replicated(acked: Promise<number>, replicas: number): Promise<void> {
+  /**
+   * How many replicas a write on `client` waits for: REDIS_MIN_REPLICAS_ACKED, or as many as its
+   * node has keeping up while that is fewer (one down, stalled, or not yet promoted back after a
+   * failover), so a replica's outage does not stop the writes. Such a write lives on the master
+   * alone (its AOF is written before it answers), which loses nothing while one part fails at a
+   * time. The count is read again at most every 500 ms while it is short, so a returning replica
+   * is waited for again.
+   */
+  private replicasFor(client: Redis): number {
+    const wanted = this.topology.minReplicas;
+    const known = this.keepingUp.get(client);
+    if (wanted === 0 || known === undefined || known.count >= wanted) return wanted;
+    if (Date.now() - known.readAt >= 500) {
+      known.readAt = Date.now();
+      this.readKeepingUp(client).catch(() => {});
+    }
+    this.belowTarget(client);
+    return known.count;
+  }
+
+  private belowTarget(client: Redis): void {
+    writesBelowReplicaTarget.inc({ shard: `${client.options.host}:${client.options.port}` });
+  }
+
+  /** Replicas of `client`'s node that are online and acknowledged within the last second (they ack every second). */
+  private async readKeepingUp(client: Redis): Promise<number> {
+    const info = await client.info("replication");
+    let count = 0;
+    for (const [, lag] of info.matchAll(/^slave\d+:.*\bstate=online\b.*\blag=(\d+)/gm)) if (Number(lag) <= 1) count++;
+    this.keepingUp.set(client, { count, readAt: Date.now() });
+    return count;
+  }
+
+  /**
+   * Whether a WAIT's count of replicas that have the connection's writes is enough: the replicas
+   * asked for, or all that keep up now if fewer do. Otherwise the outcome is unknown.
+   */
+  private async replicated(client: Redis, acked: Promise<number>, replicas: number): Promise<void> {
     const count = await acked;
-    if (count < replicas) throw new OutcomeUnknownError(new Error(`${count} of ${replicas} replicas acknowledged within ${this.waitMs} ms`));
+    if (count >= replicas) return;
+    const keepingUp = await this.readKeepingUp(client).catch(() => replicas);
+    if (count >= keepingUp) return this.belowTarget(client);
+    throw new OutcomeUnknownError(new Error(`${count} of ${replicas} replicas acknowledged within ${this.waitMs} ms`));
   }
 
   /** The WAIT `client` sends when this turn ends, behind the writes of the turn. */
@@ -248,7 +289,7 @@ export class Shards<Script extends string = string> {
     if (wait === undefined) {
       let send!: () => void;
       const done = new Promise<void>((resolve, reject) => {
-        send = () => this.replicated(client.wait(replicas, this.waitMs), replicas).then(resolve, reject);
+        send = () => this.replicated(client, client.wait(replicas, this.waitMs), replicas).then(resolve, reject);
       });
       // Awaited by each write that succeeds; one that failed does not wait, and nothing else may.
       done.catch(() => {});
