@@ -249,6 +249,12 @@ export class Shards<Script extends string = string> {
   private replicasFor(client: Redis): number {
     const wanted = this.topology.minReplicas;
     const known = this.keepingUp.get(client);
+    if (known === undefined && wanted > 0) {
+      // A connection new to us (a node just promoted, say): its replicas are read once, meanwhile
+      // writes wait for the configured count.
+      this.keepingUp.set(client, { count: wanted, readAt: Date.now() });
+      this.readKeepingUp(client).catch(() => {});
+    }
     if (wanted === 0 || known === undefined || known.count >= wanted) return wanted;
     if (Date.now() - known.readAt >= 500) {
       known.readAt = Date.now();
@@ -353,16 +359,21 @@ export class Shards<Script extends string = string> {
     });
   }
 
-  /** A cluster's first calls wait for its slot map; none is sent before it is known. */
+  /**
+   * A call whose partition has no node now: a cluster's first calls, before its slot map is known,
+   * or a slot whose master is gone until a replica takes over. It waits for a node, asking for the
+   * slot map again every 200 ms (refreshSoon's pace) so a failover is seen at once, up to
+   * REDIS_TIMEOUT_MS; nothing is sent before.
+   */
   private async afterReady<T>(partition: number, op: (client: Redis) => Promise<T>): Promise<T> {
-    try {
-      await this.topology.whenReady(this.readyMs);
-    } catch (err) {
-      throw new StorageUnavailableError(err);
+    const until = Date.now() + this.readyMs;
+    for (;;) {
+      const client = this.topology.connection(partition);
+      if (client) return this.send(client, op, partition);
+      if (Date.now() >= until) throw new StorageUnavailableError(new Error(`no node serves slot ${partition}`));
+      this.topology.refreshSoon();
+      await sleep(50);
     }
-    const client = this.topology.connection(partition);
-    if (!client) throw new StorageUnavailableError(new Error(`no node serves slot ${partition}`));
-    return this.send(client, op, partition);
   }
 
   /**

@@ -175,6 +175,8 @@ const MEMORY = { redis: "512m", instance: "256m", gateway: "128m", small: "64m" 
  * is full"), leaving the rest of its container's limit for the copy-on-write of an AOF rewrite.
  */
 export const REDIS_MAXMEMORY = "384mb";
+/** Cluster mode: how long a master may be silent before its replica takes over (the chart's redis.cluster.nodeTimeoutMs). */
+const CLUSTER_NODE_TIMEOUT_MS = 2000;
 
 /** The user the services run as in the shop's image (Dockerfile: `USER node`). */
 const SERVICE_UID = "1000:1000";
@@ -372,9 +374,11 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
     const redis = range(redisNodes).map((i) => redisName(service, i));
     // A cluster node keeps its slot map (nodes.conf) on its volume beside the AOF; nodes know each
     // other by their fixed addresses, so a recreated container rejoins the same cluster.
-    // Its replicas follow a master as the replication user; the password is read at start.
+    // Its replicas follow a master as the replication user; the password is read at start. A
+    // master gone for 2 s is replaced by its replica (node timeout), and a replica that joins or
+    // rejoins is sent the data at once, not after the default 5 s wait for others to join.
     const clusterArgs = cluster
-      ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000", "--masteruser", REPLICATION_USER, "--masterauth", `"$(cat ${ACL_DIR}/replication-password)"`]
+      ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(CLUSTER_NODE_TIMEOUT_MS), "--repl-diskless-sync-delay", "0", "--masteruser", REPLICATION_USER, "--masterauth", `"$(cat ${ACL_DIR}/replication-password)"`]
       : [];
     for (const [i, name] of redis.entries()) {
       // Nothing acknowledged is lost: every write goes to the append-only file on the volume.

@@ -269,7 +269,7 @@ export async function redisComponent(dataDir: string, name: string, mode: RedisM
   const [port, bus] =
     mode === "cluster" && existsSync(portsFile) ? (JSON.parse(readFileSync(portsFile, "utf8")) as [number, number]) : [await freePort(), await freePort()];
   if (mode === "cluster") writeFileSync(portsFile, JSON.stringify([port, bus]));
-  const cluster = mode === "cluster" ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--cluster-port", String(bus)] : [];
+  const cluster = mode === "cluster" ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0", "--cluster-port", String(bus)] : [];
   // A locked node's users come from an ACL file (passwords hashed); its replicas follow it as the replication user.
   let locked: string[] = [];
   if (lock) {

@@ -53,7 +53,7 @@ if [ "${CLUSTER:-no}" = yes ]; then
     done <"$conf"
     mv "$fresh" "$conf"
   fi
-  set -- "$@" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "${NODE_TIMEOUT_MS:-5000}" \
+  set -- "$@" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "${NODE_TIMEOUT_MS:-2000}" --repl-diskless-sync-delay 0 \
     --cluster-port "${CLUSTER_BUS_PORT:-$((${REDIS_PORT:-6379} + 10000))}" \
     --cluster-announce-hostname "$ANNOUNCE_HOSTNAME" --cluster-preferred-endpoint-type hostname
 fi
