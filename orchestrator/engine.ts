@@ -14,6 +14,7 @@ import type { Logger } from "../common/log.js";
 import { isStorageFailure } from "../common/redis.js";
 import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
 import { Confirmations } from "./confirmations.js";
+import { LeaseKeeper } from "./leases.js";
 import { ENGINE_ABORT_REASONS, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "./log.js";
 import { transactionRecoveries } from "./metrics.js";
@@ -82,6 +83,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   private readonly owner = `${hostname()}:${process.pid}`;
   private readonly names: string[];
   private readonly confirmations: Confirmations<Payload>;
+  private readonly leases: LeaseKeeper<Payload>;
   /** Transactions this instance runs now. */
   inFlight = 0;
 
@@ -95,6 +97,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   ) {
     this.names = definition.participants.map(([name]) => name);
     this.confirmations = new Confirmations(definition.participants, log, transport, options.policies.settlement, options.confirmDelayMs, logger, tracer);
+    this.leases = new LeaseKeeper(log, { ms: options.leaseMs, owner: this.owner });
   }
 
   /**
@@ -179,8 +182,20 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     }
   }
 
-  /** Drives a transaction whose lease we hold to its end, or as far as the participants allow by `until`. */
+  /**
+   * Drives a transaction whose lease we hold to its end, or as far as the participants allow by
+   * `until`, renewing the lease meanwhile.
+   */
   async drive(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
+    this.leases.hold(tx);
+    try {
+      return await this.driveHeld(tx, ctx, until);
+    } finally {
+      this.leases.release(tx);
+    }
+  }
+
+  private async driveHeld(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     this.fault("after-begin");
     switch (tx.state) {
       case "committed": {
@@ -412,6 +427,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     return async () => {
       stopped = true;
       clearTimeout(timer);
+      this.leases.stop();
       await this.sendQueuedConfirms();
     };
   }

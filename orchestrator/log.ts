@@ -69,6 +69,8 @@ export interface TxLog<Payload, Refusal extends string> {
    * after `retryMs`. Says what the record is now.
    */
   failed(tx: TxRecord<Payload>, outcomes: string, park: boolean, retryMs: number): Promise<"open" | "parked" | "unknown">;
+  /** Extends the lease on `tx` while `owner` still holds it; false once it does not (taken over, or ended). */
+  renew(tx: TxRecord<Payload>, lease: { ms: number; owner: string }): Promise<boolean>;
   /** Subjects in one sweep group with an open record (any lease), or only the parked ones. */
   list(group: number, limit: number, which: "open" | "parked"): Promise<string[]>;
   /** The subject's open record as an operator sees it; undefined when none is open. */

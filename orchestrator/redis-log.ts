@@ -6,7 +6,7 @@ import { isStorageFailure, loadLuaScripts, type ScriptReply, type Shards } from 
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "./log.js";
 import type { TxProtocol } from "./protocol.js";
 
-export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx", "failedTx", "pendingTransactions"] as const;
+export const TX_LOG_SCRIPTS = ["commitTx", "abortTx", "finishAbortTx", "settleTx", "failedTx", "renewTx", "pendingTransactions"] as const;
 type TxLogScript = (typeof TX_LOG_SCRIPTS)[number];
 
 /** The engine's scripts, to be defined on the subject service's shards beside its own. */
@@ -138,6 +138,11 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
   async failed(tx: TxRecord<Payload>, outcomes: string, park: boolean, retryMs: number): Promise<"open" | "parked" | "unknown"> {
     const [word] = (await this.shards.runFor(tx.subject, "failedTx", this.recordAndIndexes(tx.subject), [tx.id, outcomes, park ? "1" : "0", retryMs, tx.subject])) as [string];
     return word === "open" || word === "parked" ? word : "unknown";
+  }
+
+  async renew(tx: TxRecord<Payload>, lease: { ms: number; owner: string }): Promise<boolean> {
+    const keys = [this.layout.recordKey(tx.subject), this.pendingKeyOf(tx.subject)];
+    return (await this.shards.runFor(tx.subject, "renewTx", keys, [tx.id, lease.owner, lease.ms, tx.subject])) === 1;
   }
 
   async list(group: number, limit: number, which: "open" | "parked"): Promise<string[]> {

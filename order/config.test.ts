@@ -42,7 +42,7 @@ const OTHERS = ["HOST", "REDIS_MODE", "REDIS_ADDRS", "REDIS_USER", "REDIS_PASSWO
 describe("order configuration", () => {
   it("has defaults for everything but the addresses", () => {
     const config = orderConfig.parse(valid);
-    expect(config).toMatchObject({ PORT: 8080, REDIS_DB: 0, STEP_ATTEMPTS: 200, STEP_TIMEOUT_MS: 10_000, STEP_ATTEMPT_TIMEOUT_MS: 2000, CHECKOUT_LEASE_MS: 10_000, MAX_INFLIGHT_CHECKOUTS: 1000 });
+    expect(config).toMatchObject({ PORT: 8080, REDIS_DB: 0, STEP_ATTEMPTS: 200, STEP_TIMEOUT_MS: 10_000, STEP_ATTEMPT_TIMEOUT_MS: 2000, CHECKOUT_LEASE_MS: 3000, MAX_INFLIGHT_CHECKOUTS: 1000 });
   });
 
   it("runs the saga unless told otherwise, and refuses an unknown protocol or fault point", () => {

@@ -47,8 +47,11 @@ export const orderConfig = baseConfig.extend({
   BREAKER_HALF_OPEN_MS: ms(50, 300_000).default(500),
   /** Checkouts one instance runs at once; beyond it they are answered 429 with Retry-After. */
   MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().min(1).max(100_000).default(1000),
-  /** How long a driver owns a checkout before another instance may take it over. */
-  CHECKOUT_LEASE_MS: ms(100, 300_000).default(10_000),
+  /**
+   * How long a driver owns a checkout before another instance may take it over. Renewed while the
+   * drive goes on, so it bounds how long the checkouts of a driver that died wait for another.
+   */
+  CHECKOUT_LEASE_MS: ms(100, 300_000).default(3000),
   /** How often each instance looks for checkouts whose driver is gone. */
   RECOVERY_INTERVAL_MS: ms(50, 300_000).default(2000),
   /**

@@ -233,6 +233,15 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
     });
   }
 
+  renew(tx: TxRecord<Payload>, lease: { ms: number; owner: string }): Promise<boolean> {
+    return this.call(() => {
+      const r = this.record(tx.subject);
+      if (r.tx !== tx.id || r.owner !== lease.owner) return false;
+      r.lease = this.now + lease.ms;
+      return true;
+    });
+  }
+
   list(_group: number, limit: number, which: "open" | "parked"): Promise<string[]> {
     return this.call(() => this.open().filter((subject) => which === "open" || this.records.get(subject)!.parked).slice(0, limit));
   }
