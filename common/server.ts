@@ -9,6 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { BaseConfig } from "./config.js";
 import { mountDocs } from "./docs.js";
 import { createLogger, type Logger } from "./log.js";
+import { RETRY_KEY_HEADER } from "./http.js";
 import { AUTH_HEADER, RequestVerifier } from "./internal-auth.js";
 import { answerMalformedRequests } from "./malformed.js";
 import { elapsedSeconds, httpRequestDuration, internalAuthRefusals, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
@@ -16,6 +17,9 @@ import { OutcomeUnknownError, StorageFullError, StorageUnavailableError, type Sh
 import { INTERNAL_PREFIX } from "../orchestrator/protocol.js";
 import { publicPrefix, type Service } from "./services.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
+
+/** Answers 200 once the service can serve: every Redis node it needs answers (probes, and breakers' probes, ask it). */
+export const READINESS_PATH = "/ready";
 
 export type ServiceEnv = { Bindings: HttpBindings };
 
@@ -47,6 +51,8 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
     private readonly verifier: RequestVerifier,
     /** Whether the batch_init routes (the benchmark's bulk loading) are served. */
     readonly batchInit = true,
+    /** The header the gateway's retry key comes in (config RETRY_KEY_HEADER). */
+    readonly retryKeyHeader: string = RETRY_KEY_HEADER,
   ) {
     super();
     this.debug = log.isLevelEnabled("debug");
@@ -182,11 +188,12 @@ export interface ServiceAppOptions {
   internalKeys: readonly string[];
   /** Whether to serve the batch_init routes (BATCH_INIT); default on. */
   batchInit?: boolean;
+  retryKeyHeader?: string;
 }
 
 /** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
-export function createServiceApp({ name, shards, log, tracer, internalKeys, batchInit }: ServiceAppOptions): ServiceApp {
-  const app = new ServiceApp(tracer, log, new RequestVerifier(name, internalKeys), batchInit);
+export function createServiceApp({ name, shards, log, tracer, internalKeys, batchInit, retryKeyHeader }: ServiceAppOptions): ServiceApp {
+  const app = new ServiceApp(tracer, log, new RequestVerifier(name, internalKeys), batchInit, retryKeyHeader);
   const prefix = publicPrefix(name);
   app.use("/metrics", notThroughProxy);
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
@@ -196,7 +203,7 @@ export function createServiceApp({ name, shards, log, tracer, internalKeys, batc
   });
   mountDocs(app, { base: `${prefix}/docs`, spec: `${prefix}/openapi.json`, title: `shardshop ${name} API` });
   app.get("/health", (c) => c.json({ status: "ok", service: name }));
-  app.get("/ready", async (c) =>
+  app.get(READINESS_PATH, async (c) =>
     (await shards.ready())
       ? c.json({ status: "ready", service: name, ...shards.layout() })
       : c.json({ status: "unavailable", service: name, error: "a redis node is unreachable, or a slot has no master" }, 503),
@@ -225,7 +232,7 @@ export async function startService({ name, config, shards, mount }: ServiceDefin
   const tracer = await startTracing(name);
   startProcessMetrics(name, config.MACHINE_ID);
   trackShardHealth(shards);
-  const app = createServiceApp({ name, shards, log, tracer, internalKeys: config.INTERNAL_KEYS, batchInit: config.BATCH_INIT === "on" });
+  const app = createServiceApp({ name, shards, log, tracer, internalKeys: config.INTERNAL_KEYS, batchInit: config.BATCH_INIT === "on", retryKeyHeader: config.RETRY_KEY_HEADER });
   const closers = [...(mount(app, log, tracer) ?? []), () => shards.close(), () => tracer.shutdown()];
   app.assertInternalRoutesGuarded();
 

@@ -248,8 +248,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * answered only once the cancels are applied, or at the deadline: each cancel to a participant
    * in `mayHold` is retried until `until`. The others were never sent this driver's try, so
    * nothing of ours is held there: their cancel (for an earlier driver's try that may still be on
-   * its way) gets the unknown-outcome policy's few attempts, and if it fails the record stays open
-   * for recovery without holding up the answer.
+   * its way) gets the settlement policy's few attempts, and if it fails the record stays open for
+   * recovery without holding up the answer.
    */
   private async cancel(
     tx: TxRecord<Payload>,
@@ -259,12 +259,12 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     ctx: RequestContext,
     until: number,
   ): Promise<TxOutcome<Refusal, Reason>> {
-    const { answer, unknownOutcome } = this.options.policies;
+    const { answer, settlement } = this.options.policies;
     const cancelled = await Promise.all(
       this.definition.participants
         .filter(([name]) => participants.includes(name))
         .map(([name, part]) => {
-          const policy = mayHold.includes(name) ? answer : unknownOutcome;
+          const policy = mayHold.includes(name) ? answer : settlement;
           return this.transport.send(name, tx.protocol, "cancel", phaseBody(tx, part), policy, ctx, policy === answer ? until : undefined);
         }),
     );

@@ -37,7 +37,7 @@ beforeEach(() => {
 
 const ctx = async () => backgroundContext(await startTracing("test", {}), "test", createLogger("test", "silent", "0/1"));
 const policy = (attempts = 3): RetryPolicy => ({ name: "unknownOutcome", attempts, deadlineMs: 2000, backoffMs: 20 });
-const breaker = (o: Partial<BreakerOptions> = {}): BreakerOptions => ({ failures: 5, halfOpenMs: 60_000, failFastAfterMs: 0, ...o });
+const breaker = (o: Partial<BreakerOptions> = {}): BreakerOptions => ({ failures: 5, halfOpenMs: 60_000, failFastAfterMs: 0, probePath: "/ready", ...o });
 let attempts = 3;
 const charge = (p: HttpParticipant, c: Awaited<ReturnType<typeof ctx>>) => p.phase("saga", "try", { tx: "t1", user_id: "u1", amount: 5 }, policy(attempts), c);
 const retries = async () => (await (await registry.getSingleMetric("shardshop_saga_step_retries_total")!.get()).values.find((v) => v.labels.participant === "payment"))?.value ?? 0;
@@ -115,48 +115,47 @@ describe("the breaker", () => {
   afterEach(() => vi.useRealTimers());
   const wait = (ms: number) => vi.setSystemTime(Date.now() + ms);
 
-  it("stays open when its probe fails, and closes when a probe succeeds", async () => {
+  it("refuses new work once a try gave up on the participant, and probes its readiness itself until it is back", async () => {
     attempts = 1;
-    const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 1000 }));
+    const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 1000, failFastAfterMs: 60_000 }));
     const c = await ctx();
     expect(await charge(payment, c)).toEqual({ kind: "unknown" });
-    expect(payment.failingFastFor()).toBeGreaterThan(0);
-    wait(1000); // the half-open delay: the next call is the probe
-    expect(payment.failingFastFor()).toBe(0);
-    answers = [503];
-    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
-    expect(calls).toHaveLength(2);
-    expect(payment.failingFastFor()).toBeGreaterThan(0);
-    expect(await charge(payment, c)).toEqual({ kind: "not_sent" });
-    expect(calls).toHaveLength(2);
-
+    // A try's whole policy ran out against it: new work is refused, nothing sent meanwhile.
+    expect(payment.failingFastFor()).toBe(1);
+    expect(calls).toHaveLength(1);
+    // The half-open delay passed: the breaker probes the participant's readiness, not a transaction,
+    // and keeps refusing while it does; this probe fails.
     wait(1000);
-    answers = [200, 200];
+    answers = [503];
+    expect(payment.failingFastFor()).toBe(1);
+    await vi.waitFor(() => expect(calls.at(-1)).toBe("GET /ready"));
+    await vi.waitFor(() => expect(answers).toEqual([]));
+    expect(payment.failingFastFor()).toBe(1);
+    // The next one succeeds: the breaker closes, and new work starts again.
+    wait(1000);
+    answers = [200];
+    payment.failingFastFor();
+    await vi.waitFor(() => expect(payment.failingFastFor()).toBe(0));
+    expect(calls.filter((call) => call === "GET /ready")).toHaveLength(2);
+    answers = [200];
     expect(await charge(payment, c)).toEqual({ kind: "done" });
-    expect(payment.failingFastFor()).toBe(0);
-    expect(await charge(payment, c)).toEqual({ kind: "done" });
-    expect(calls).toHaveLength(4);
   });
 
-  it("refuses new work only once the participant has been failing for failFastAfterMs", async () => {
-    attempts = 1;
-    const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 1000, failFastAfterMs: 5000 }));
+  it("refuses new work once the participant has been failing for failFastAfterMs, while tries still wait for it", async () => {
+    const payment = new HttpParticipant("payment", client, breaker({ failures: 1, halfOpenMs: 60_000, failFastAfterMs: 5000 }));
     const c = await ctx();
-    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
-    // Open, but failing for less than 5 s: a short outage, so new work starts and waits.
+    answers = [503];
+    const patient: RetryPolicy = { name: "unknownOutcome", attempts: 100_000, deadlineMs: 600_000, backoffMs: 20, maxBackoffMs: 20 };
+    const waiting = payment.phase("saga", "try", { tx: "t7", user_id: "u1", amount: 5 }, patient, c);
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    // Open, but failing for less than 5 s and no try gave up: new work starts, and waits.
     expect(payment.failingFastFor()).toBe(0);
-    wait(4000);
-    expect(payment.failingFastFor()).toBe(0);
-    wait(1000);
-    // Failing 5 s, and its probe is due: one call goes through, fails, and from then on new work is refused.
-    expect(payment.failingFastFor()).toBe(0);
-    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
-    expect(payment.failingFastFor()).toBe(1);
-    // A probe that succeeds ends the outage: the next one starts counting afresh.
-    wait(1000);
-    answers = [200, 503];
-    expect(await charge(payment, c)).toEqual({ kind: "done" });
-    expect(await charge(payment, c)).toEqual({ kind: "unknown" });
+    wait(5000);
+    expect(payment.failingFastFor()).toBeGreaterThan(0);
+    // The probe, when due, finds it back: the waiting try is done, and new work starts again.
+    answers = [200];
+    wait(60_000);
+    expect(await waiting).toEqual({ kind: "done" });
     expect(payment.failingFastFor()).toBe(0);
   });
 

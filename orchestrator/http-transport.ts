@@ -18,8 +18,9 @@ import type { CallOutcome, Transport } from "./transport.js";
  * A participant's breaker keeps calls off a participant that keeps failing, and tells a short
  * outage from a long one. Short (failing for less than `failFastAfterMs`): a try waits, retrying
  * within its policy, for a probe to find the participant back, and new transactions start and wait
- * the same way, so a restart of a few seconds costs latency and no aborts. Long: new transactions
- * are refused before they start, until a probe succeeds.
+ * the same way, so a restart of a few seconds costs latency and no aborts. Long (failing for
+ * `failFastAfterMs`, or a try already gave up on it): new transactions are refused before they
+ * start, until a probe succeeds.
  */
 export interface BreakerOptions {
   /** Consecutive failed calls that open a participant's breaker. */
@@ -28,6 +29,11 @@ export interface BreakerOptions {
   halfOpenMs: number;
   /** How long a participant must have been failing (its breaker open) before new work is refused fast. */
   failFastAfterMs: number;
+  /**
+   * A GET route that answers 2xx only while the participant can serve (its readiness): while new
+   * work is refused, the breaker's probe is a call to it, so no transaction waits on the probe.
+   */
+  probePath: string;
 }
 
 /** A participant's 5xx answer: it could not do its part now (e.g. its Redis did not answer). */
@@ -57,6 +63,9 @@ export class HttpParticipant {
   private openedAt = 0;
   /** When the breaker opened from closed: the participant has been failing since; undefined while closed. */
   private failingSince: number | undefined;
+  /** A try gave up on the participant during this outage: it has outlasted a try's retry budget. */
+  private outlastedATry = false;
+  private probing = false;
   /** A latency recorder per phase name and result, resolved once. */
   private readonly recorders: Record<string, Record<CallOutcome["kind"], Recorder>>;
   /** Each protocol's routes, built once. */
@@ -96,7 +105,10 @@ export class HttpParticipant {
       this.openedAt = Date.now();
       this.failingSince ??= this.openedAt;
     });
-    this.breaker.onReset(() => (this.failingSince = undefined));
+    this.breaker.onReset(() => {
+      this.failingSince = undefined;
+      this.outlastedATry = false;
+    });
     this.breaker.onStateChange((state) => circuitBreakerState.set({ participant: name }, BREAKER_GAUGE[state]));
     circuitBreakerState.set({ participant: name }, 0);
     const byResult = (phase: string) => Object.fromEntries(RESULTS.map((r) => [r, participantCallDuration.recorder(name, phase, r)]));
@@ -105,15 +117,27 @@ export class HttpParticipant {
 
   /**
    * Seconds a client should wait before asking again, when new work is refused now: the breaker is
-   * open and the participant has been failing for `failFastAfterMs`. 0 when new work may start.
+   * open and the participant has been failing for `failFastAfterMs`, or for longer than a try
+   * waited for it. 0 when new work may start.
    */
   failingFastFor(): number {
+    if (this.failingSince === undefined) return 0;
+    if (!this.outlastedATry && Date.now() - this.failingSince < this.options.failFastAfterMs) return 0;
     const state = this.breaker.state;
-    if (this.failingSince === undefined || Date.now() - this.failingSince < this.options.failFastAfterMs) return 0;
-    if (state === CircuitState.HalfOpen) return 1;
-    if (state !== CircuitState.Open) return 0;
+    if (state === CircuitState.Closed) return 0;
     const left = this.openedAt + this.options.halfOpenMs - Date.now();
-    return left > 0 ? Math.ceil(left / 1000) : 0;
+    if (state === CircuitState.Open && left <= 0) this.probe();
+    return Math.max(1, Math.ceil(left / 1000));
+  }
+
+  /** The breaker's probe while new work is refused: its readiness, once at a time. */
+  private probe(): void {
+    if (this.probing) return;
+    this.probing = true;
+    this.breaker
+      .execute(() => this.client.request("GET", this.options.probePath, { timeoutMs: Math.max(this.options.halfOpenMs, 1000) }))
+      .catch(() => {})
+      .finally(() => (this.probing = false));
   }
 
   /** A read, retried by `policy`; throws when there is no usable answer. */
@@ -133,6 +157,7 @@ export class HttpParticipant {
       outcome = toOutcome(await this.send<TryReply>(phase === "try", "POST", this.routes[protocol][phase], policy, ctx, body, until, coalescer));
     } catch (err) {
       outcome = err instanceof NeverSent || err instanceof BrokenCircuitError ? NOT_SENT : UNKNOWN;
+      if (phase === "try" && this.failingSince !== undefined) this.outlastedATry = true;
     }
     this.recorders[phaseName(protocol, phase)]![outcome.kind].observe(elapsedSeconds(start));
     return outcome;

@@ -1,7 +1,7 @@
 import { loadConfig } from "../common/config.js";
 import { ServiceClient } from "../common/http.js";
 import { RequestSigner } from "../common/internal-auth.js";
-import { startService } from "../common/server.js";
+import { READINESS_PATH, startService } from "../common/server.js";
 import { Orchestrator } from "../orchestrator/engine.js";
 import { HttpParticipant, HttpTransport } from "../orchestrator/http-transport.js";
 import { serveOperator } from "../orchestrator/operator.js";
@@ -38,7 +38,7 @@ const clients = [
   new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("stock", config.STOCK_INTERNAL_KEY) }),
   new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("payment", config.PAYMENT_INTERNAL_KEY) }),
 ];
-const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS, failFastAfterMs: config.STEP_TIMEOUT_MS };
+const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS, failFastAfterMs: config.STEP_TIMEOUT_MS, probePath: READINESS_PATH };
 const [stock, payment] = [new HttpParticipant("stock", clients[0]!, breaker), new HttpParticipant("payment", clients[1]!, breaker)];
 const participants = new Participants(stock, payment, policies.unknownOutcome);
 trackCheckoutBacklog(store.checkouts);

@@ -40,6 +40,9 @@ describe("helm chart", () => {
         expect(service, p.backend.service.name).toBeDefined();
         expect(service!.spec.ports.map((port: any) => port.name)).toContain(p.backend.service.port.name);
       }
+      // A request whose pod died goes to another, and every service takes the ingress's request id as the retry key that makes it safe.
+      expect((ingress[0] as any).metadata.annotations["nginx.ingress.kubernetes.io/proxy-next-upstream"]).toBe("error timeout non_idempotent");
+      for (const d of of("Deployment")) expect(d.spec.template.spec.containers[0].env).toContainEqual({ name: "RETRY_KEY_HEADER", value: "x-request-id" });
     });
 
     it("gives every Deployment probes, resources, and REDIS_ADDRS naming exactly its StatefulSet's pods", () => {
@@ -85,7 +88,7 @@ describe("helm chart", () => {
         const ref = env.REDIS_PASSWORD.valueFrom.secretKeyRef;
         expect(ref.key).toBe(`redis-${service}`);
         expect(env.INTERNAL_KEYS.valueFrom.secretKeyRef.key).toBe(`internal-${service}`);
-        for (const e of container.env.filter((e: any) => /PASSWORD|KEY/.test(e.name))) {
+        for (const e of container.env.filter((e: any) => /PASSWORD|KEYS?$/.test(e.name))) {
           expect(e.value, e.name).toBeUndefined();
           expect(byName("Secret", e.valueFrom.secretKeyRef.name)?.data?.[e.valueFrom.secretKeyRef.key], e.name).toBeDefined();
         }
