@@ -14,7 +14,7 @@ import { baseConfig } from "./config.js";
 
 /** A service's configuration with only its Redis variables of interest (a key is required, unused here). */
 const redisConfig = (env: Record<string, string>) => baseConfig.parse({ INTERNAL_KEYS: "k".repeat(32), ...env });
-import { OutcomeUnknownError, Shards } from "./redis.js";
+import { OutcomeUnknownError, Shards, StorageUnavailableError } from "./redis.js";
 import { slotOf } from "./shards.js";
 
 const INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
@@ -65,6 +65,19 @@ describe("Shards", () => {
     // The reconnected client serves again, and the counter is where it was before the kill.
     await expect(shards.run(0, "incrBy", ["counter"], [1])).resolves.toBe(201);
   });
+  it("fails a script that writes on a node that became a replica as not run, so it may be sent again", async () => {
+    const admin = shards.topology.connection(0)!.duplicate();
+    await admin.replicaof("127.0.0.1", String(await freePort()));
+    try {
+      await expect(shards.run(0, "incrBy", ["demoted"], [1])).rejects.toBeInstanceOf(StorageUnavailableError);
+    } finally {
+      await admin.replicaof("NO", "ONE");
+      admin.disconnect();
+    }
+    // Nothing of it was applied.
+    expect(await shards.run(0, "incrBy", ["demoted"], [1])).toBe(1);
+  });
+
   it("retries a read, or a change marked safe to repeat, while the shard restarts, and never a change that is not", async () => {
     await redis.stop("SIGKILL");
     const read = shards.recovering(() => shards.callFor("x", "get", (c) => c.get("counter")), true);

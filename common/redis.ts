@@ -49,8 +49,12 @@ function isOutcomeUnknown(err: unknown): boolean {
 /** Redis' answer to a write past maxmemory; a script stops at its first write, so none of it ran. */
 const isFullReply = (err: unknown): boolean => /\bOOM command not allowed\b/.test((err as Error)?.message ?? "");
 
-/** Error replies a shard gives before running anything, while it cannot serve (or, in a cluster, no longer serves that slot). */
-const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b/.test((err as Error)?.message ?? "");
+/**
+ * Error replies a shard gives before running anything, while it cannot serve (or, in a cluster, no
+ * longer serves that slot). READONLY: the node was a master and is a replica now (a failover), so
+ * a script's first write was refused, and with it everything the script would have written.
+ */
+const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|MOVED|ASK)\b/.test((err as Error)?.message ?? "");
 
 /**
  * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first
@@ -334,10 +338,9 @@ export class Shards<Script extends string = string> {
         const full = !unknown && isFullReply(err);
         const unavailable = full || (!unknown && isUnavailableReply(err));
         redisCommandErrors.inc({ shard: label, command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
-        if (unknown) {
-          this.topology.refreshSoon();
-          throw err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
-        }
+        // The node may be gone, or no longer the slot's master: the slot map is read again soon.
+        if (unknown || unavailable) this.topology.refreshSoon();
+        if (unknown) throw err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
         throw full ? new StorageFullError(err) : unavailable ? new StorageUnavailableError(err) : err;
       },
     );

@@ -5,8 +5,11 @@ import { RETRY_KEY_HEADER } from "../common/http.js";
 import { RETRY_KEY_TTL_MS } from "../common/idempotency.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
-/** How long nginx re-sends a request to the next instance for: well within a retry key's lifetime. */
-const RESEND_WINDOW_S = Math.floor(RETRY_KEY_TTL_MS / 4000);
+/**
+ * How long nginx re-sends a request to the next instance for: past the 60 s read timeout (a request
+ * stuck on a stalled instance is re-sent too), and well within a retry key's lifetime.
+ */
+const RESEND_WINDOW_S = Math.floor((RETRY_KEY_TTL_MS * 3) / 4 / 1000);
 
 export interface NginxOptions {
   /** Addresses to listen on, e.g. ["127.0.0.1:8000", "[::1]:8000"] or ["80"]. */
