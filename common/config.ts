@@ -2,7 +2,6 @@
 // variables, and a bad value stops the process with one line naming the variable and the reason.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { RETRY_KEY_HEADER } from "./http.js";
 import { MIN_KEY_LENGTH } from "./internal-auth.js";
 
 const hostPort = z
@@ -64,15 +63,6 @@ export const baseConfig = z.object({
    * only when it certainly did not run. Past it the request answers 503.
    */
   STORAGE_RETRY_MS: intFromEnv(0, 55_000).default(10_000),
-  /**
-   * The header the gateway sets to a new value on every public request, which makes a change safe
-   * to re-send (common/idempotency.ts): ours (nginx, the local gateway) set x-shardshop-retry-key;
-   * ingress-nginx sets x-request-id.
-   */
-  RETRY_KEY_HEADER: z
-    .string()
-    .regex(/^[a-z0-9-]+$/, "a header name in lower case")
-    .default(RETRY_KEY_HEADER),
   MACHINE_ID: machineId,
   /**
    * The keys this service accepts on its internal routes (internal-auth.ts): one, or two while one

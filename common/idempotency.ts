@@ -18,40 +18,59 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const CONFLICT = "idempotency_conflict";
 const CLAIM_SCRIPT = "claimIdempotencyKey";
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
+
 /** A request's Idempotency-Key, as the scripts use it. */
-export interface IdempotencyKey {
-  /** SHA-256 of the key (base64url): names its claim and its records. */
-  digest: string;
-  /** SHA-256 of the route and its parsed parameters: what "the same request" means. */
-  fingerprint: string;
+export class IdempotencyKey {
+  constructor(
+    /** SHA-256 of the key (base64url): names its claim and its records. */
+    readonly digest: string,
+    /** What "the same request" means: SHA-256 of the route and its parsed parameters. */
+    readonly fingerprint: string,
+    /**
+     * A client's Idempotency-Key is claimed for one request before the change runs, and kept for
+     * IDEMPOTENCY_TTL_MS. A gateway's retry key (RETRY_KEY_HEADER) is one request's by
+     * construction (random, set by the gateway, which re-sends only that request), so it needs no
+     * claim, and is kept only for RETRY_KEY_TTL_MS.
+     */
+    readonly fromGateway: boolean,
+    private readonly route: string,
+    private readonly key: string,
+  ) {}
+
   /**
    * The id a creation guarded by this key makes, so that a repeat hands back the same one: "k" and
    * the SHA-256 of the route and the key, 44 characters. It can never equal a random id (UUIDs are
    * 36 characters) or a batch_init one (decimal digits), and two keys share one only if SHA-256
-   * collides.
+   * collides. Computed when a creation asks for it.
    */
-  newId: string;
-  /**
-   * A client's Idempotency-Key is claimed for one request before the change runs, and kept for
-   * IDEMPOTENCY_TTL_MS. A gateway's retry key (RETRY_KEY_HEADER) is one request's by construction
-   * (random, set by the gateway, which re-sends only that request), so it needs no claim, and is
-   * kept only for RETRY_KEY_TTL_MS.
-   */
-  fromGateway: boolean;
+  get newId(): string {
+    return `k${sha256(`${this.route}\n${this.key}`)}`;
+  }
 }
 
 /**
- * How long a gateway's retry key is remembered: longer than the gateway re-sends a request for
- * (its proxy_next_upstream_timeout), short enough that a key per public change costs little memory.
+ * How long a gateway's retry key is remembered: longer than the gateway re-sends a change for
+ * (RETRY_WINDOW_MS), short enough that a key per public change costs little memory.
  */
-export const RETRY_KEY_TTL_MS = 120_000;
+export const RETRY_KEY_TTL_MS = 30_000;
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("base64url");
+/**
+ * How long after sending a change a gateway may still send it again: past the services' own
+ * storage retries (STORAGE_RETRY_MS), within the key's lifetime. deploy/nginx.ts's timeouts follow it.
+ */
+export const RETRY_WINDOW_MS = 20_000;
+
+/** How long a gateway waits for one attempt of a change before it sends it again: within the window. */
+export const RETRY_ATTEMPT_TIMEOUT_MS = 15_000;
 
 /** A 400 (before anything is touched) unless the key is well-formed or absent. */
 export function checkIdempotencyKey(raw: string | undefined): void {
   if (raw !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
 }
+
+/** The fingerprint of every request under a gateway's key: the key is that one request's, so there is no other to tell it from. */
+const GATEWAY_FINGERPRINT = "gateway";
 
 /**
  * The request's key: the client's Idempotency-Key, else the gateway's retry key, else undefined;
@@ -60,10 +79,11 @@ export function checkIdempotencyKey(raw: string | undefined): void {
  */
 export function parseIdempotencyKey(raw: string | undefined, retryKey: string | undefined, route: string, params: object): IdempotencyKey | undefined {
   checkIdempotencyKey(raw);
+  if (raw !== undefined) return new IdempotencyKey(sha256(raw), sha256(`${route}\n${JSON.stringify(params)}`), false, route, raw);
   checkIdempotencyKey(retryKey);
-  const key = raw ?? (retryKey === undefined ? undefined : `retry:${retryKey}`);
-  if (key === undefined) return undefined;
-  return { digest: sha256(key), fingerprint: sha256(`${route}\n${JSON.stringify(params)}`), newId: `k${sha256(`${route}\n${key}`)}`, fromGateway: raw === undefined };
+  if (retryKey === undefined) return undefined;
+  const key = `retry:${retryKey}`;
+  return new IdempotencyKey(sha256(key), GATEWAY_FINGERPRINT, true, route, key);
 }
 
 /** The name of a script's idempotent variant. */

@@ -2,7 +2,7 @@
 // in the service's OpenAPI document (@hono/zod-openapi), with its answer and its error shapes.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { IDEMPOTENCY_HEADER } from "./http.js";
+import { IDEMPOTENCY_HEADER, RETRY_KEY_HEADER } from "./http.js";
 import { checkIdempotencyKey, IDEMPOTENCY_KEY_PATTERN, parseIdempotencyKey, type IdempotencyKey } from "./idempotency.js";
 import { parseOr400 } from "./params.js";
 import { header, type ServiceApp, type ServiceEnv } from "./server.js";
@@ -86,7 +86,7 @@ export function publicRoute<P extends z.ZodObject>(
           checkIdempotencyKey(raw);
           return handler(c, parsed, ctx, undefined);
         }
-        return handler(c, parsed, ctx, parseIdempotencyKey(raw, header(c, app.retryKeyHeader), routeName, parsed));
+        return handler(c, parsed, ctx, parseIdempotencyKey(raw, header(c, RETRY_KEY_HEADER), routeName, parsed));
       });
     }
   }

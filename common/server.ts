@@ -9,7 +9,6 @@ import { createServer, type Server } from "node:http";
 import type { BaseConfig } from "./config.js";
 import { mountDocs } from "./docs.js";
 import { createLogger, type Logger } from "./log.js";
-import { RETRY_KEY_HEADER } from "./http.js";
 import { AUTH_HEADER, RequestVerifier } from "./internal-auth.js";
 import { answerMalformedRequests } from "./malformed.js";
 import { elapsedSeconds, httpRequestDuration, internalAuthRefusals, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
@@ -51,8 +50,6 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
     private readonly verifier: RequestVerifier,
     /** Whether the batch_init routes (the benchmark's bulk loading) are served. */
     readonly batchInit = true,
-    /** The header the gateway's retry key comes in (config RETRY_KEY_HEADER). */
-    readonly retryKeyHeader: string = RETRY_KEY_HEADER,
   ) {
     super();
     this.debug = log.isLevelEnabled("debug");
@@ -188,12 +185,11 @@ export interface ServiceAppOptions {
   internalKeys: readonly string[];
   /** Whether to serve the batch_init routes (BATCH_INIT); default on. */
   batchInit?: boolean;
-  retryKeyHeader?: string;
 }
 
 /** The app every service starts from: request context and metrics, uniform JSON errors, health, metrics and docs. */
-export function createServiceApp({ name, shards, log, tracer, internalKeys, batchInit, retryKeyHeader }: ServiceAppOptions): ServiceApp {
-  const app = new ServiceApp(tracer, log, new RequestVerifier(name, internalKeys), batchInit, retryKeyHeader);
+export function createServiceApp({ name, shards, log, tracer, internalKeys, batchInit }: ServiceAppOptions): ServiceApp {
+  const app = new ServiceApp(tracer, log, new RequestVerifier(name, internalKeys), batchInit);
   const prefix = publicPrefix(name);
   app.use("/metrics", notThroughProxy);
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
@@ -232,7 +228,7 @@ export async function startService({ name, config, shards, mount }: ServiceDefin
   const tracer = await startTracing(name);
   startProcessMetrics(name, config.MACHINE_ID);
   trackShardHealth(shards);
-  const app = createServiceApp({ name, shards, log, tracer, internalKeys: config.INTERNAL_KEYS, batchInit: config.BATCH_INIT === "on", retryKeyHeader: config.RETRY_KEY_HEADER });
+  const app = createServiceApp({ name, shards, log, tracer, internalKeys: config.INTERNAL_KEYS, batchInit: config.BATCH_INIT === "on" });
   const closers = [...(mount(app, log, tracer) ?? []), () => shards.close(), () => tracer.shutdown()];
   app.assertInternalRoutesGuarded();
 

@@ -1,15 +1,12 @@
 // The nginx gateway configuration, rendered from one place for every deployment that uses nginx:
-// only the public prefixes are routed, upstream connections are kept alive, and the proxy
-// timeouts are longer than any checkout can take.
+// only the public prefixes are routed, upstream connections are kept alive, every request is re-sent
+// to the next instance when one dies with it, and a checkout's timeout is longer than it can take.
 import { RETRY_KEY_HEADER } from "../common/http.js";
-import { RETRY_KEY_TTL_MS } from "../common/idempotency.js";
+import { RETRY_ATTEMPT_TIMEOUT_MS, RETRY_WINDOW_MS } from "../common/idempotency.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
-/**
- * How long nginx re-sends a request to the next instance for: past the 60 s read timeout (a request
- * stuck on a stalled instance is re-sent too), and well within a retry key's lifetime.
- */
-const RESEND_WINDOW_S = Math.floor((RETRY_KEY_TTL_MS * 3) / 4 / 1000);
+const RESEND_WINDOW_S = RETRY_WINDOW_MS / 1000;
+const CHANGE_READ_TIMEOUT_S = RETRY_ATTEMPT_TIMEOUT_MS / 1000;
 
 export interface NginxOptions {
   /** Addresses to listen on, e.g. ["127.0.0.1:8000", "[::1]:8000"] or ["80"]. */
@@ -55,6 +52,14 @@ ${o.upstreams[name].map((u) => `    server ${u.address} max_fails=1 fail_timeout
       proxy_pass http://${service};
     }`,
   ).join("\n");
+  // A checkout may take up to its deadline, and is idempotent by order id without any key: it gets
+  // the long read timeout, and is re-sent however long it took.
+  const checkout = `
+    location ${publicPrefix("order")}/checkout/ {
+      proxy_pass http://order;
+      proxy_read_timeout 60s;
+      proxy_next_upstream_timeout 0;
+    }`;
 
   return `# Rendered by deploy/nginx.ts; do not edit by hand.
 ${run ? `pid ${run}/nginx.pid;\nerror_log ${run}/error.log warn;` : "error_log /dev/stderr warn;"}
@@ -84,22 +89,23 @@ ${o.listen.map((l) => `    listen ${l};`).join("\n")}
     proxy_set_header Connection "";
     proxy_set_header Host $host;
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    # Longer than a checkout can take (participant timeouts plus compensation), so the gateway
-    # never cuts off a checkout that is still deciding.
-    proxy_connect_timeout 5s;
-    proxy_send_timeout 60s;
-    proxy_read_timeout 60s;
     # Every public request is safe to send again, so when an instance dies with it in flight, the
     # next instance takes it instead of the client getting a 502: reads change nothing; checkout is
     # idempotent by order id (a repeat waits for, or takes over, the same transaction); and every
     # other change carries a key that makes a repeat apply nothing: the client's Idempotency-Key,
     # or this request's own id as ${RETRY_KEY_HEADER} (common/idempotency.ts), which replaces any a
-    # client sent. Re-sent for at most ${RESEND_WINDOW_S} s, well within the key's lifetime.
+    # client sent. Such a change is re-sent for at most ${RESEND_WINDOW_S} s, within the key's
+    # lifetime, and an answer waited for ${CHANGE_READ_TIMEOUT_S} s (the services' own storage retries
+    # end sooner), so one stuck on a stalled instance is re-sent in time.
+    proxy_connect_timeout 5s;
+    proxy_send_timeout 60s;
+    proxy_read_timeout ${CHANGE_READ_TIMEOUT_S}s;
     proxy_set_header ${RETRY_KEY_HEADER} $request_id;
     proxy_next_upstream error timeout non_idempotent;
     proxy_next_upstream_tries 3;
     proxy_next_upstream_timeout ${RESEND_WINDOW_S}s;
 ${locations}
+${checkout}
 
     # Everything else, including /internal/ and the health endpoints, is not public.
     location / {

@@ -5,8 +5,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Pool, type Dispatcher } from "undici";
 import { randomUUID } from "node:crypto";
 import { RETRY_KEY_HEADER } from "../common/http.js";
+import { RETRY_ATTEMPT_TIMEOUT_MS, RETRY_WINDOW_MS } from "../common/idempotency.js";
 import { answerMalformedRequests } from "../common/malformed.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
+
+/** Checkouts: idempotent by order id, and as long as their deadline. */
+const CHECKOUT_PREFIX = `${publicPrefix("order")}/checkout/`;
 
 /** The service each public path prefix (with its trailing slash) is routed to. */
 const ROUTES = SERVICES.map((service) => [`${publicPrefix(service)}/`, service] as const);
@@ -41,8 +45,11 @@ class Upstream {
     this.downUntil = urls.map(() => 0);
   }
 
-  /** Every public request is safe to send again (see the gateway below): one that failed goes to the next instance. */
-  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+  /**
+   * Every public request is safe to send again (see the gateway below): one that failed goes to the
+   * next instance, for up to `resendWithinMs` after the first was sent.
+   */
+  async request(options: Dispatcher.RequestOptions, resendWithinMs: number): Promise<Dispatcher.ResponseData> {
     const now = Date.now();
     const start = this.next++ % this.pools.length;
     const order = this.pools.map((_, i) => (start + i) % this.pools.length);
@@ -50,6 +57,7 @@ class Upstream {
     order.sort((x, y) => Number(this.downUntil[x]! > now) - Number(this.downUntil[y]! > now));
     let lastError: unknown;
     for (const i of order) {
+      if (Date.now() - now > resendWithinMs) break;
       try {
         return await this.pools[i]!.request(options);
       } catch (err) {
@@ -115,13 +123,14 @@ export async function startGateway(
     if (body === null) return sendJson(res, 413, { error: "request body too large" });
     try {
       // As in the nginx configuration, every public request may be re-sent: reads, checkout
-      // (idempotent by order id), and changes, which carry a key.
-      const upstream = await pools[service].request({
-        method: req.method as Dispatcher.HttpMethod,
-        path: url.pathname + url.search,
-        headers,
-        body: body.length > 0 ? body : undefined,
-      });
+      // (idempotent by order id, however long it took), and changes, which carry a key, within its
+      // lifetime; their answer is waited for a little less.
+      const checkout = url.pathname.startsWith(CHECKOUT_PREFIX);
+      const timeout = checkout ? {} : { headersTimeout: RETRY_ATTEMPT_TIMEOUT_MS, bodyTimeout: RETRY_ATTEMPT_TIMEOUT_MS };
+      const upstream = await pools[service].request(
+        { method: req.method as Dispatcher.HttpMethod, path: url.pathname + url.search, headers, body: body.length > 0 ? body : undefined, ...timeout },
+        checkout ? Number.POSITIVE_INFINITY : RETRY_WINDOW_MS,
+      );
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(upstream.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;

@@ -30,19 +30,22 @@ describe("helm chart", () => {
     const of = (kind: string) => docs.filter((d) => d.kind === kind);
     const byName = (kind: string, name: string) => of(kind).find((d) => d.metadata.name === name);
 
-    it("routes only the public prefixes to existing Services and ports", () => {
+    it("routes only the public prefixes to existing Services and ports, and re-sends only a checkout to another pod", () => {
       const ingress = of("Ingress");
-      expect(ingress).toHaveLength(1);
-      const paths = ingress[0]!.spec.rules.flatMap((r: any) => r.http.paths);
-      expect(paths.map((p: any) => p.path).sort()).toEqual(["/orders/", "/payment/", "/stock/"]);
+      expect(ingress).toHaveLength(2);
+      const paths = ingress.flatMap((i) => (i as any).spec.rules.flatMap((r: any) => r.http.paths));
+      expect(paths.map((p: any) => p.path).sort()).toEqual(["/orders/", "/orders/checkout/", "/payment/", "/stock/"]);
       for (const p of paths) {
         const service = byName("Service", p.backend.service.name);
         expect(service, p.backend.service.name).toBeDefined();
         expect(service!.spec.ports.map((port: any) => port.name)).toContain(p.backend.service.port.name);
       }
-      // A request whose pod died goes to another, and every service takes the ingress's request id as the retry key that makes it safe.
-      expect((ingress[0] as any).metadata.annotations["nginx.ingress.kubernetes.io/proxy-next-upstream"]).toBe("error timeout non_idempotent");
-      for (const d of of("Deployment")) expect(d.spec.template.spec.containers[0].env).toContainEqual({ name: "RETRY_KEY_HEADER", value: "x-request-id" });
+      // Checkout is idempotent by order id; no other change carries a key ingress-nginx would set.
+      const resends = (i: any) => i.metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-next-upstream"] ?? "";
+      const [checkout, rest] = [ingress.find((i) => i.metadata.name.endsWith("-checkout")), ingress.find((i) => !i.metadata.name.endsWith("-checkout"))];
+      expect(resends(checkout)).toBe("error timeout non_idempotent");
+      expect(resends(rest)).not.toContain("non_idempotent");
+      expect((checkout as any).metadata.annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]).toBe("60");
     });
 
     it("gives every Deployment probes, resources, and REDIS_ADDRS naming exactly its StatefulSet's pods", () => {
