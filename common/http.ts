@@ -14,6 +14,21 @@ export const IDEMPOTENCY_HEADER = "idempotency-key";
  */
 export const RETRY_KEY_HEADER = "x-shardshop-retry-key";
 
+/**
+ * How long a gateway's retry key is remembered: longer than the gateway re-sends a change for
+ * (RETRY_WINDOW_MS), short enough that a key per public change costs little memory.
+ */
+export const RETRY_KEY_TTL_MS = 30_000;
+
+/**
+ * How long after sending a change a gateway may still send it again: past the services' own
+ * storage retries (STORAGE_RETRY_MS), within the key's lifetime. deploy/nginx.ts and the local gateway follow it.
+ */
+export const RETRY_WINDOW_MS = 20_000;
+
+/** How long a gateway waits for one attempt of a change before it sends it again: within the window. */
+export const RETRY_ATTEMPT_TIMEOUT_MS = 15_000;
+
 /** Connection errors that prove a request never reached its server. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { HTTPException } from "hono/http-exception";
+import { RETRY_KEY_TTL_MS } from "./http.js";
 import type { ScriptReply, Shards } from "./redis.js";
 
 /** A well-formed key: 1-255 visible ASCII characters. The OpenAPI document shows the same pattern. */
@@ -49,20 +50,6 @@ export class IdempotencyKey {
   }
 }
 
-/**
- * How long a gateway's retry key is remembered: longer than the gateway re-sends a change for
- * (RETRY_WINDOW_MS), short enough that a key per public change costs little memory.
- */
-export const RETRY_KEY_TTL_MS = 30_000;
-
-/**
- * How long after sending a change a gateway may still send it again: past the services' own
- * storage retries (STORAGE_RETRY_MS), within the key's lifetime. deploy/nginx.ts's timeouts follow it.
- */
-export const RETRY_WINDOW_MS = 20_000;
-
-/** How long a gateway waits for one attempt of a change before it sends it again: within the window. */
-export const RETRY_ATTEMPT_TIMEOUT_MS = 15_000;
 
 /** A 400 (before anything is touched) unless the key is well-formed or absent. */
 export function checkIdempotencyKey(raw: string | undefined): void {

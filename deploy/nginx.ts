@@ -1,8 +1,7 @@
 // The nginx gateway configuration, rendered from one place for every deployment that uses nginx:
 // only the public prefixes are routed, upstream connections are kept alive, every request is re-sent
 // to the next instance when one dies with it, and a checkout's timeout is longer than it can take.
-import { RETRY_KEY_HEADER } from "../common/http.js";
-import { RETRY_ATTEMPT_TIMEOUT_MS, RETRY_WINDOW_MS } from "../common/idempotency.js";
+import { RETRY_ATTEMPT_TIMEOUT_MS, RETRY_KEY_HEADER, RETRY_WINDOW_MS } from "../common/http.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
 const RESEND_WINDOW_S = RETRY_WINDOW_MS / 1000;

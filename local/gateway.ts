@@ -4,8 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Pool, type Dispatcher } from "undici";
 import { randomUUID } from "node:crypto";
-import { RETRY_KEY_HEADER } from "../common/http.js";
-import { RETRY_ATTEMPT_TIMEOUT_MS, RETRY_WINDOW_MS } from "../common/idempotency.js";
+import { RETRY_ATTEMPT_TIMEOUT_MS, RETRY_KEY_HEADER, RETRY_WINDOW_MS } from "../common/http.js";
 import { answerMalformedRequests } from "../common/malformed.js";
 import { publicPrefix, SERVICES, type Service } from "../common/services.js";
 
