@@ -8,6 +8,10 @@
 // (the fingerprint and the script's reply) in the same script as the change, in the entity's slot,
 // or answers the recorded reply instead of running again. A crash between the two steps leaves a
 // claim and nothing else, and the same request sent again goes on.
+//
+// A gateway's retry key (RETRY_KEY_HEADER), set on a change that carries no Idempotency-Key, is
+// one request's by construction: it needs no claim, and its record (lua/includes/retryKey.lua) is
+// one string with a short lifetime, since every public change pays for it.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { HTTPException } from "hono/http-exception";
@@ -26,7 +30,7 @@ export class IdempotencyKey {
   constructor(
     /** SHA-256 of the key (base64url): names its claim and its records. */
     readonly digest: string,
-    /** What "the same request" means: SHA-256 of the route and its parsed parameters. */
+    /** What "the same request" means: SHA-256 of the route and its parsed parameters; none for a gateway's key, which is one request's. */
     readonly fingerprint: string,
     /**
      * A client's Idempotency-Key is claimed for one request before the change runs, and kept for
@@ -56,8 +60,6 @@ export function checkIdempotencyKey(raw: string | undefined): void {
   if (raw !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
 }
 
-/** The fingerprint of every request under a gateway's key: the key is that one request's, so there is no other to tell it from. */
-const GATEWAY_FINGERPRINT = "gateway";
 
 /**
  * The request's key: the client's Idempotency-Key, else the gateway's retry key, else undefined;
@@ -70,19 +72,29 @@ export function parseIdempotencyKey(raw: string | undefined, retryKey: string | 
   checkIdempotencyKey(retryKey);
   if (retryKey === undefined) return undefined;
   const key = `retry:${retryKey}`;
-  return new IdempotencyKey(sha256(key), GATEWAY_FINGERPRINT, true, route, key);
+  return new IdempotencyKey(sha256(key), "", true, route, key);
 }
 
-/** The name of a script's idempotent variant. */
+/** The name of a script's idempotent variant, for a client's key. */
 export type Idempotent<S extends string> = `${S}:idempotent`;
+/** The name of a script's variant for a gateway's retry key. */
+export type Retried<S extends string> = `${S}:retried`;
 
 const prelude = readFileSync(new URL("./lua/includes/idempotency.lua", import.meta.url), "utf8");
+const retryPrelude = readFileSync(new URL("./lua/includes/retryKey.lua", import.meta.url), "utf8");
 
-/** `scripts`, plus the claim script and the idempotent variant of each script in `guarded`. */
-export function withIdempotency<S extends string, G extends S>(scripts: Map<S, string>, guarded: readonly G[]): Map<S | Idempotent<G> | typeof CLAIM_SCRIPT, string> {
-  const all = new Map<S | Idempotent<G> | typeof CLAIM_SCRIPT, string>(scripts);
+/** `scripts`, plus the claim script and, for each script in `guarded`, its variants for a client's key and for a gateway's. */
+export function withIdempotency<S extends string, G extends S>(
+  scripts: Map<S, string>,
+  guarded: readonly G[],
+): Map<S | Idempotent<G> | Retried<G> | typeof CLAIM_SCRIPT, string> {
+  const all = new Map<S | Idempotent<G> | Retried<G> | typeof CLAIM_SCRIPT, string>(scripts);
   all.set(CLAIM_SCRIPT, readFileSync(new URL(`./lua/${CLAIM_SCRIPT}.lua`, import.meta.url), "utf8"));
-  for (const name of guarded) all.set(`${name}:idempotent`, `${prelude}\nlocal replay = idem_replay()\nif replay then return replay end\nreturn idem_keep((function()\n${scripts.get(name)}\nend)())\n`);
+  for (const name of guarded) {
+    const body = `(function()\n${scripts.get(name)}\nend)()`;
+    all.set(`${name}:idempotent`, `${prelude}\nlocal replay = idem_replay()\nif replay then return replay end\nreturn idem_keep(${body})\n`);
+    all.set(`${name}:retried`, `${retryPrelude}\nlocal replay = retry_replay()\nif replay then return replay end\nreturn retry_keep(${body})\n`);
+  }
   return all;
 }
 
@@ -103,11 +115,14 @@ export class IdempotentRunner<S extends string> {
    */
   async run(id: string, script: S, keys: string[], args: (string | number)[], entityKey: string, key: IdempotencyKey | undefined): Promise<ScriptReply> {
     if (!key) return this.shards.recovering(() => this.shards.runFor(id, script, keys, args), false);
-    const ttl = key.fromGateway ? RETRY_KEY_TTL_MS : this.ttlMs;
-    const claim = key.fromGateway ? undefined : await this.shards.recovering(() => this.shards.runFor(key.digest, CLAIM_SCRIPT, [`idem:{${key.digest}}`], [key.fingerprint, ttl]), true);
-    if (claim === undefined || !conflict(claim)) {
+    if (key.fromGateway) {
+      const record = [...keys, `${entityKey}:retry:${key.digest}`];
+      return this.shards.recovering(() => this.shards.runFor(id, `${script}:retried`, record, [...args, RETRY_KEY_TTL_MS]), true);
+    }
+    const claim = await this.shards.recovering(() => this.shards.runFor(key.digest, CLAIM_SCRIPT, [`idem:{${key.digest}}`], [key.fingerprint, this.ttlMs]), true);
+    if (!conflict(claim)) {
       const guarded = [...keys, `${entityKey}:idem:${key.digest}`];
-      const reply = await this.shards.recovering(() => this.shards.runFor(id, `${script}:idempotent`, guarded, [...args, key.fingerprint, ttl]), true);
+      const reply = await this.shards.recovering(() => this.shards.runFor(id, `${script}:idempotent`, guarded, [...args, key.fingerprint, this.ttlMs]), true);
       if (!conflict(reply)) return reply;
     }
     throw new HTTPException(422, { message: "this Idempotency-Key was used for another request; nothing was changed" });

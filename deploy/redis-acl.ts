@@ -24,7 +24,7 @@ export const CLIENT_COMMANDS = [
  * the commands in its scripts, which redis-acl.test.ts reads out of them.
  */
 export const SCRIPT_COMMANDS: Record<Service, readonly string[]> = {
-  order: ["del", "exists", "hdel", "hget", "hgetall", "hincrby", "hlen", "hmget", "hset", "lrange", "pexpire", "rpush", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem"],
+  order: ["del", "exists", "get", "hdel", "hget", "hgetall", "hincrby", "hlen", "hmget", "hset", "lrange", "pexpire", "rpush", "set", "time", "zadd", "zcard", "zcount", "zrangebyscore", "zrem"],
   stock: ["del", "exists", "get", "hget", "hincrby", "hset", "lrange", "pexpire", "rpush", "set", "time"],
   payment: ["decrby", "del", "exists", "get", "incrby", "lrange", "pexpire", "rpush", "set", "time"],
 };
