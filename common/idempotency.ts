@@ -54,12 +54,10 @@ export class IdempotencyKey {
   }
 }
 
-
 /** A 400 (before anything is touched) unless the key is well-formed or absent. */
 export function checkIdempotencyKey(raw: string | undefined): void {
   if (raw !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(raw)) throw new HTTPException(400, { message: "Idempotency-Key must be 1-255 visible ASCII characters" });
 }
-
 
 /**
  * The request's key: the client's Idempotency-Key, else the gateway's retry key, else undefined;

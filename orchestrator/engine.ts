@@ -186,13 +186,10 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * Drives a transaction whose lease we hold to its end, or as far as the participants allow by
    * `until`, renewing the lease meanwhile.
    */
-  async drive(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
+  drive(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     this.leases.hold(tx);
-    try {
-      return await this.driveHeld(tx, ctx, until);
-    } finally {
-      this.leases.release(tx);
-    }
+    // A promise chain, not another async frame, on the checkout path.
+    return this.driveHeld(tx, ctx, until).finally(() => this.leases.release(tx));
   }
 
   private async driveHeld(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {

@@ -118,7 +118,8 @@ export class HttpParticipant {
   /**
    * Seconds a client should wait before asking again, when new work is refused now: the breaker is
    * open and the participant has been failing for `failFastAfterMs`, or for longer than a try
-   * waited for it. 0 when new work may start.
+   * waited for it. Refused work is never the probe: once the half-open delay has passed, the
+   * breaker probes the participant's readiness itself. 0 when new work may start.
    */
   failingFastFor(): number {
     if (this.failingSince === undefined) return 0;

@@ -167,6 +167,10 @@ export interface AnswerSeries {
   statuses: Record<string, number[]>;
 }
 
+/** The `p`th percentile of ascending `sorted` latencies, to 0.1 ms; null when there are none. */
+export const percentile = (sorted: readonly number[], p: number): number | null =>
+  sorted.length ? Math.round(10 * sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!) / 10 : null;
+
 /** Collects answers into one-second buckets from `startedAt` (a performance.now() value). */
 export class AnswerTimeline {
   private readonly buckets: Array<{ latencies: number[]; statuses: Map<string, number> }> = [];
@@ -185,13 +189,12 @@ export class AnswerTimeline {
   series(): AnswerSeries {
     const buckets = this.buckets;
     const names = [...new Set(buckets.flatMap((b) => [...b.statuses.keys()]))].sort();
-    const pct = (sorted: number[], p: number) => (sorted.length ? Math.round(10 * sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!) / 10 : null);
     const sorted = buckets.map((b) => [...b.latencies].sort((x, y) => x - y));
     return {
       seconds: buckets.map((_, k) => k),
       answers: buckets.map((b) => b.latencies.length),
-      p50Ms: sorted.map((s) => pct(s, 50)),
-      p99Ms: sorted.map((s) => pct(s, 99)),
+      p50Ms: sorted.map((s) => percentile(s, 50)),
+      p99Ms: sorted.map((s) => percentile(s, 99)),
       statuses: Object.fromEntries(names.map((n) => [n, buckets.map((b) => b.statuses.get(n) ?? 0)])),
     };
   }
