@@ -1,6 +1,7 @@
 // Environment parsing shared by all services: each service extends the base schema with its own
 // variables, and a bad value stops the process with one line naming the variable and the reason.
 import { readFileSync } from "node:fs";
+import { DEFAULT_TX_WINDOW_MS } from "@shardshop/orchestrator";
 import { z } from "zod";
 import { MIN_KEY_LENGTH } from "./internal-auth.js";
 
@@ -74,7 +75,7 @@ export const baseConfig = z.object({
    * participant refuses a try outside it, so what a finished transaction leaves behind expires
    * with it. Every service must agree on it; far longer than any checkout takes.
    */
-  TX_WINDOW_MS: intFromEnv(10_000, 7 * 24 * 3600_000).default(600_000),
+  TX_WINDOW_MS: intFromEnv(10_000, 7 * 24 * 3600_000).default(DEFAULT_TX_WINDOW_MS),
   /** How long an Idempotency-Key is remembered: a repeat within it applies nothing. At least a day in production. */
   IDEMPOTENCY_TTL_MS: intFromEnv(1000, 30 * 24 * 3600_000).default(24 * 3600_000),
   /**

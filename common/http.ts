@@ -1,6 +1,6 @@
 // The client for calls between services: keep-alive connection pools with explicit timeouts.
 // A thrown error (reset, timed out) means the callee's outcome is unknown, unless `neverSent` says
-// the request never left (no connection could be made).
+// the request never left (no connection could be made). It is the engine's ParticipantClient.
 import { BalancedPool, Pool, type Dispatcher } from "undici";
 import { AUTH_HEADER, type RequestSigner } from "./internal-auth.js";
 
@@ -32,11 +32,6 @@ export const RETRY_ATTEMPT_TIMEOUT_MS = 15_000;
 /** Connection errors that prove a request never reached its server. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 
-/** True when a failed request certainly never reached the server, so nothing of it was applied. */
-export function neverSent(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-  return !!code && NOT_SENT_CODES.has(code);
-}
 
 export interface ServiceReply<T = unknown> {
   status: number;
@@ -101,6 +96,12 @@ export class ServiceClient {
       parsed = { error: text };
     }
     return { status: res.statusCode, body: parsed as T };
+  }
+
+  /** True when a failed request certainly never reached the server, so nothing of it was applied. */
+  neverSent(err: unknown): boolean {
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+    return !!code && NOT_SENT_CODES.has(code);
   }
 
   close(): Promise<void> {

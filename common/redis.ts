@@ -4,10 +4,10 @@
 // failures and times it.
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { readFileSync } from "node:fs";
 import type { Redis, RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
-import { elapsedSeconds, redisCommandDuration, redisCommandErrors, writesBelowReplicaTarget, type Recorder } from "./metrics.js";
+import type { Recorder } from "@shardshop/orchestrator";
+import { elapsedSeconds, redisCommandDuration, redisCommandErrors, writesBelowReplicaTarget } from "./metrics.js";
 import { groupBy } from "./shards.js";
 import { createTopology, type Topology } from "./topology.js";
 
@@ -55,24 +55,6 @@ const isFullReply = (err: unknown): boolean => /\bOOM command not allowed\b/.tes
  * a script's first write was refused, and with it everything the script would have written.
  */
 const isUnavailableReply = (err: unknown): boolean => /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|MOVED|ASK)\b/.test((err as Error)?.message ?? "");
-
-/**
- * Reads `<dir>/<name>.lua` for each name; a missing file stops the boot rather than the first
- * request that needs it. The script is registered under the same name. A line
- * `--@include "<path>"` is replaced by that file (relative to the including one, each file at most
- * once per script), so scripts share fragments the way BullMQ's `includes/` do.
- */
-export function loadLuaScripts<Name extends string>(dir: URL, names: readonly Name[]): Map<Name, string> {
-  return new Map(names.map((name) => [name, readLua(new URL(`${name}.lua`, dir), new Set())]));
-}
-
-function readLua(file: URL, included: Set<string>): string {
-  included.add(file.href);
-  return readFileSync(file, "utf8").replace(/^--@include "([^"]+)"$/gm, (_, path: string) => {
-    const target = new URL(path, file);
-    return included.has(target.href) ? "" : readLua(target, included);
-  });
-}
 
 function clientOptions(config: BaseConfig): RedisOptions {
   return {

@@ -6,14 +6,17 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { createServer, type Server } from "node:http";
+import { z } from "zod";
 import type { BaseConfig } from "./config.js";
 import { mountDocs } from "./docs.js";
 import { createLogger, type Logger } from "./log.js";
 import { AUTH_HEADER, RequestVerifier } from "./internal-auth.js";
 import { answerMalformedRequests } from "./malformed.js";
-import { elapsedSeconds, httpRequestDuration, internalAuthRefusals, registry, startProcessMetrics, trackShardHealth, type Recorder } from "./metrics.js";
+import { jsonBodyOr400 } from "./params.js";
+import type { Recorder } from "@shardshop/orchestrator";
+import { elapsedSeconds, httpRequestDuration, internalAuthRefusals, registry, startProcessMetrics, trackShardHealth } from "./metrics.js";
 import { OutcomeUnknownError, StorageFullError, StorageUnavailableError, type Shards } from "./redis.js";
-import { INTERNAL_PREFIX } from "../orchestrator/protocol.js";
+import { INTERNAL_PREFIX, type PhaseRoute } from "@shardshop/orchestrator/http";
 import { publicPrefix, type Service } from "./services.js";
 import { RequestContext, startTracing, type Tracer } from "./tracing.js";
 
@@ -100,6 +103,16 @@ export class ServiceApp extends OpenAPIHono<ServiceEnv> {
     // Debug, not warn: anyone on the network could fill the logs with these; the metric counts them.
     log.debug({ path: c.req.path, reason: refusal, from: c.env?.incoming?.socket.remoteAddress }, "internal call refused: no valid credential");
     return c.json({ error: `internal routes answer only an authenticated caller (${refusal.replace("_", " ")} credential)` }, 401);
+  }
+
+  /** Serves a participant's phase routes (the engine's participantRoutes): each a POST of a JSON body, guarded as every internal route. */
+  servePhases(routes: readonly PhaseRoute[]): void {
+    for (const route of routes) {
+      this.serve("POST", route.path, async (c) => {
+        const { status, body } = await route.handle(await jsonBodyOr400(c, z.unknown()));
+        return c.json(body, status);
+      });
+    }
   }
 
   /**

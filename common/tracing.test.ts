@@ -27,11 +27,11 @@ describe("traceparent", () => {
   it("continues the caller's trace with a span of its own on calls it makes", () => {
     const span = idsOnlyTracer.startRequest("GET", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
     const ctx = new RequestContext(span, log, "req-1");
-    const sent = parseTraceparent(ctx.callHeaders().traceparent)!;
+    const sent = parseTraceparent(ctx.callHeaders(ctx.span).traceparent)!;
     expect(sent.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
     expect(sent.spanId).not.toBe("00f067aa0ba902b7");
     expect(sent.flags).toBe("00"); // the caller's sampling decision is kept
-    expect(ctx.callHeaders()["x-request-id"]).toBe("req-1");
+    expect(ctx.callHeaders(ctx.span)["x-request-id"]).toBe("req-1");
   });
 
   it("starts a new trace when the caller sent none or garbage, and uses it as the request id", () => {
@@ -43,7 +43,7 @@ describe("traceparent", () => {
     // Without a usable request id of its own, a request is known by its trace id, which is all
     // that travels on.
     expect(a.requestId).toBe(a.span.traceId);
-    expect(a.callHeaders()).toEqual({ traceparent: expect.stringContaining(a.span.traceId) });
-    expect(parseTraceparent(b.callHeaders().traceparent)?.traceId).toBe(b.span.traceId);
+    expect(a.callHeaders(a.span)).toEqual({ traceparent: expect.stringContaining(a.span.traceId) });
+    expect(parseTraceparent(b.callHeaders(b.span).traceparent)?.traceId).toBe(b.span.traceId);
   });
 });

@@ -119,8 +119,8 @@ export class RequestContext {
     return (this.#log ??= this.baseLog.child({ req: this.requestId, trace: this.span.traceId }));
   }
 
-  /** Headers for a call made within `span` (by default the request's own). */
-  callHeaders(span: Span = this.span): Record<string, string> {
+  /** Headers for a call made within `span` (the request's own, or a call's it started). */
+  callHeaders(span: Span): Record<string, string> {
     const own = this.ownRequestId;
     return own === undefined ? { traceparent: span.traceparent } : { traceparent: span.traceparent, "x-request-id": own };
   }

@@ -3,8 +3,7 @@
 // per participant, then the records are closed as one script per shard. A batch that does not get
 // through is not retried here: its records stay open, and when their lease runs out the recovery
 // sweep confirms them again (confirms are idempotent).
-import type { Logger } from "../common/log.js";
-import { backgroundContext, type Tracer } from "../common/tracing.js";
+import type { BackgroundContext } from "./context.js";
 import type { TxLog, TxRecord } from "./log.js";
 import { MAX_CONFIRM_BATCH } from "./participant.js";
 import type { TxProtocol } from "./protocol.js";
@@ -23,8 +22,7 @@ export class Confirmations<Payload> {
     private readonly transport: Transport,
     private readonly policy: RetryPolicy,
     private readonly delayMs: number,
-    private readonly logger: Logger,
-    private readonly tracer: Tracer,
+    private readonly background: BackgroundContext,
   ) {}
 
   /** Queues a committed transaction's confirms. */
@@ -39,7 +37,7 @@ export class Confirmations<Payload> {
    * undefined once they are closed, else what the participants' confirms came to.
    */
   async now(txs: Array<TxRecord<Payload>>): Promise<string | undefined> {
-    const ctx = backgroundContext(this.tracer, "confirm transactions", this.logger);
+    const ctx = this.background("confirm transactions");
     try {
       const byProtocol = new Map<TxProtocol, Array<TxRecord<Payload>>>();
       for (const tx of txs) {

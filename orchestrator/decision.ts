@@ -8,8 +8,11 @@ export const UNAVAILABLE = "unavailable";
 /** The engine's abort reason for a part a participant rejects as malformed or too large: final, nothing applied. */
 export const INVALID = "invalid";
 
-/** Abort reasons of the engine's, besides each participant's refusals: its own, and the protocol's "expired". */
-export const ENGINE_ABORT_REASONS = [UNAVAILABLE, INVALID, "expired"] as const;
+/** The abort reason of a transaction past its window: the participants refuse its tries (ProtocolRefusal). */
+export const EXPIRED = "expired";
+
+/** Abort reasons of the engine's, besides each participant's refusals. */
+export const ENGINE_ABORT_REASONS = [UNAVAILABLE, INVALID, EXPIRED] as const;
 export type EngineAbortReason = (typeof ENGINE_ABORT_REASONS)[number];
 
 export type Verdict<P extends string> =

@@ -5,8 +5,7 @@
 import fc from "fast-check";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../common/log.js";
-import { backgroundContext, startTracing, type Tracer } from "../common/tracing.js";
+import { untracedContext } from "./context.js";
 import { Orchestrator, type EngineOptions, type TransactionDefinition, type TxOutcome } from "./engine.js";
 import type { TxLog } from "./log.js";
 import { TX_PROTOCOLS, type TxProtocol } from "./protocol.js";
@@ -14,8 +13,6 @@ import { FaultPlan, MemoryLog, MemoryParticipant, MemoryTransport, type Fault, t
 
 const AMOUNT = 5;
 const LEASE = 100;
-const logger = createLogger("property", "silent", "0/1");
-let tracer: Tracer;
 
 const definition: TransactionDefinition<Payload, "insufficient"> = {
   participants: [
@@ -25,7 +22,10 @@ const definition: TransactionDefinition<Payload, "insufficient"> = {
   refusals: ["insufficient"],
 };
 
-const options = (protocol: TxProtocol): EngineOptions => ({
+const options = (protocol: TxProtocol, log: TxLog<Payload, "paid">, transport: MemoryTransport): EngineOptions<Payload, "paid", "insufficient"> => ({
+  definition,
+  log,
+  transport,
   protocol,
   policies: {
     unknownOutcome: { name: "unknownOutcome", attempts: 3, deadlineMs: 5000, backoffMs: 0 },
@@ -79,7 +79,7 @@ async function play(protocol: TxProtocol, s: Schedule) {
     ["payment", new MemoryParticipant("payment", s.credit)],
   ]);
   const transport = new MemoryTransport(plan, participants);
-  const engine = (txLog: TxLog<Payload, "paid"> = log) => new Orchestrator(definition, txLog, transport, options(protocol), logger, tracer);
+  const engine = (txLog: TxLog<Payload, "paid"> = log) => new Orchestrator(options(protocol, txLog, transport));
   const answers: Answered[] = [];
   /**
    * What participants hold for aborted transactions, but for one a later request still drives:
@@ -99,7 +99,7 @@ async function play(protocol: TxProtocol, s: Schedule) {
     const driven = new Set<string>();
     const answered = (answer: Answer) => void answers.push({ answer, heldForAborted: heldForAborted(driven) });
     return engine(noting(log, driven))
-      .run("order", backgroundContext(tracer, "request", logger))
+      .run("order", untracedContext())
       .then(answered, () => answered({ kind: "error" }));
   };
   const recovery = () => engine().recover().catch(() => {});
@@ -176,7 +176,6 @@ function checkInvariants({ log, participants, answers }: Awaited<ReturnType<type
 
 describe.each(TX_PROTOCOLS)("the engine under %s", (protocol) => {
   it("keeps every invariant under generated schedules of faults, crashes, stalls and takeovers", async () => {
-    tracer = await startTracing("property", {});
     await fc.assert(
       fc.asyncProperty(schedule, async (s) => checkInvariants(await play(protocol, s))),
       { numRuns: 1000 },
@@ -187,7 +186,6 @@ describe.each(TX_PROTOCOLS)("the engine under %s", (protocol) => {
     // Found by the property above (seed 203344415): the first request's close stalls, a second
     // request begins a new transaction as the close lands, and the first answer comes while the
     // second transaction is decided but not yet cancelled.
-    tracer = await startTracing("property", {});
     const r = await play(protocol, { faults: ["ok", "ok", "ok", "ok", "ok", "stall", "stall"], stock: AMOUNT - 1, credit: AMOUNT, second: "request", release: "at-end" });
     expect(r.answers.map((a) => a.answer)).toEqual([
       { kind: "aborted", reason: "insufficient" },
@@ -198,7 +196,6 @@ describe.each(TX_PROTOCOLS)("the engine under %s", (protocol) => {
   });
 
   it("commits without faults when both participants can give, and aborts holding nothing when one cannot", async () => {
-    tracer = await startTracing("property", {});
     const ok = await play(protocol, { faults: [], stock: AMOUNT, credit: AMOUNT, second: "none", release: "at-end" });
     expect(ok.answers.map((a) => a.answer)).toEqual([{ kind: "committed" }]);
     checkInvariants(ok);

@@ -10,18 +10,15 @@
 // when the lease runs out, for a retried request or from the recovery sweep.
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Logger } from "../common/log.js";
-import { isStorageFailure } from "../common/redis.js";
-import { backgroundContext, type RequestContext, type Tracer } from "../common/tracing.js";
 import { Confirmations } from "./confirmations.js";
+import { untracedContext, type BackgroundContext, type TxContext, type TxLogger } from "./context.js";
 import { LeaseKeeper } from "./leases.js";
-import { ENGINE_ABORT_REASONS, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
+import { ENGINE_ABORT_REASONS, EXPIRED, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
+import { DEFAULT_TX_WINDOW_MS, newTxId, txTime } from "./ids.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "./log.js";
-import { transactionRecoveries } from "./metrics.js";
-import { newTxId, txTime } from "./participant.js";
+import { unservedMetrics, type EngineMetrics } from "./metrics.js";
 import type { TxProtocol } from "./protocol.js";
-import type { RetryPolicies } from "./retry.js";
-import { withRetries } from "./retry.js";
+import { DEFAULT_RETRY_POLICIES, withRetries, type RetryPolicies } from "./retry.js";
 import { phaseBody, type CallOutcome, type ParticipantDefinition, type Transport } from "./transport.js";
 
 /**
@@ -52,27 +49,52 @@ export type TxOutcome<Refusal extends string, Reason extends string> =
    */
   | { kind: "unknown" };
 
-export interface EngineOptions {
-  /** The protocol new transactions run; a running one keeps the one it began with. */
-  protocol: TxProtocol;
-  /** `answer.deadlineMs` is how long a request waits for its transaction's outcome. */
-  policies: RetryPolicies;
-  /** How long a driver owns a transaction before another instance may take it over. */
-  leaseMs: number;
+/** How an engine runs: what it runs, over what, and its policies. Only the first three are required. */
+export interface EngineOptions<Payload, Refusal extends string, Reason extends string> {
+  /** The transaction it runs. */
+  definition: TransactionDefinition<Payload, Reason>;
+  /** Where its records live (redis/ for Redis; testing/ for memory). */
+  log: TxLog<Payload, Refusal>;
+  /** How it reaches the participants (http/ for HTTP; LocalTransport in process). */
+  transport: Transport;
+  /** The protocol new transactions run; a running one keeps the one it began with. Default saga. */
+  protocol?: TxProtocol;
+  /** Retry policies; `answer.deadlineMs` is how long a request waits for its transaction's outcome. */
+  policies?: Partial<RetryPolicies>;
+  /** How long a driver owns a transaction before another instance may take it over; renewed while it drives. */
+  leaseMs?: number;
   /** Transactions this instance runs at once; more are rejected rather than queued without bound. */
-  maxInFlight: number;
+  maxInFlight?: number;
   /** How long confirms wait to be sent together. */
-  confirmDelayMs: number;
+  confirmDelayMs?: number;
   /**
    * A transaction whose cancels or confirms still fail `afterMs` after it began is parked: the
    * sweep retries it only every `retryMs`, and its subject answers that it is parked.
    */
-  park: { afterMs: number; retryMs: number };
-  /** Test only: the process kills itself (SIGKILL) at this point (see `faultPoints`). */
-  faultPoint?: string;
+  park?: { afterMs: number; retryMs: number };
+  /**
+   * How long after it began a transaction's tries may still be accepted: the participants' window
+   * (they must be given the same). A transaction found still trying past it aborts as expired.
+   */
+  windowMs?: number;
+  /** Its metrics (engineMetrics); kept unserved when omitted. */
+  metrics?: EngineMetrics;
+  /** Where its own work logs; silent when omitted. */
+  logger?: TxLogger;
+  /** The context of its own work (the sweep, confirms, retries): traced by the host, or untraced. */
+  background?: BackgroundContext;
+  /** Who holds its leases; the host name and process id when omitted. */
+  owner?: string;
+  /**
+   * Called at each fault point of a drive (see `faultPoints`); a crash test kills the process
+   * there to leave a transaction half done.
+   */
+  onFaultPoint?: (point: string) => void;
 }
 
-/** The places a test may have the driver kill itself: after begin, after each participant's try, after all tries, after the decision. */
+export const DEFAULT_LEASE_MS = 3000;
+
+/** The places a test may have the driver die: after begin, after each participant's try, after all tries, after the decision. */
 export function faultPoints(participants: readonly string[]): string[] {
   return ["after-begin", ...participants.map((p) => `after-${p}`), "after-steps", "after-decision"];
 }
@@ -80,24 +102,48 @@ export function faultPoints(participants: readonly string[]): string[] {
 const UNDECIDED = { kind: "unknown" } as const;
 
 export class Orchestrator<Payload, Refusal extends string, Reason extends string> {
-  private readonly owner = `${hostname()}:${process.pid}`;
+  private readonly definition: TransactionDefinition<Payload, Reason>;
+  private readonly log: TxLog<Payload, Refusal>;
+  private readonly transport: Transport;
+  private readonly protocol: TxProtocol;
+  private readonly policies: RetryPolicies;
+  private readonly leaseMs: number;
+  private readonly maxInFlight: number;
+  private readonly park: { afterMs: number; retryMs: number };
+  private readonly windowMs: number;
+  private readonly metrics: EngineMetrics;
+  private readonly logger: TxLogger;
+  private readonly background: BackgroundContext;
+  private readonly onFaultPoint: ((point: string) => void) | undefined;
+  private readonly owner: string;
   private readonly names: string[];
   private readonly confirmations: Confirmations<Payload>;
   private readonly leases: LeaseKeeper<Payload>;
-  /** Transactions this instance runs now. */
-  inFlight = 0;
+  private inFlight = 0;
 
-  constructor(
-    private readonly definition: TransactionDefinition<Payload, Reason>,
-    private readonly log: TxLog<Payload, Refusal>,
-    private readonly transport: Transport,
-    private readonly options: EngineOptions,
-    private readonly logger: Logger,
-    private readonly tracer: Tracer,
-  ) {
-    this.names = definition.participants.map(([name]) => name);
-    this.confirmations = new Confirmations(definition.participants, log, transport, options.policies.settlement, options.confirmDelayMs, logger, tracer);
-    this.leases = new LeaseKeeper(log, { ms: options.leaseMs, owner: this.owner });
+  constructor(options: EngineOptions<Payload, Refusal, Reason>) {
+    this.definition = options.definition;
+    this.log = options.log;
+    this.transport = options.transport;
+    this.protocol = options.protocol ?? "saga";
+    this.policies = { ...DEFAULT_RETRY_POLICIES, ...options.policies };
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.maxInFlight = options.maxInFlight ?? 1000;
+    this.park = options.park ?? { afterMs: 600_000, retryMs: 3_600_000 };
+    this.windowMs = options.windowMs ?? DEFAULT_TX_WINDOW_MS;
+    this.metrics = options.metrics ?? unservedMetrics();
+    this.logger = options.logger ?? untracedContext().log;
+    this.background = options.background ?? (() => untracedContext(this.logger));
+    this.onFaultPoint = options.onFaultPoint;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}`;
+    this.names = this.definition.participants.map(([name]) => name);
+    this.confirmations = new Confirmations(this.definition.participants, this.log, this.transport, this.policies.settlement, options.confirmDelayMs ?? 50, this.background);
+    this.leases = new LeaseKeeper(this.log, { ms: this.leaseMs, owner: this.owner });
+  }
+
+  /** Transactions this instance runs now. */
+  get running(): number {
+    return this.inFlight;
   }
 
   /**
@@ -107,10 +153,10 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * it, and an abort is answered once its cancels are applied. Only a transaction still undecided
    * at the deadline is answered `unknown`.
    */
-  async run(subject: string, ctx: RequestContext): Promise<TxOutcome<Refusal, Reason>> {
-    if (this.inFlight >= this.options.maxInFlight) return { kind: "rejected", reason: "overloaded", retryAfter: 1 };
+  async run(subject: string, ctx: TxContext): Promise<TxOutcome<Refusal, Reason>> {
+    if (this.inFlight >= this.maxInFlight) return { kind: "rejected", reason: "overloaded", retryAfter: 1 };
     this.inFlight++;
-    const until = Date.now() + this.options.policies.answer.deadlineMs;
+    const until = Date.now() + this.policies.answer.deadlineMs;
     try {
       const down = this.transport.failingFast();
       if (down) {
@@ -128,7 +174,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       return await this.follow(subject, result, ctx, until);
     } catch (err) {
       // The record stayed out of reach until the deadline.
-      if (isStorageFailure(err)) return UNDECIDED;
+      if (this.log.retryable(err)) return UNDECIDED;
       throw err;
     } finally {
       this.inFlight--;
@@ -145,7 +191,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     let txId = newTxId();
     let since = Date.now();
     return this.logged(() => {
-      if (Date.now() - since > this.options.leaseMs / 2) [txId, since] = [newTxId(), Date.now()];
+      if (Date.now() - since > this.leaseMs / 2) [txId, since] = [newTxId(), Date.now()];
       return this.beginOnce(subject, "start", txId);
     }, until);
   }
@@ -155,11 +201,11 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   }
 
   private beginOnce(subject: string, mode: BeginMode, txId: string): Promise<BeginResult<Payload, Refusal>> {
-    return this.log.begin(subject, mode, { txId, protocol: this.options.protocol }, { ms: this.options.leaseMs, owner: this.owner });
+    return this.log.begin(subject, mode, { txId, protocol: this.protocol }, { ms: this.leaseMs, owner: this.owner });
   }
 
   /** Acts on a begin result until the transaction the caller cares about has an outcome. */
-  private async follow(subject: string, first: BeginResult<Payload, Refusal>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
+  private async follow(subject: string, first: BeginResult<Payload, Refusal>, ctx: TxContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     let result = first;
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       switch (result.kind) {
@@ -186,13 +232,13 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * Drives a transaction whose lease we hold to its end, or as far as the participants allow by
    * `until`, renewing the lease meanwhile.
    */
-  drive(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
+  private drive(tx: TxRecord<Payload>, ctx: TxContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     this.leases.hold(tx);
     // A promise chain, not another async frame, on the checkout path.
     return this.driveHeld(tx, ctx, until).finally(() => this.leases.release(tx));
   }
 
-  private async driveHeld(tx: TxRecord<Payload>, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
+  private async driveHeld(tx: TxRecord<Payload>, ctx: TxContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     this.fault("after-begin");
     switch (tx.state) {
       case "committed": {
@@ -203,6 +249,11 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       case "aborting":
         return this.cancel(tx, tx.reason, this.names, this.names, ctx, until);
       case "trying": {
+        if (Date.now() - txTime(tx.id) > this.windowMs) {
+          // No participant would take its tries any more; whatever an earlier driver's took is cancelled.
+          const decided = await this.logged(() => this.log.abort(tx, EXPIRED), until);
+          return decided.kind === "aborting" ? this.cancel(tx, decided.reason, this.names, [], ctx, until) : this.ended(tx, decided, ctx, until);
+        }
         // Each participant's body is made once: checked against its schema, then sent.
         const bodies = this.definition.participants.map(([, part]) => phaseBody(tx, part));
         const invalid = this.invalidPart(bodies);
@@ -214,7 +265,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
         }
         const outcomes = await Promise.all(
           this.definition.participants.map(([name], i) =>
-            this.transport.send(name, tx.protocol, "try", bodies[i]!, this.options.policies.unknownOutcome, ctx).then((outcome) => {
+            this.transport.send(name, tx.protocol, "try", bodies[i]!, this.policies.unknownOutcome, ctx).then((outcome) => {
               this.fault(`after-${name}`);
               return this.known(outcome);
             }),
@@ -253,10 +304,10 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     reason: string,
     participants: readonly string[],
     mayHold: readonly string[],
-    ctx: RequestContext,
+    ctx: TxContext,
     until: number,
   ): Promise<TxOutcome<Refusal, Reason>> {
-    const { answer, settlement } = this.options.policies;
+    const { answer, settlement } = this.policies;
     const cancelled = await Promise.all(
       this.definition.participants
         .filter(([name]) => participants.includes(name))
@@ -278,7 +329,7 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   }
 
   /** The outcome of a decision or close write that found the transaction ended, or gone. */
-  private async ended(tx: TxRecord<Payload>, status: LogStatus, ctx: RequestContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
+  private async ended(tx: TxRecord<Payload>, status: LogStatus, ctx: TxContext, until: number): Promise<TxOutcome<Refusal, Reason>> {
     switch (status.kind) {
       case "committed":
         return { kind: "committed" };
@@ -304,9 +355,9 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * park bound (its id tells its age). Bookkeeping only: if the record is out of reach, the next
    * drive records it.
    */
-  private async stillOpen(tx: TxRecord<Payload>, outcomes: string, ctx: RequestContext): Promise<void> {
-    const park = Date.now() - txTime(tx.id) >= this.options.park.afterMs;
-    const now = await this.log.failed(tx, outcomes, park, this.options.park.retryMs).catch(() => "unknown" as const);
+  private async stillOpen(tx: TxRecord<Payload>, outcomes: string, ctx: TxContext): Promise<void> {
+    const park = Date.now() - txTime(tx.id) >= this.park.afterMs;
+    const now = await this.log.failed(tx, outcomes, park, this.park.retryMs).catch(() => "unknown" as const);
     if (now === "parked") ctx.log.error({ subject: tx.subject, tx: tx.id, state: tx.state, outcomes }, "transaction parked: its cancels or confirms keep failing");
   }
 
@@ -338,14 +389,14 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     await Promise.all(
       Array.from({ length: this.log.sweepGroups }, async (_, group) => {
         for (const subject of await this.log.expired(group, batch)) {
-          const until = Date.now() + this.options.policies.settlement.deadlineMs;
+          const until = Date.now() + this.policies.settlement.deadlineMs;
           const result = await this.begin(subject, "resume", until);
           if (result.kind !== "drive") continue;
-          const ctx = backgroundContext(this.tracer, "recover transaction", this.logger);
+          const ctx = this.background("recover transaction");
           try {
             const outcome = await this.drive(result.tx, ctx, until);
             recovered++;
-            transactionRecoveries.inc();
+            this.metrics.recoveries.inc();
             ctx.log.info({ subject, tx: result.tx.id, outcome }, "recovered transaction");
           } finally {
             ctx.span.end();
@@ -380,10 +431,10 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * open (parked again if it failed again). `not_parked` when there is nothing to retry.
    */
   async retry(subject: string): Promise<{ outcome: TxOutcome<Refusal, Reason>; open: TxSnapshot | undefined } | "not_parked"> {
-    const until = Date.now() + this.options.policies.settlement.deadlineMs;
+    const until = Date.now() + this.policies.settlement.deadlineMs;
     const result = await this.begin(subject, "retry", until);
     if (result.kind !== "drive") return "not_parked";
-    const ctx = backgroundContext(this.tracer, "retry transaction", this.logger);
+    const ctx = this.background("retry transaction");
     try {
       const outcome = await this.drive(result.tx, ctx, until);
       ctx.log.info({ subject, tx: result.tx.id, outcome }, "operator retried a parked transaction");
@@ -402,8 +453,8 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     if (!open?.parked || open.state === "trying") return "not_parked";
     // Closing needs only the record's identity; the payload is the participants' business.
     const tx = { subject, id: open.id, protocol: open.protocol, state: open.state, reason: open.reason, payload: undefined as Payload };
-    if (open.state === "aborting") await this.logged(() => this.log.finishAbort(tx), Date.now() + this.options.policies.answer.deadlineMs);
-    else await this.logged(() => this.log.settle([tx]), Date.now() + this.options.policies.answer.deadlineMs);
+    if (open.state === "aborting") await this.logged(() => this.log.finishAbort(tx), Date.now() + this.policies.answer.deadlineMs);
+    else await this.logged(() => this.log.settle([tx]), Date.now() + this.policies.answer.deadlineMs);
     this.logger.warn({ subject, tx: open.id, state: open.state, lastError: open.lastError }, "operator resolved a parked transaction by hand");
     return "resolved";
   }
@@ -439,11 +490,11 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
    * answer, or answered without knowing whether it ran (every log write is idempotent).
    */
   private logged<T>(call: () => Promise<T>, until: number): Promise<T> {
-    return withRetries(this.options.policies.answer, call, isStorageFailure, { until });
+    return withRetries(this.policies.answer, call, (err) => this.log.retryable(err), { until });
   }
 
   private fault(point: string): void {
-    if (this.options.faultPoint === point) process.kill(process.pid, "SIGKILL");
+    this.onFaultPoint?.(point);
   }
 }
 

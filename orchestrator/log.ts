@@ -1,7 +1,8 @@
 // The engine's storage: the durable transaction record, one per subject (e.g. an order), written
 // before any participant is called. Every change is one compare-and-set on it, so exactly one
-// decision wins whoever drives. One implementation today: redis-log.ts (scripts on the subject's
-// shard); the property tests use an in-memory one (testing/fakes.ts).
+// decision wins whoever drives. Implementations: redis/log.ts (scripts on the subject's
+// partition) and testing/fakes.ts (in memory, for property tests); testing/conformance.ts is the
+// contract both pass.
 import type { TxProtocol } from "./protocol.js";
 
 /** A transaction as its driver sees it after taking the lease. */
@@ -50,6 +51,11 @@ export type LogStatus =
 export interface TxLog<Payload, Refusal extends string> {
   /** Groups of partitions the recovery sweep reads one at a time: the shards, or ranges of a cluster's slots. */
   readonly sweepGroups: number;
+  /**
+   * Whether a call that failed with `err` may be made again: the storage did not answer (it may
+   * have run: every write here is idempotent) or refused it unrun. Anything else is a bug, thrown.
+   */
+  retryable(err: unknown): boolean;
   begin(subject: string, mode: BeginMode, start: { txId: string; protocol: TxProtocol }, lease: { ms: number; owner: string }): Promise<BeginResult<Payload, Refusal>>;
   /** Whether the subject would refuse a start, without writing anything. */
   check(subject: string): Promise<Refusal | undefined>;

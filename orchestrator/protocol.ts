@@ -19,24 +19,11 @@ export type Phase = "try" | "cancel" | "confirm";
 
 export const TX_PROTOCOLS = Object.keys(PROTOCOLS) as [TxProtocol, ...TxProtocol[]];
 
+/** Every phase's own name, in every protocol: a participant's phase scripts are named these. */
+export const PHASE_NAMES = [...new Set(Object.values(PROTOCOLS).flatMap((phases) => Object.values(phases)))] as Array<(typeof PROTOCOLS)[TxProtocol][Phase]>;
+
 /** A phase's own name in a protocol, e.g. `prepare`: it names routes, scripts' roles and metrics. */
-export const phaseName = (protocol: TxProtocol, phase: Phase): string => PROTOCOLS[protocol][phase];
-
-/**
- * Internal routes live under this prefix, which no gateway routes. Participants add theirs with
- * `ServiceApp.serve` (see participant.ts), which refuses proxied calls.
- */
-export const INTERNAL_PREFIX = "/internal/";
-
-/** The route a participant serves a phase of a protocol on, e.g. `/internal/stock/2pc/prepare`. */
-export const phaseRoute = (participant: string, protocol: TxProtocol, phase: Phase): string =>
-  `${INTERNAL_PREFIX}${participant}/${protocol}/${phaseName(protocol, phase)}`;
-
-/**
- * The route that takes many transactions' tries or cancels in one call (`{txs: [...]}`), answered
- * `{results: [...]}` in the same order, one per transaction; e.g. `/internal/stock/saga/step/batch`.
- */
-export const batchRoute = (participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">): string => `${phaseRoute(participant, protocol, phase)}/batch`;
+export const phaseName = <P extends TxProtocol, Ph extends Phase>(protocol: P, phase: Ph): (typeof PROTOCOLS)[P][Ph] => PROTOCOLS[protocol][phase];
 
 /** A record with one entry per protocol, made by `f`. */
 export function perProtocol<T>(f: (protocol: TxProtocol) => T): Record<TxProtocol, T> {

@@ -68,3 +68,10 @@ async function retry<T>(
     }
   }
 }
+
+/** The engine's policies unless its host gives its own: an unknown try is retried 10 s, an answer waits 30 s. */
+export const DEFAULT_RETRY_POLICIES: RetryPolicies = {
+  unknownOutcome: { name: "unknownOutcome", attempts: 200, deadlineMs: 10_000, backoffMs: 20, maxBackoffMs: 250, attemptTimeoutMs: 2000 },
+  answer: { name: "answer", attempts: Number.POSITIVE_INFINITY, deadlineMs: 30_000, backoffMs: 20, maxBackoffMs: 250, attemptTimeoutMs: 2000 },
+  settlement: { name: "settlement", attempts: 6, deadlineMs: 6000, backoffMs: 20 },
+};

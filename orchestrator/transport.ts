@@ -1,6 +1,7 @@
-// The engine's transport: how a phase reaches a participant. One implementation today:
-// http-transport.ts (undici, a breaker per participant); the property tests use scripted fakes.
-import type { RequestContext } from "../common/tracing.js";
+// The engine's transport: how a phase reaches a participant. Implementations: http/transport.ts (a
+// client per participant, a breaker each, tries batched), local-transport.ts (in process), and
+// testing/fakes.ts (scripted faults, for property tests).
+import type { TxContext } from "./context.js";
 import type { TxRecord } from "./log.js";
 import type { Phase, TxProtocol } from "./protocol.js";
 import type { RetryPolicy } from "./retry.js";
@@ -20,9 +21,9 @@ export type CallOutcome =
 
 export interface Transport {
   /** One try or cancel to one participant, retried by `policy` (until `until`, when given); never throws. */
-  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: RequestContext, until?: number): Promise<CallOutcome>;
+  send(participant: string, protocol: TxProtocol, phase: Exclude<Phase, "confirm">, body: object, policy: RetryPolicy, ctx: TxContext, until?: number): Promise<CallOutcome>;
   /** Confirms of many transactions to one participant; true once it acknowledged them all. */
-  confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: RequestContext): Promise<boolean>;
+  confirm(participant: string, protocol: TxProtocol, bodies: object[], policy: RetryPolicy, ctx: TxContext): Promise<boolean>;
   /**
    * A participant that refuses new work now (its breaker is open), with seconds to wait; undefined
    * if none. The breaker holds back tries only: a cancel or confirm settles work already sent.

@@ -2,7 +2,7 @@
 // why each may refuse. Everything about running it (protocols, leases, retries, recovery) is the
 // engine's; what the outcomes answer is outcomes.ts.
 import { PARTICIPANT_REFUSALS, paymentPart, stockPart, type PaymentPart, type PaymentRefusal, type StockPart, type StockRefusal } from "../common/contract.js";
-import { faultPoints, type TransactionDefinition, type TxOutcome } from "../orchestrator/engine.js";
+import { faultPoints, type TransactionDefinition, type TxOutcome } from "@shardshop/orchestrator";
 import type { CheckoutPayload, CheckoutRefusal } from "./store.js";
 
 export type CheckoutParticipantRefusal = StockRefusal | PaymentRefusal;

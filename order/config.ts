@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { baseConfig, commaList, httpUrl, secretKey } from "../common/config.js";
-import { TX_PROTOCOLS } from "../orchestrator/protocol.js";
+import { TX_PROTOCOLS } from "@shardshop/orchestrator";
 import { FAULT_POINTS } from "./checkout.js";
 
 const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

@@ -1,14 +1,14 @@
 import { loadConfig } from "../common/config.js";
 import { ServiceClient } from "../common/http.js";
+import { backgroundContext } from "../common/tracing.js";
 import { RequestSigner } from "../common/internal-auth.js";
 import { READINESS_PATH, startService } from "../common/server.js";
-import { Orchestrator } from "../orchestrator/engine.js";
-import { HttpParticipant, HttpTransport } from "../orchestrator/http-transport.js";
-import { serveOperator } from "../orchestrator/operator.js";
-import type { RetryPolicies } from "../orchestrator/retry.js";
+import { Orchestrator, type RetryPolicies } from "@shardshop/orchestrator";
+import { HttpParticipant, HttpTransport } from "@shardshop/orchestrator/http";
+import { serveOperator } from "./operator.js";
 import { checkoutTransaction } from "./checkout.js";
 import { orderConfig } from "./config.js";
-import { trackCheckoutBacklog, trackCheckoutsInFlight } from "./metrics.js";
+import { checkoutEngineMetrics, trackCheckoutBacklog, trackCheckoutsInFlight } from "./metrics.js";
 import { Participants } from "./participants.js";
 import { orderRoutes } from "./routes.js";
 import { OrderStore } from "./store.js";
@@ -38,9 +38,6 @@ const clients = [
   new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("stock", config.STOCK_INTERNAL_KEY) }),
   new ServiceClient(config.PAYMENT_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("payment", config.PAYMENT_INTERNAL_KEY) }),
 ];
-const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS, failFastAfterMs: config.STEP_TIMEOUT_MS, probePath: READINESS_PATH };
-const [stock, payment] = [new HttpParticipant("stock", clients[0]!, breaker), new HttpParticipant("payment", clients[1]!, breaker)];
-const participants = new Participants(stock, payment, policies.unknownOutcome);
 trackCheckoutBacklog(store.checkouts);
 
 await startService({
@@ -48,24 +45,27 @@ await startService({
   config,
   shards: store.shards,
   mount: (app, log, tracer) => {
-    const engine = new Orchestrator(
-      checkoutTransaction,
-      store.checkouts,
-      new HttpTransport([stock, payment]),
-      {
-        protocol: config.TX_PROTOCOL,
-        policies,
-        leaseMs: config.CHECKOUT_LEASE_MS,
-        maxInFlight: config.MAX_INFLIGHT_CHECKOUTS,
-        confirmDelayMs: config.CONFIRM_DELAY_MS,
-        park: { afterMs: config.PARK_AFTER_MS, retryMs: config.PARK_RETRY_MS },
-        faultPoint: config.FAULT_POINT,
-      },
-      log,
-      tracer,
-    );
-    trackCheckoutsInFlight(() => engine.inFlight);
-    orderRoutes(app, store, participants, engine);
+    const metrics = checkoutEngineMetrics();
+    const breaker = { failures: config.BREAKER_FAILURES, halfOpenMs: config.BREAKER_HALF_OPEN_MS, failFastAfterMs: config.STEP_TIMEOUT_MS, probePath: READINESS_PATH };
+    const [stock, payment] = [new HttpParticipant("stock", clients[0]!, breaker, metrics), new HttpParticipant("payment", clients[1]!, breaker, metrics)];
+    const engine = new Orchestrator({
+      definition: checkoutTransaction,
+      log: store.checkouts,
+      transport: new HttpTransport([stock, payment]),
+      protocol: config.TX_PROTOCOL,
+      policies,
+      leaseMs: config.CHECKOUT_LEASE_MS,
+      maxInFlight: config.MAX_INFLIGHT_CHECKOUTS,
+      confirmDelayMs: config.CONFIRM_DELAY_MS,
+      park: { afterMs: config.PARK_AFTER_MS, retryMs: config.PARK_RETRY_MS },
+      windowMs: config.TX_WINDOW_MS,
+      metrics,
+      logger: log,
+      background: (name) => backgroundContext(tracer, name, log),
+      onFaultPoint: (point) => point === config.FAULT_POINT && process.kill(process.pid, "SIGKILL"),
+    });
+    trackCheckoutsInFlight(() => engine.running);
+    orderRoutes(app, store, new Participants(stock, payment, policies.unknownOutcome), engine);
     serveOperator(app, engine);
     const stopRecovery = engine.startRecovery(config.RECOVERY_INTERVAL_MS);
     return [stopRecovery, ...clients.map((c) => () => c.close())];

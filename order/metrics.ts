@@ -1,14 +1,32 @@
-// The order service's own metrics: checkouts and the recovery backlog (the engine's are in
-// orchestrator/metrics.ts).
+// The order service's metrics: checkouts, the recovery backlog, and the engine's (made here, on
+// the service's registry).
+import { engineMetrics, FastHistogram } from "@shardshop/orchestrator";
+import type { RedisTxLog } from "@shardshop/orchestrator/redis";
 import client from "prom-client";
-import { FastHistogram } from "../common/metrics.js";
-import type { RedisTxLog } from "../orchestrator/redis-log.js";
+import { registry } from "../common/metrics.js";
+
+/**
+ * The engine's metrics, under the names the dashboards and alerts were built on (from before the
+ * engine ran two protocols: a `step` label holds any phase's name).
+ */
+export const checkoutEngineMetrics = () =>
+  engineMetrics({
+    registry,
+    names: {
+      callDuration: "shardshop_saga_step_duration_seconds",
+      callRetries: "shardshop_saga_step_retries_total",
+      breakerState: "shardshop_circuit_breaker_state",
+      batchSize: "shardshop_saga_step_batch_size",
+      recoveries: "shardshop_checkout_recoveries_total",
+    },
+  });
 
 export const checkoutDuration = new FastHistogram(
   "shardshop_checkout_duration_seconds",
   "Checkouts by outcome (committed, already_paid, aborted, rejected, not_found, empty, too_many_lines, parked; unknown: undecided at the deadline) and reason " +
     "(aborted: stock, credit, unreachable, invalid, expired; rejected: circuit_open, overloaded), with their duration",
   ["outcome", "reason"],
+  registry,
 );
 
 /** Read at scrape time, so a checkout pays nothing for it. */

@@ -3,7 +3,7 @@
 // that has no answer does not compile.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { MAX_ORDER_LINES } from "../common/contract.js";
-import type { AbortReason } from "../orchestrator/engine.js";
+import type { AbortReason } from "@shardshop/orchestrator";
 import type { CheckoutOutcome, CheckoutParticipantRefusal } from "./checkout.js";
 import type { CheckoutRefusal } from "./store.js";
 

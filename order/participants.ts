@@ -2,8 +2,8 @@
 // exist, what does this item cost): retried by the engine's unknown-outcome policy, never through
 // a breaker (see HttpParticipant.read).
 import { HTTPException } from "hono/http-exception";
-import type { HttpParticipant } from "../orchestrator/http-transport.js";
-import type { RetryPolicy } from "../orchestrator/retry.js";
+import type { HttpParticipant } from "@shardshop/orchestrator/http";
+import type { RetryPolicy } from "@shardshop/orchestrator";
 import type { RequestContext } from "../common/tracing.js";
 
 const unavailable = (service: string) =>

@@ -4,7 +4,7 @@ import { MAX_ORDER_LINES } from "../common/contract.js";
 import { elapsedSeconds } from "../common/metrics.js";
 import { publicRoute } from "../common/openapi.js";
 import type { ServiceApp } from "../common/server.js";
-import type { Orchestrator } from "../orchestrator/engine.js";
+import type { Orchestrator } from "@shardshop/orchestrator";
 import type { CheckoutParticipantRefusal } from "./checkout.js";
 import { checkoutDuration } from "./metrics.js";
 import { answerOf, checkoutReply } from "./outcomes.js";

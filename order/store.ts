@@ -1,14 +1,14 @@
 // Every Redis call of the order service. An order is the hash `order:{id}` (user_id, paid,
-// total_cost, and the checkout's transaction record, whose fields the orchestrator owns: see
-// orchestrator/lua/includes/txRecord.lua) plus `order:{id}:items` (item -> "qty:price"). Each
+// total_cost, and the checkout's transaction record, whose fields the engine owns: see
+// orchestrator/redis/lua/includes/txRecord.lua) plus `order:{id}:items` (item -> "qty:price"). Each
 // partition also keeps an index of the orders with an open transaction by lease end (keys.ts).
 import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_ORDER_LINES } from "../common/contract.js";
 import { MAX_VALUE } from "../common/params.js";
 import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
-import { loadLuaScripts, Shards } from "../common/redis.js";
-import { RedisTxLog, txLogScripts, TX_LOG_SCRIPTS } from "../orchestrator/redis-log.js";
+import { isStorageFailure, Shards } from "../common/redis.js";
+import { loadLuaScripts, RedisTxLog, withTxLogScripts, type RedisHost } from "@shardshop/orchestrator/redis";
 import { itemsKey, orderKey, PARKED_CHECKOUTS, PENDING_CHECKOUTS } from "./keys.js";
 
 const SCRIPTS = [
@@ -47,9 +47,21 @@ export type OrderChange =
   | { status: "too_many"; held: number };
 
 /** Every script the order service runs, by name: its own, guarded ones wrapped, and the engine's. */
-export function orderScripts() {
-  const own = withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED);
-  return new Map<Parameters<typeof own.get>[0] | (typeof TX_LOG_SCRIPTS)[number], string>([...own, ...txLogScripts()]);
+export const orderScripts = () => withTxLogScripts(withIdempotency(loadLuaScripts(new URL("./lua/", import.meta.url), SCRIPTS), GUARDED));
+
+/** The order shards as the engine's Redis storage sees them. */
+function txHost(shards: Shards<string>): RedisHost {
+  return {
+    get sweepGroups() {
+      return shards.topology.sweepGroups;
+    },
+    partitionsByNode: (group) => shards.byNode(shards.topology.partitionsOfGroup(group)),
+    partitionOf: (key) => shards.indexOf(key),
+    partitionKey: (base, partition) => shards.partitionKey(base, partition),
+    run: (partition, script, keys, args) => shards.run(partition, script, keys, args),
+    hmget: (key, fields) => shards.callFor(key, "inspectTx", (shard) => shard.hmget(key, ...fields)),
+    isStorageFailure,
+  };
 }
 
 export class OrderStore {
@@ -61,7 +73,7 @@ export class OrderStore {
   constructor(config: BaseConfig) {
     this.shards = new Shards(config, orderScripts());
     this.guarded = new IdempotentRunner(this.shards, config.IDEMPOTENCY_TTL_MS);
-    this.checkouts = new RedisTxLog(this.shards, {
+    this.checkouts = new RedisTxLog(txHost(this.shards), {
       recordKey: orderKey,
       pendingKey: PENDING_CHECKOUTS,
       parkedKey: PARKED_CHECKOUTS,

@@ -1,8 +1,8 @@
 import { HTTPException } from "hono/http-exception";
 import { publicRoute } from "../common/openapi.js";
 import { paymentPart, type PaymentPart } from "../common/contract.js";
-import { serveParticipant } from "../orchestrator/participant.js";
-import { perProtocol } from "../orchestrator/protocol.js";
+import { perProtocol } from "@shardshop/orchestrator";
+import { participantRoutes } from "@shardshop/orchestrator/http";
 import type { ServiceApp } from "../common/server.js";
 import {
   batchDone,
@@ -122,11 +122,11 @@ export function paymentRoutes(app: ServiceApp, store: PaymentStore): void {
   );
 
   // The checkout's phases, called by the order service only.
-  serveParticipant<PaymentPart, string>(app, "payment", paymentPart, perProtocol((protocol) => ({
+  app.servePhases(participantRoutes<PaymentPart, string>("payment", paymentPart, perProtocol((protocol) => ({
     try: ({ tx, user_id, amount }) => store.try(protocol, tx, user_id, amount),
     cancel: ({ tx, user_id, amount }) => store.cancel(protocol, tx, user_id, amount),
     confirm: (txs) => store.confirm(protocol, txs),
-  })));
+  }))));
 }
 
 const userNotFound = (id: string) => new HTTPException(404, { message: `user ${id} not found` });

@@ -5,19 +5,12 @@ import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
-import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
+import { Shards, type ScriptReply } from "../common/redis.js";
 import { PARTICIPANT_REFUSALS, type PaymentRefusal } from "../common/contract.js";
-import { decodeSettlement, decodeTry, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply } from "../orchestrator/participant.js";
-import type { Phase, TxProtocol } from "../orchestrator/protocol.js";
+import { PHASE_NAMES, phaseName, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply, type TxProtocol } from "@shardshop/orchestrator";
+import { decodeSettlement, decodeTry, loadLuaScripts } from "@shardshop/orchestrator/redis";
 
-/** Each phase's script per protocol, and the word its reply says done with. */
-const PHASE_SCRIPTS = {
-  saga: { try: ["chargeCredit", "charged"], cancel: ["refundCredit", "refunded"], confirm: ["forgetCredit", "forgotten"] },
-  "2pc": { try: ["prepareCredit", "prepared"], cancel: ["abortCredit", "aborted"], confirm: ["commitCredit", "committed"] },
-} as const satisfies Record<TxProtocol, Record<Phase, readonly [string, string]>>;
-
-const PHASES = Object.values(PHASE_SCRIPTS).flatMap((phases) => Object.values(phases).map(([script]) => script));
-const SCRIPTS = ["createUser", "batchInitUsers", "addFunds", "pay", "cancelOrderPayment", ...PHASES] as const;
+const SCRIPTS = ["createUser", "batchInitUsers", "addFunds", "pay", "cancelOrderPayment", ...PHASE_NAMES] as const;
 /** The scripts of public changes, which an Idempotency-Key may guard. */
 const GUARDED = ["createUser", "addFunds", "pay", "cancelOrderPayment"] as const;
 const REFUSALS = [...PARTICIPANT_REFUSALS.payment, ...PROTOCOL_REFUSALS];
@@ -87,9 +80,9 @@ export class PaymentStore {
 
   /** A transaction's try (saga charge or 2PC prepare); a refusal is final and holds nothing. */
   async try(protocol: TxProtocol, tx: string, id: string, amount: number): Promise<TryReply<PaymentRefusal | ProtocolRefusal>> {
-    const [script, done] = PHASE_SCRIPTS[protocol].try;
+    const script = phaseName(protocol, "try");
     const reply = await this.shards.runFor(id, script, phaseKeys(tx, id), [amount, tx, this.windowMs]);
-    return decodeTry(script, done, REFUSALS, reply);
+    return decodeTry(script, REFUSALS, reply);
   }
 
   /**
@@ -97,19 +90,19 @@ export class PaymentStore {
    * by this call; throws CancelRefusedError if the transaction is confirmed here.
    */
   async cancel(protocol: TxProtocol, tx: string, id: string, amount: number): Promise<number> {
-    const [script, done] = PHASE_SCRIPTS[protocol].cancel;
-    return decodeSettlement(script, done, await this.shards.runFor(id, script, phaseKeys(tx, id), [tx, this.windowMs, amount]));
+    const script = phaseName(protocol, "cancel");
+    return decodeSettlement(script, await this.shards.runFor(id, script, phaseKeys(tx, id), [tx, this.windowMs, amount]));
   }
 
   /** Confirm (saga forget or 2PC commit) of many committed transactions: one script per shard. Credit confirmed. */
   async confirm(protocol: TxProtocol, txs: Array<{ tx: string; user_id: string }>): Promise<number> {
-    const [script, done] = PHASE_SCRIPTS[protocol].confirm;
+    const script = phaseName(protocol, "confirm");
     const replies = await Promise.all(
       [...this.shards.group(txs, (t) => t.user_id)].map(([shard, group]) =>
         this.shards.run(shard, script, group.flatMap(({ tx, user_id }) => phaseKeys(tx, user_id)), [...group.map((t) => t.tx), this.windowMs]),
       ),
     );
-    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, done, reply), 0);
+    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, reply), 0);
   }
 }
 

@@ -1,8 +1,8 @@
 import { HTTPException } from "hono/http-exception";
 import { publicRoute } from "../common/openapi.js";
 import { stockPart, type StockPart } from "../common/contract.js";
-import { serveParticipant } from "../orchestrator/participant.js";
-import { perProtocol } from "../orchestrator/protocol.js";
+import { perProtocol } from "@shardshop/orchestrator";
+import { participantRoutes } from "@shardshop/orchestrator/http";
 import type { ServiceApp } from "../common/server.js";
 import { batchDone, batchInitParams, changeStockParams, createItemParams, item, itemCreated, itemParams, stockLevel } from "./schemas.js";
 import type { StockChange, StockStore } from "./store.js";
@@ -78,11 +78,11 @@ export function stockRoutes(app: ServiceApp, store: StockStore): void {
   );
 
   // The checkout's phases, called by the order service only.
-  serveParticipant<StockPart, string>(app, "stock", stockPart, perProtocol((protocol) => ({
+  app.servePhases(participantRoutes<StockPart, string>("stock", stockPart, perProtocol((protocol) => ({
     try: ({ tx, items }) => store.try(protocol, tx, items),
     cancel: ({ tx, items }) => store.cancel(protocol, tx, items),
     confirm: (txs) => store.confirm(protocol, txs),
-  })));
+  }))));
 }
 
 function stockOr4xx(itemId: string, change: StockChange): number {

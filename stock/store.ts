@@ -4,19 +4,12 @@ import type { BaseConfig } from "../common/config.js";
 import { newId, sequentialIds } from "../common/ids.js";
 import { MAX_VALUE } from "../common/params.js";
 import { IdempotentRunner, withIdempotency, type IdempotencyKey } from "../common/idempotency.js";
-import { loadLuaScripts, Shards, type ScriptReply } from "../common/redis.js";
+import { Shards, type ScriptReply } from "../common/redis.js";
 import { PARTICIPANT_REFUSALS, type StockRefusal } from "../common/contract.js";
-import { decodeSettlement, decodeTry, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply } from "../orchestrator/participant.js";
-import type { Phase, TxProtocol } from "../orchestrator/protocol.js";
+import { PHASE_NAMES, phaseName, PROTOCOL_REFUSALS, type ProtocolRefusal, type TryReply, type TxProtocol } from "@shardshop/orchestrator";
+import { decodeSettlement, decodeTry, loadLuaScripts } from "@shardshop/orchestrator/redis";
 
-/** Each phase's script per protocol, and the word its reply says done with. */
-const PHASE_SCRIPTS = {
-  saga: { try: ["reserveStock", "reserved"], cancel: ["releaseStock", "released"], confirm: ["forgetStock", "forgotten"] },
-  "2pc": { try: ["prepareStock", "prepared"], cancel: ["abortStock", "aborted"], confirm: ["commitStock", "committed"] },
-} as const satisfies Record<TxProtocol, Record<Phase, readonly [string, string]>>;
-
-const PHASES = Object.values(PHASE_SCRIPTS).flatMap((phases) => Object.values(phases).map(([script]) => script));
-const SCRIPTS = ["createItem", "batchInitItems", "addStock", "subtractStock", ...PHASES] as const;
+const SCRIPTS = ["createItem", "batchInitItems", "addStock", "subtractStock", ...PHASE_NAMES] as const;
 /** The scripts of public changes, which an Idempotency-Key may guard. */
 const GUARDED = ["createItem", "addStock", "subtractStock"] as const;
 const REFUSALS = [...PARTICIPANT_REFUSALS.stock, ...PROTOCOL_REFUSALS];
@@ -88,14 +81,14 @@ export class StockStore {
    * outcome unknown (thrown).
    */
   async try(protocol: TxProtocol, tx: string, items: Array<[string, number]>): Promise<TryReply<StockRefusal | ProtocolRefusal>> {
-    const [script, done] = PHASE_SCRIPTS[protocol].try;
+    const script = phaseName(protocol, "try");
     const groups = [...this.shards.group(items, ([id]) => id)];
     const replies = await Promise.all(
       groups.map(([shard, group]) =>
         this.shards.run(shard, script, phaseKeys(tx, group), [...group.map(([, qty]) => qty), tx, this.windowMs]),
       ),
     );
-    const refused = replies.map((reply) => decodeTry(script, done, REFUSALS, reply)).find((r) => r.status === "refused");
+    const refused = replies.map((reply) => decodeTry(script, REFUSALS, reply)).find((r) => r.status === "refused");
     if (!refused) return { status: "done" };
     if (groups.length > 1) await this.cancel(protocol, tx, items);
     return refused;
@@ -106,23 +99,23 @@ export class StockStore {
    * given back by this call; throws CancelRefusedError if a shard has the transaction confirmed.
    */
   async cancel(protocol: TxProtocol, tx: string, items: Array<[string, number]>): Promise<number> {
-    const [script, done] = PHASE_SCRIPTS[protocol].cancel;
+    const script = phaseName(protocol, "cancel");
     const replies = await Promise.all(
       [...this.shards.group(items, ([id]) => id)].map(([shard, group]) => this.shards.run(shard, script, phaseKeys(tx, group), [tx, this.windowMs])),
     );
-    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, done, reply), 0);
+    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, reply), 0);
   }
 
   /** Confirm (saga forget or 2PC commit) of many committed transactions: one script per shard. Units confirmed. */
   async confirm(protocol: TxProtocol, txs: Array<{ tx: string; items: Array<[string, number]> }>): Promise<number> {
-    const [script, done] = PHASE_SCRIPTS[protocol].confirm;
+    const script = phaseName(protocol, "confirm");
     const pairs = txs.flatMap(({ tx, items }) => items.map(([id]) => ({ tx, id })));
     const replies = await Promise.all(
       [...this.shards.group(pairs, (p) => p.id)].map(([shard, group]) =>
         this.shards.run(shard, script, group.flatMap(({ tx, id }) => [itemKey(id), markerKey(id, tx)]), [...group.map((p) => p.tx), this.windowMs]),
       ),
     );
-    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, done, reply), 0);
+    return replies.reduce<number>((sum, reply) => sum + decodeSettlement(script, reply), 0);
   }
 }
 

@@ -1,7 +1,7 @@
 // Every public endpoint and its errors, through the gateway, against real Redis and services.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { client, internalPost, PROTOCOL, rawHttp, shop, startTestStack, type TestStack } from "./helpers.js";
-import { phaseRoute } from "../orchestrator/protocol.js";
+import { phaseRoute } from "@shardshop/orchestrator/http";
 
 const STOCK_TRY = phaseRoute("stock", PROTOCOL, "try");
 

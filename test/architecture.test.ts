@@ -1,5 +1,5 @@
 // The import graph that the layout promises: what each part may load, read from the sources.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -39,13 +39,32 @@ describe("the import graph", () => {
     }
   });
 
-  it("keeps the orchestrator a separate artifact: it loads no service, tool or deployment, and each service loads it", () => {
-    for (const module of ["engine", "redis-log", "http-transport", "participant"]) {
-      const graph = [...loads(`orchestrator/${module}.ts`)];
-      expect(graph.filter((m) => /^(order|stock|payment|local|deploy|tools|test)\//.test(m)), module).toEqual([]);
+  it("keeps the orchestrator a package of its own: nothing under orchestrator/ imports outside it, and the shop loads it by name only", () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.name === "dist" || e.name === "node_modules" ? [] : e.isDirectory() ? sources(join(dir, e.name)) : /\.(ts|mjs)$/.test(e.name) ? [join(dir, e.name)] : [],
+      );
+    const engine = sources("orchestrator");
+    expect(engine.length).toBeGreaterThan(20);
+    for (const file of engine) {
+      for (const [, spec] of readFileSync(file, "utf8").matchAll(/^(?:import|export)\s[^;]*?\sfrom\s"([^"]+)"/gm)) {
+        if (!spec!.startsWith(".")) continue;
+        expect(normalize(join(dirname(file), spec!)).startsWith("orchestrator/"), `${file} imports ${spec}`).toBe(true);
+      }
     }
-    expect(loads("order/main.ts").has("orchestrator/engine.ts")).toBe(true);
-    for (const participant of ["stock", "payment"]) expect(loads(`${participant}/main.ts`).has("orchestrator/participant.ts"), participant).toBe(true);
+    const declared = JSON.parse(readFileSync("orchestrator/package.json", "utf8")) as Record<"dependencies" | "peerDependencies" | "devDependencies", Record<string, string>>;
+    const packages = new Set(engine.flatMap((file) => [...loads(file)].filter((m) => !existsSync(m) && !m.startsWith("node:"))));
+    // Tests may load the package's dev dependencies; the rest only what it declares for its users.
+    const loadedOutsideTests = new Set(engine.filter((f) => !f.endsWith(".test.ts")).flatMap((file) => [...loads(file)]));
+    for (const name of packages) {
+      const allowed = { ...declared.dependencies, ...declared.peerDependencies, ...(loadedOutsideTests.has(name) ? {} : declared.devDependencies) };
+      expect(Object.keys(allowed), `${name}, loaded by the engine`).toContain(name);
+    }
+    for (const dir of ["common", "order", "stock", "payment", "local", "deploy", "tools", "test"]) {
+      for (const file of sources(dir)) expect(readFileSync(file, "utf8"), file).not.toMatch(/from "(\.\.\/)+orchestrator\//);
+    }
+    expect(loads("order/main.ts").has("@shardshop/orchestrator")).toBe(true);
+    for (const participant of ["stock", "payment"]) expect(loads(`${participant}/main.ts`).has("@shardshop/orchestrator"), participant).toBe(true);
   });
 
   it("lets the watchdog run from the image, which holds only dist/deploy/watchdog.js of deploy/", () => {

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUTH_HEADER, AUTH_WINDOW_MS, newKey, RequestSigner } from "../common/internal-auth.js";
 import { SERVICES, type Service } from "../common/services.js";
 import { HEALTH_USER } from "../deploy/redis-acl.js";
-import { newTxId } from "../orchestrator/participant.js";
-import { batchRoute, phaseRoute, TX_PROTOCOLS, type Phase } from "../orchestrator/protocol.js";
-import { OPERATOR_ROUTE } from "../orchestrator/operator.js";
+import { newTxId, type Phase, TX_PROTOCOLS } from "@shardshop/orchestrator";
+import { batchRoute, phaseRoute } from "@shardshop/orchestrator/http";
+import { OPERATOR_ROUTE } from "../order/operator.js";
 import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
 import { client, metricSum, PROTOCOL, scrape, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
-import { phaseRoute } from "../orchestrator/protocol.js";
+import { phaseRoute } from "@shardshop/orchestrator/http";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;

@@ -9,7 +9,7 @@ import { pendingCheckouts, startStack, type Stack, type StackOptions } from "../
 import { connect } from "node:net";
 import { must } from "../tools/consistency.js";
 import { apiClient, type Api } from "../tools/workload.js";
-import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
+import { TX_PROTOCOLS, type TxProtocol } from "@shardshop/orchestrator";
 import { AUTH_HEADER, RequestSigner } from "../common/internal-auth.js";
 import type { Service } from "../common/services.js";
 

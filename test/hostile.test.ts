@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_ORDER_LINES } from "../common/contract.js";
-import { phaseName } from "../orchestrator/protocol.js";
+import { phaseName } from "@shardshop/orchestrator";
 import { client, metricSum, PROTOCOL, scrape, shop, startTestStack, type TestStack } from "./helpers.js";
 
 let stack: TestStack;

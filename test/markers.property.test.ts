@@ -18,8 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseConfig } from "../common/config.js";
 import { shardIndexOf } from "../common/shards.js";
 import { redisComponent, type Component } from "../local/stack.js";
-import { CancelRefusedError, newTxId } from "../orchestrator/participant.js";
-import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
+import { CancelRefusedError, newTxId, TX_PROTOCOLS, type TxProtocol } from "@shardshop/orchestrator";
 import { PaymentStore } from "../payment/store.js";
 import { StockStore } from "../stock/store.js";
 

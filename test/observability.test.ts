@@ -4,7 +4,8 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricSum, PROTOCOL, rawHttp, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
-import { phaseName, phaseRoute } from "../orchestrator/protocol.js";
+import { phaseName } from "@shardshop/orchestrator";
+import { phaseRoute } from "@shardshop/orchestrator/http";
 
 /** What the compose profile's redis_exporter exposes and our queries use. */
 const EXPORTER_METRICS = ["redis_up", "redis_commands_processed_total", "redis_memory_used_bytes", "redis_memory_max_bytes"];

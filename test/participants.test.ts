@@ -7,8 +7,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shardIndexOf } from "../common/shards.js";
-import { newTxId } from "../orchestrator/participant.js";
-import { batchRoute, phaseRoute, TX_PROTOCOLS, type Phase, type TxProtocol } from "../orchestrator/protocol.js";
+import { newTxId, type Phase, TX_PROTOCOLS, type TxProtocol } from "@shardshop/orchestrator";
+import { batchRoute, phaseRoute } from "@shardshop/orchestrator/http";
 import { internalPost, shop, startTestStack, type TestStack } from "./helpers.js";
 
 const WINDOW_MS = 20_000;

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkoutBegun, metricSum, PROTOCOL, scrape, settled, shop, startTestStack, waitFor, type TestStack } from "./helpers.js";
 import { mapLimit } from "../tools/workload.js";
-import { phaseName } from "../orchestrator/protocol.js";
+import { phaseName } from "@shardshop/orchestrator";
 
 let stack: TestStack;
 let fx: ReturnType<typeof shop>;

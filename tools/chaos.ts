@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pendingCheckouts, startStack, type Component } from "../local/stack.js";
-import type { TxProtocol } from "../orchestrator/protocol.js";
+import type { TxProtocol } from "@shardshop/orchestrator";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
 import { AnswerTimeline, latencyChart, percentile, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report } from "./report.js";

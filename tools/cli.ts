@@ -1,7 +1,7 @@
 // Argument handling shared by the command-line tools (compose generator, bench, consistency, chaos, residue).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { TX_PROTOCOLS, type TxProtocol } from "../orchestrator/protocol.js";
+import { TX_PROTOCOLS, type TxProtocol } from "@shardshop/orchestrator";
 
 /** Reads `--name value` and `--flag` arguments. */
 export function parseArgs(argv: string[]): Map<string, string> {

@@ -23,7 +23,7 @@ import { z } from "zod";
 import { commaList, loadConfig, secretKey } from "../common/config.js";
 import { ServiceClient } from "../common/http.js";
 import { RequestSigner } from "../common/internal-auth.js";
-import { OPERATOR_ROUTE } from "../orchestrator/operator.js";
+import { OPERATOR_ROUTE } from "../order/operator.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 
 const COMMANDS = ["list", "show", "retry", "resolve"] as const;

@@ -1,7 +1,7 @@
 // In-memory stand-ins for the engine's storage and transport, for the property tests: the same
-// semantics as the Redis scripts (lua/*.lua and the participants' phase scripts), with every call
+// semantics as the Redis scripts (redis/lua/*.lua and the participants' phase scripts); testing/conformance.ts holds both to
+// one contract, with every call
 // passing through a scripted fault first. Test code only.
-import { OutcomeUnknownError } from "../../common/redis.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "../log.js";
 import type { Phase, TxProtocol } from "../protocol.js";
 import { withRetries, type RetryPolicy } from "../retry.js";
@@ -102,6 +102,9 @@ interface MemoryRecord {
   parked?: boolean;
 }
 
+/** A storage call whose answer was lost: it may have been applied. */
+export class LostAnswerError extends Error {}
+
 /** The transaction log of commitTx/abortTx/finishAbortTx/settleTx/failedTx and tx_begin, for one subject kind. */
 export class MemoryLog implements TxLog<Payload, "paid"> {
   readonly sweepGroups = 1;
@@ -116,10 +119,14 @@ export class MemoryLog implements TxLog<Payload, "paid"> {
     private readonly amount: number,
   ) {}
 
+  retryable(err: unknown): boolean {
+    return err instanceof LostAnswerError;
+  }
+
   private call<T>(apply: () => T): Promise<T> {
     this.now += 30;
     return this.plan.run(this.plan.take(), apply, () => {
-      throw new OutcomeUnknownError("injected");
+      throw new LostAnswerError("injected");
     });
   }
 

@@ -6,10 +6,11 @@
   ARGV[5] the most lines an order may hold (a new item is a new line)
   Returns {'ok', total cost} | {'not_found'} | {'paid'} | {'busy'} | {'overflow'} | {'too_many_lines'}
 ]]
-local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'total_cost', 'tx')
+--@include "engine:txOpen.lua"
+local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'total_cost')
 if not order[1] then return {'not_found'} end
 if order[2] == '1' then return {'paid'} end
-if order[4] then return {'busy'} end
+if tx_is_open(KEYS[1]) then return {'busy'} end
 
 local max = tonumber(ARGV[4])
 local quantity, price = tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -17,7 +17,7 @@
     {'refused', 'paid' | 'empty' | 'too_many_lines'}   start mode
     {'ok'} | {'paid'} | {'empty'} | {'too_many_lines'} | {'not_found'}   check mode
 ]]
---@include "../../orchestrator/lua/includes/txRecord.lua"
+--@include "engine:txRecord.lua"
 local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'total_cost', unpack(TX_BEGIN_FIELDS))
 local function refusal()
   if not order[1] then return 'not_found' end

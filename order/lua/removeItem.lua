@@ -5,10 +5,11 @@
   ARGV[1] item id, ARGV[2] quantity (>= 1) or '' for the whole line
   Returns {'ok', total cost} | {'not_found'} | {'paid'} | {'busy'} | {'not_in_order'} | {'too_many', quantity held}
 ]]
-local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'tx')
+--@include "engine:txOpen.lua"
+local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid')
 if not order[1] then return {'not_found'} end
 if order[2] == '1' then return {'paid'} end
-if order[3] then return {'busy'} end
+if tx_is_open(KEYS[1]) then return {'busy'} end
 
 local held = redis.call('HGET', KEYS[2], ARGV[1])
 if not held then return {'not_in_order'} end

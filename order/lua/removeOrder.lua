@@ -4,9 +4,10 @@
   KEYS[2] order items                 order:{id}:items
   Returns {'ok'} | {'not_found'} | {'paid'} | {'busy'}
 ]]
-local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'tx')
+--@include "engine:txOpen.lua"
+local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid')
 if not order[1] then return {'not_found'} end
 if order[2] == '1' then return {'paid'} end
-if order[3] then return {'busy'} end
+if tx_is_open(KEYS[1]) then return {'busy'} end
 redis.call('DEL', KEYS[1], KEYS[2])
 return {'ok'}

@@ -6,7 +6,7 @@
   Layout of KEYS for every phase: triples (credit user:{id}, marker user:{id}:tx:<tx>,
   held credit user:{id}:held).
 ]]
---@include "../../../orchestrator/lua/includes/txMarker.lua"
+--@include "engine:txMarker.lua"
 
 local function hold_change(key, delta)
   if redis.call('INCRBY', key, delta) == 0 then redis.call('DEL', key) end

@@ -5,7 +5,7 @@
   and lua/includes/txMarker.lua; a transaction's markers on this shard are always written together.
   Layout of KEYS for every phase: pairs (item hash item:{id}, its marker item:{id}:tx:<tx>).
 ]]
---@include "../../../orchestrator/lua/includes/txMarker.lua"
+--@include "engine:txMarker.lua"
 
 -- ARGV: quantity per item (1..n), then tx id, then window in ms.
 -- Returns {done} | {'refused', 'insufficient_stock' | 'unknown_item' | 'compensated' | 'expired' | 'other_protocol'}

@@ -1,0 +1,100 @@
+--[[
+  The marker protocol of orchestrator/participant.ts, included by participants' phase scripts.
+
+  A marker's value is '<protocol>:<state>', the protocol being the one whose phase wrote it
+  ('saga' or '2pc'), the state one of
+    '<n>'         held: the try took n
+    'c'           confirmed: final, what was taken stays taken (2PC: spent)
+    'x'           cancelled: final, what was taken was given back (or the cancel came first)
+    'x:<reason>'  refused: the try took nothing, for <reason>
+  A phase of one protocol never acts on a marker of the other: it is refused and changes nothing.
+
+  The window. A transaction id is a UUIDv7: its first 48 bits are its creation time in ms. A try
+  is accepted only while that time is within the ARGV-given bound of this shard's clock, either
+  way, so markers that hold nothing need to outlive only that window.
+
+  tx_protocol(hold)
+    the protocol whose phases hold (set aside) what a try takes, '2pc', or else 'saga'.
+  tx_now()
+    this shard's clock in ms.
+  tx_remaining_ms(tx, bound_ms, now)
+    ms until a try of tx can no longer be accepted here (<= 0: never again); `now` may be given
+    when one script asks for many transactions.
+  tx_open(remaining, bound_ms)
+    whether a try may be accepted now.
+  tx_state(value, protocol)
+    a marker's state if it is of `protocol`; false if it is of the other; nil if there is none.
+  tx_final_marker(key, protocol, state, remaining)
+    writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring a minute after the
+    window closes; once it is closed no such marker is needed, so the key is deleted instead.
+  tx_replay(state, done)
+    the answer to a try that found its protocol's marker: {done} if it holds or was confirmed,
+    else the refusal it records ('compensated' for a plain 'x'), so a replay answers as the
+    first call did.
+  tx_settled(state)
+    for a cancel: the refusal word when the transaction is final the other way ('confirmed'),
+    or of the other protocol ('other_protocol'); nil when the cancel may act.
+  tx_confirm_all(protocol, stride, at, spend)
+    a batch confirm: KEYS in groups of `stride` with the marker at position `at` of each,
+    ARGV[i] the transaction id of group i and ARGV[n+1] the window. Each marker of `protocol`
+    that holds an amount becomes 'c' (2PC passes `spend(first key index - 1, amount)`, which
+    spends what was set aside); any other marker, or none, is left as it is. Returns the amount
+    confirmed.
+]]
+local function tx_protocol(hold)
+  return hold and '2pc' or 'saga'
+end
+
+--@include "clock.lua"
+
+local function tx_remaining_ms(tx, bound_ms, now)
+  local created = tonumber(string.sub(tx, 1, 8) .. string.sub(tx, 10, 13), 16) or 0
+  return created + bound_ms - (now or tx_now())
+end
+
+local function tx_open(remaining, bound_ms)
+  return remaining > 0 and remaining <= 2 * bound_ms
+end
+
+local function tx_state(value, protocol)
+  if not value then return nil end
+  local p, state = string.match(value, '^([^:]*):(.*)$')
+  if p ~= protocol then return false end
+  return state
+end
+
+local function tx_final_marker(key, protocol, state, remaining)
+  if remaining > 0 then
+    redis.call('SET', key, protocol .. ':' .. state, 'PX', math.floor(remaining) + 60000)
+  else
+    redis.call('DEL', key)
+  end
+end
+
+local function tx_replay(state, done)
+  if state == 'c' or tonumber(state) then return {done} end
+  return {'refused', string.sub(state, 3) ~= '' and string.sub(state, 3) or 'compensated'}
+end
+
+local function tx_settled(state)
+  if state == false then return 'other_protocol' end
+  if state == 'c' then return 'confirmed' end
+  return nil
+end
+
+local function tx_confirm_all(protocol, stride, at, spend)
+  local n = #KEYS / stride
+  local bound = tonumber(ARGV[n + 1])
+  local now = tx_now()
+  local confirmed = 0
+  for i = 1, n do
+    local base = stride * (i - 1)
+    local held = tonumber(tx_state(redis.call('GET', KEYS[base + at]), protocol))
+    if held then
+      if spend then spend(base, held) end
+      tx_final_marker(KEYS[base + at], protocol, 'c', tx_remaining_ms(ARGV[i], bound, now))
+      confirmed = confirmed + held
+    end
+  end
+  return confirmed
+end
