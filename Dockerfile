@@ -8,6 +8,7 @@ FROM node:22-bookworm-slim AS build
 ARG NPM_REGISTRY=https://registry.npmjs.org/
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY orchestrator/package.json ./orchestrator/
 RUN npm ci --registry="$NPM_REGISTRY" --no-audit --no-fund
 COPY tsconfig.json ./
 COPY common ./common
@@ -39,7 +40,9 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/common ./dist/common
-COPY --from=build /app/dist/orchestrator ./dist/orchestrator
+# The engine package: node_modules/@shardshop/orchestrator links here.
+COPY --from=build /app/orchestrator/package.json ./orchestrator/
+COPY --from=build /app/orchestrator/dist ./orchestrator/dist
 COPY --from=build /app/dist/order ./dist/order
 COPY --from=build /app/dist/stock ./dist/stock
 COPY --from=build /app/dist/payment ./dist/payment
