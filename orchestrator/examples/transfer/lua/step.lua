@@ -1,0 +1,3 @@
+--[[ The saga step of an account: see includes/account.lua. ]]
+--@include "includes/account.lua"
+return account_try(false)
