@@ -1,6 +1,7 @@
 // The client for calls between services: keep-alive connection pools with explicit timeouts.
 // A thrown error (reset, timed out) means the callee's outcome is unknown, unless `neverSent` says
 // the request never left (no connection could be made). It is the engine's ParticipantClient.
+import type { CallOptions, ParticipantClient, ParticipantReply } from "@shardshop/orchestrator/http";
 import { BalancedPool, Pool, type Dispatcher } from "undici";
 import { AUTH_HEADER, type RequestSigner } from "./internal-auth.js";
 
@@ -33,17 +34,6 @@ export const RETRY_ATTEMPT_TIMEOUT_MS = 15_000;
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 
 
-export interface ServiceReply<T = unknown> {
-  status: number;
-  body: T;
-}
-
-export interface CallOptions {
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** Shorter than the client's own timeout, e.g. what is left of a caller's deadline. */
-  timeoutMs?: number;
-}
 
 export interface ServiceClientOptions {
   /** Longest wait for a whole answer; past it the call fails as "outcome unknown". */
@@ -54,7 +44,7 @@ export interface ServiceClientOptions {
   signer?: RequestSigner;
 }
 
-export class ServiceClient {
+export class ServiceClient implements ParticipantClient {
   private readonly dispatcher: Dispatcher;
   private readonly signer: RequestSigner | undefined;
 
@@ -73,7 +63,7 @@ export class ServiceClient {
   }
 
   /** One request; `headers` carry the trace context. */
-  async request<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<ServiceReply<T>> {
+  async request<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<ParticipantReply<T>> {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
     // Object.assign, not a spread: V8 copies a spread object literal many times slower, and this
     // runs twice per checkout.

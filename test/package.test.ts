@@ -30,7 +30,7 @@ beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), "engine-user-"));
   const packed = spawnSync("npm", ["pack", "--workspace", "@shardshop/orchestrator", "--pack-destination", project, "--json"], { encoding: "utf8" });
   expect(packed.status, packed.stderr).toBe(0);
-  const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+  const { filename } = (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!;
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "engine-user", private: true, type: "module" }));
   const installed = spawnSync("npm", ["install", join(project, filename), "--no-audit", "--no-fund", "--prefer-offline"], { cwd: project, encoding: "utf8" });
   expect(installed.status, installed.stderr).toBe(0);

@@ -1,5 +1,5 @@
 // `npm run tx -- <command> [order] [--url URL]`: the checkout transactions still open, for an
-// operator, through an order instance's internal routes (orchestrator/operator.ts).
+// operator, through an order instance's internal routes (order/operator.ts).
 //
 //   list            open transactions, parked ones first: age, protocol, state, lease, and each
 //                   participant's outcome in the last drive that failed

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { BatchResult } from "../participant.js";
 import { Coalescer, type BatchSender } from "./coalescer.js";
-import type { CallOptions } from "./transport.js";
+import type { CallOptions } from "./client.js";
 
 /** A sender that records what it was asked to send and answers as scripted. */
 function sender(answer: (bodies: unknown[]) => Promise<{ status: number; body: { results?: BatchResult[] } }>) {

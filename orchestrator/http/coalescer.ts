@@ -11,7 +11,7 @@
 // whole (a 4xx) sends each call alone, so none is refused for another's body; and each call still
 // goes through the breaker and its retry policy in transport.ts.
 import type { BatchResult } from "../participant.js";
-import type { CallOptions, ParticipantReply } from "./transport.js";
+import type { CallOptions, ParticipantReply } from "./client.js";
 
 interface Call<T> {
   /** The transaction's body, headers and timeout, as the single route would be sent them. */

@@ -4,7 +4,7 @@ import { phaseName, type Phase, type TxProtocol } from "../protocol.js";
 
 /**
  * Internal routes live under this prefix, which no gateway routes. Participants add theirs with
- * `serveParticipant` (serve.ts); a host must refuse them from outside (the shop's gateways never
+ * `participantRoutes` (serve.ts); a host must refuse them from outside (the shop's gateways never
  * route them, and its services refuse calls that were proxied or are not signed).
  */
 export const INTERNAL_PREFIX = "/internal/";

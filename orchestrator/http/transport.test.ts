@@ -4,7 +4,8 @@ import { Registry } from "prom-client";
 import { untracedContext } from "../context.js";
 import { engineMetrics } from "../metrics.js";
 import type { RetryPolicy } from "../retry.js";
-import { HttpParticipant, type BreakerOptions, type ParticipantClient } from "./transport.js";
+import type { ParticipantClient } from "./client.js";
+import { HttpParticipant, type BreakerOptions } from "./transport.js";
 
 // A real HTTP participant whose answers the test scripts: each call takes the next status from
 // `answers` (503 once they run out), and is counted.

@@ -1,13 +1,12 @@
 // The storage contract (testing/conformance.ts) on the package's own Redis host: two plain
-// redis-server processes, started here, and the transfer example's begin script as the subject's.
+// redis-server processes, started here, holding the transfer example's records (RedisNodes, and
+// its begin script as the subject's).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { Transfers } from "../examples/transfer/transfer.mjs";
 import { txLogConformance } from "../testing/conformance.js";
-import { RedisNodes } from "./host.js";
-import { RedisTxLog } from "./log.js";
-import { loadLuaScripts, withTxLogScripts } from "./scripts.js";
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -32,34 +31,19 @@ async function redisServer(): Promise<{ url: string; process: ChildProcess }> {
 
 txLogConformance("RedisNodes: two plain Redis servers", async () => {
   const servers = [await redisServer(), await redisServer()];
-  const host = new RedisNodes(
-    servers.map((s) => s.url),
-    withTxLogScripts(loadLuaScripts(new URL("../examples/transfer/lua/", import.meta.url), ["beginTransfer"])),
-  );
-  const transferKey = (id: string) => `transfer:{${id}}`;
-  const log = new RedisTxLog(host, {
-    recordKey: transferKey,
-    pendingKey: "transfers:open",
-    parkedKey: "transfers:parked",
-    beginScript: "beginTransfer",
-    extraKeys: () => [],
-    extraArgs: [],
-    payload: ([from, to, amount]) => ({ from, to, amount: Number(amount) }),
-    refusals: ["not_found", "made"],
-    commitFields: ["made", "1"],
-  });
+  const transfers = new Transfers(servers.map((s) => s.url));
   let n = 0;
   return {
-    log,
+    log: transfers.log,
     async newSubject() {
       const id = `t${n++}`;
-      await host.clients[host.partitionOf(transferKey(id))]!.hset(transferKey(id), "from", "a", "to", "b", "amount", 5);
+      await transfers.create(id, "a", "b", 5);
       return id;
     },
     refusal: "made",
     elapse: (ms) => sleep(ms),
     async close() {
-      await host.close();
+      await transfers.close();
       for (const s of servers) s.process.kill("SIGKILL");
     },
   };

@@ -346,7 +346,7 @@ class NoAnswer extends Error {}
 
 /**
  * The transport to in-memory participants, every attempt through the fault plan, retried by the
- * policy as http-transport.ts retries. As there, only a try can be not sent (an open breaker holds
+ * policy as http/transport.ts retries. As there, only a try can be not sent (an open breaker holds
  * back tries only); a cancel that draws `not_sent` is a dropped one.
  */
 export class MemoryTransport implements Transport {

@@ -1,6 +1,6 @@
 --[[
   The entry to every checkout: the order's side of the engine's tx_begin (see
-  orchestrator/lua/includes/txRecord.lua, which keeps the transaction record in the order hash).
+  engine:txRecord.lua, which keeps the transaction record in the order hash).
   An order may start a checkout if it exists, is not paid, and has items but no more lines than a
   checkout takes (orders built before that limit existed may have more); the transaction's
   payload is the order's user, total and items, snapshotted here.

@@ -2,7 +2,7 @@
   The three phases of a transaction on a user's credit, shared by the saga and 2PC scripts; `hold`
   is true for 2PC, where taken credit is also counted in the user's held key until the commit
   spends it (or the abort gives it back). Markers follow the protocol in orchestrator/participant.ts
-  and lua/includes/txMarker.lua. A phase for an amount of 0 takes nothing, so it writes nothing.
+  and engine:txMarker.lua. A phase for an amount of 0 takes nothing, so it writes nothing.
   Layout of KEYS for every phase: triples (credit user:{id}, marker user:{id}:tx:<tx>,
   held credit user:{id}:held).
 ]]

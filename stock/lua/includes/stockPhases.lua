@@ -2,7 +2,7 @@
   The three phases of a transaction on one stock shard, shared by the saga and 2PC scripts; `hold`
   is true for 2PC, where taken stock is also counted in the item's `held` field until the commit
   spends it (or the abort gives it back). Markers follow the protocol in orchestrator/participant.ts
-  and lua/includes/txMarker.lua; a transaction's markers on this shard are always written together.
+  and engine:txMarker.lua; a transaction's markers on this shard are always written together.
   Layout of KEYS for every phase: pairs (item hash item:{id}, its marker item:{id}:tx:<tx>).
 ]]
 --@include "engine:txMarker.lua"
