@@ -9,4 +9,4 @@
           | {'refused', 'confirmed' | 'other_protocol'}: confirmed already, or not a 2PC marker; nothing changed
 ]]
 --@include "includes/creditPhases.lua"
-return credit_cancel(true, 'done')
+return credit_cancel(true)

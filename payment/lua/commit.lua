@@ -8,4 +8,4 @@
   Returns {'done', credit spent by this call}
 ]]
 --@include "includes/creditPhases.lua"
-return credit_confirm(true, 'done')
+return credit_confirm(true)

@@ -9,4 +9,4 @@
           | {'refused', 'confirmed' | 'other_protocol'}: confirmed already, or not a saga marker; nothing changed
 ]]
 --@include "includes/creditPhases.lua"
-return credit_cancel(false, 'done')
+return credit_cancel(false)

@@ -9,4 +9,4 @@
   Returns {'done', credit confirmed by this call}
 ]]
 --@include "includes/creditPhases.lua"
-return credit_confirm(false, 'done')
+return credit_confirm(false)

@@ -10,4 +10,4 @@
           with reason 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired'
 ]]
 --@include "includes/creditPhases.lua"
-return credit_try(true, 'done')
+return credit_try(true)

@@ -10,4 +10,4 @@
           with reason 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired'
 ]]
 --@include "includes/creditPhases.lua"
-return credit_try(false, 'done')
+return credit_try(false)

@@ -8,4 +8,4 @@
              | {'refused', 'confirmed' | 'other_protocol'}: confirmed already, or not a 2PC marker; nothing changed
 ]]
 --@include "includes/stockPhases.lua"
-return stock_cancel(true, 'done')
+return stock_cancel(true)

@@ -7,4 +7,4 @@
   Returns {'done', units spent by this call}
 ]]
 --@include "includes/stockPhases.lua"
-return stock_confirm(true, 'done')
+return stock_confirm(true)

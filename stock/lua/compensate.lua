@@ -8,4 +8,4 @@
              | {'refused', 'confirmed' | 'other_protocol'}: confirmed already, or not a saga marker; nothing changed
 ]]
 --@include "includes/stockPhases.lua"
-return stock_cancel(false, 'done')
+return stock_cancel(false)

@@ -8,4 +8,4 @@
   Returns {'done', units confirmed by this call}
 ]]
 --@include "includes/stockPhases.lua"
-return stock_confirm(false, 'done')
+return stock_confirm(false)

@@ -7,4 +7,4 @@
   Returns {'done'}, or {'refused', 'insufficient_stock' | 'unknown_item' | 'compensated' | 'expired'}
 ]]
 --@include "includes/stockPhases.lua"
-return stock_try(true, 'done')
+return stock_try(true)

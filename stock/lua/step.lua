@@ -9,4 +9,4 @@
           with reason 'insufficient_stock' | 'unknown_item' | 'compensated' | 'expired'
 ]]
 --@include "includes/stockPhases.lua"
-return stock_try(false, 'done')
+return stock_try(false)

@@ -13,12 +13,12 @@ local function hold_change(key, delta)
 end
 
 -- ARGV: amount (>= 0), tx id, window in ms.
--- Returns {done} | {'refused', 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired' | 'other_protocol'}
-local function credit_try(hold, done)
+-- Returns {'done'} | {'refused', 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired' | 'other_protocol'}
+local function credit_try(hold)
   local protocol = tx_protocol(hold)
   local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
   if seen == false then return {'refused', 'other_protocol'} end
-  if seen then return tx_replay(seen, done) end
+  if seen then return tx_replay(seen) end
   local amount, bound = tonumber(ARGV[1]), tonumber(ARGV[3])
   local remaining = tx_remaining_ms(ARGV[2], bound)
   if not tx_open(remaining, bound) then return {'refused', 'expired'} end
@@ -35,39 +35,30 @@ local function credit_try(hold, done)
     if amount > 0 then tx_final_marker(KEYS[2], protocol, 'x:' .. reason, remaining) end
     return {'refused', reason}
   end
-  if amount == 0 then return {done} end
+  if amount == 0 then return {'done'} end
 
   redis.call('DECRBY', KEYS[1], amount)
   if hold then hold_change(KEYS[3], amount) end
   redis.call('SET', KEYS[2], protocol .. ':' .. amount)
-  return {done}
+  return {'done'}
 end
 
 -- ARGV: tx id, window in ms, the transaction's amount.
--- Returns {done, credit given back by this call} | {'refused', 'confirmed' | 'other_protocol'}
+-- Returns {'done', credit given back by this call} | {'refused', 'confirmed' | 'other_protocol'}
 -- (final the other way, or not this protocol's: nothing changed).
-local function credit_cancel(hold, done)
-  local protocol = tx_protocol(hold)
-  local state = tx_state(redis.call('GET', KEYS[2]), protocol)
-  local settled = tx_settled(state)
-  if settled then return {'refused', settled} end
-  local held = tonumber(state)
-  if held then
+local function credit_cancel(hold)
+  local function give_back(held)
     redis.call('INCRBY', KEYS[1], held)
     if hold then hold_change(KEYS[3], -held) end
   end
-  -- A refusal or a cancel already makes the transaction final here; keep what it says. A try of
-  -- nothing takes nothing, so its cancel need not stop it.
-  if held or (not state and tonumber(ARGV[3]) > 0) then
-    tx_final_marker(KEYS[2], protocol, 'x', tx_remaining_ms(ARGV[1], tonumber(ARGV[2])))
-  end
-  return {done, held or 0}
+  -- A try of nothing takes nothing, so its cancel need not stop it.
+  return tx_cancel_one(KEYS[2], tx_protocol(hold), ARGV[1], tonumber(ARGV[2]), give_back, tonumber(ARGV[3]) > 0)
 end
 
 -- ARGV: the tx id of each triple, then window in ms (triples of many transactions: a batch).
--- Returns {done, credit confirmed by this call}. 2PC spends what was held; the saga's charge
+-- Returns {'done', credit confirmed by this call}. 2PC spends what was held; the saga's charge
 -- already spent it. Either way the confirm is final: a later cancel changes nothing.
-local function credit_confirm(hold, done)
+local function credit_confirm(hold)
   local spend = hold and function(base, held) hold_change(KEYS[base + 3], -held) end
-  return {done, tx_confirm_all(tx_protocol(hold), 3, 2, spend)}
+  return {'done', tx_confirm_all(tx_protocol(hold), 3, 2, spend)}
 end

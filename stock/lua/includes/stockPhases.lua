@@ -8,15 +8,15 @@
 --@include "engine:txMarker.lua"
 
 -- ARGV: quantity per item (1..n), then tx id, then window in ms.
--- Returns {done} | {'refused', 'insufficient_stock' | 'unknown_item' | 'compensated' | 'expired' | 'other_protocol'}
-local function stock_try(hold, done)
+-- Returns {'done'} | {'refused', 'insufficient_stock' | 'unknown_item' | 'compensated' | 'expired' | 'other_protocol'}
+local function stock_try(hold)
   local n = #KEYS / 2
-  if n == 0 then return {done} end
+  if n == 0 then return {'done'} end
   local protocol = tx_protocol(hold)
   local tx, bound = ARGV[n + 1], tonumber(ARGV[n + 2])
   local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
   if seen == false then return {'refused', 'other_protocol'} end
-  if seen then return tx_replay(seen, done) end
+  if seen then return tx_replay(seen) end
   local remaining = tx_remaining_ms(tx, bound)
   if not tx_open(remaining, bound) then return {'refused', 'expired'} end
 
@@ -37,13 +37,13 @@ local function stock_try(hold, done)
     if hold then redis.call('HINCRBY', KEYS[2 * i - 1], 'held', ARGV[i]) end
     redis.call('SET', KEYS[2 * i], protocol .. ':' .. ARGV[i])
   end
-  return {done}
+  return {'done'}
 end
 
 -- ARGV: tx id, window in ms.
--- Returns {done, units given back by this call} | {'refused', 'confirmed' | 'other_protocol'}
+-- Returns {'done', units given back by this call} | {'refused', 'confirmed' | 'other_protocol'}
 -- (final the other way, or not this protocol's: nothing changed).
-local function stock_cancel(hold, done)
+local function stock_cancel(hold)
   local protocol = tx_protocol(hold)
   local n = #KEYS / 2
   local states = {}
@@ -64,13 +64,13 @@ local function stock_cancel(hold, done)
     -- A refusal or a cancel already makes the transaction final here; keep what it says.
     if held or not states[i] then tx_final_marker(KEYS[2 * i], protocol, 'x', remaining) end
   end
-  return {done, returned}
+  return {'done', returned}
 end
 
 -- ARGV: the tx id of each pair, then window in ms (pairs of many transactions: a batch).
--- Returns {done, units confirmed by this call}. 2PC spends what was held; the saga's step already
+-- Returns {'done', units confirmed by this call}. 2PC spends what was held; the saga's step already
 -- spent it. Either way the confirm is final: a later cancel changes nothing.
-local function stock_confirm(hold, done)
+local function stock_confirm(hold)
   local spend = hold and function(base, held) redis.call('HINCRBY', KEYS[base + 1], 'held', -held) end
-  return {done, tx_confirm_all(tx_protocol(hold), 2, 2, spend)}
+  return {'done', tx_confirm_all(tx_protocol(hold), 2, 2, spend)}
 end

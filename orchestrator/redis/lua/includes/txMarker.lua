@@ -27,13 +27,18 @@
   tx_final_marker(key, protocol, state, remaining)
     writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring a minute after the
     window closes; once it is closed no such marker is needed, so the key is deleted instead.
-  tx_replay(state, done)
-    the answer to a try that found its protocol's marker: {done} if it holds or was confirmed,
+  tx_replay(state)
+    the answer to a try that found its protocol's marker: {'done'} if it holds or was confirmed,
     else the refusal it records ('compensated' for a plain 'x'), so a replay answers as the
     first call did.
   tx_settled(state)
     for a cancel: the refusal word when the transaction is final the other way ('confirmed'),
     or of the other protocol ('other_protocol'); nil when the cancel may act.
+  tx_cancel_one(key, protocol, tx, bound_ms, give_back, stop)
+    the cancel of one marker: refused (nothing changed) when tx_settled says so; else a held
+    amount is given back (`give_back(amount)`) and the marker made 'x', as is a missing one when
+    `stop` (a try may still come, and must then be refused). Returns {'done', amount given back}
+    or {'refused', word}.
   tx_confirm_all(protocol, stride, at, spend)
     a batch confirm: KEYS in groups of `stride` with the marker at position `at` of each,
     ARGV[i] the transaction id of group i and ARGV[n+1] the window. Each marker of `protocol`
@@ -71,8 +76,8 @@ local function tx_final_marker(key, protocol, state, remaining)
   end
 end
 
-local function tx_replay(state, done)
-  if state == 'c' or tonumber(state) then return {done} end
+local function tx_replay(state)
+  if state == 'c' or tonumber(state) then return {'done'} end
   return {'refused', string.sub(state, 3) ~= '' and string.sub(state, 3) or 'compensated'}
 end
 
@@ -80,6 +85,17 @@ local function tx_settled(state)
   if state == false then return 'other_protocol' end
   if state == 'c' then return 'confirmed' end
   return nil
+end
+
+local function tx_cancel_one(key, protocol, tx, bound_ms, give_back, stop)
+  local state = tx_state(redis.call('GET', key), protocol)
+  local settled = tx_settled(state)
+  if settled then return {'refused', settled} end
+  local held = tonumber(state)
+  if held then give_back(held) end
+  -- A refusal or a cancel already makes the transaction final here; keep what it says.
+  if held or (not state and stop) then tx_final_marker(key, protocol, 'x', tx_remaining_ms(tx, bound_ms)) end
+  return {'done', held or 0}
 end
 
 local function tx_confirm_all(protocol, stride, at, spend)

@@ -18,7 +18,7 @@ local function account_try(hold)
   local delta, bound = tonumber(ARGV[1]), tonumber(ARGV[3])
   local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
   if seen == false then return {'refused', 'other_protocol'} end
-  if seen then return tx_replay(seen, 'done') end
+  if seen then return tx_replay(seen) end
   local remaining = tx_remaining_ms(ARGV[2], bound)
   if not tx_open(remaining, bound) then return {'refused', 'expired'} end
   local balance = tonumber(redis.call('HGET', KEYS[1], 'balance'))
@@ -35,19 +35,14 @@ local function account_try(hold)
 end
 
 -- ARGV[1] tx id, ARGV[2] window ms.
--- Returns {'done', amount this call gave back} | {'refused', 'confirmed' | 'other_protocol'}
+-- Returns {'done', the signed amount this call gave back} | {'refused', 'confirmed' | 'other_protocol'}
+-- (The amount is the signed one the try took.)
 local function account_cancel(hold)
-  local protocol = tx_protocol(hold)
-  local state = tx_state(redis.call('GET', KEYS[2]), protocol)
-  local settled = tx_settled(state)
-  if settled then return {'refused', settled} end
-  local delta = tonumber(state)
-  if delta then
+  local function give_back(delta)
     if delta < 0 or not hold then redis.call('HINCRBY', KEYS[1], 'balance', -delta) end
     if hold and delta < 0 then redis.call('HINCRBY', KEYS[1], 'held', delta) end
   end
-  if delta or not state then tx_final_marker(KEYS[2], protocol, 'x', tx_remaining_ms(ARGV[1], tonumber(ARGV[2]))) end
-  return {'done', math.abs(delta or 0)}
+  return tx_cancel_one(KEYS[2], tx_protocol(hold), ARGV[1], tonumber(ARGV[2]), give_back, true)
 end
 
 -- KEYS: pairs (account, marker) of many transactions; ARGV[i] the tx of pair i, then window ms.
