@@ -92,7 +92,15 @@ export interface EngineOptions<Payload, Refusal extends string, Reason extends s
   onFaultPoint?: (point: string) => void;
 }
 
-export const DEFAULT_LEASE_MS = 3000;
+/** What an engine runs with unless told otherwise; a host's configuration takes its defaults from here. */
+export const ENGINE_DEFAULTS = {
+  protocol: "saga",
+  leaseMs: 3000,
+  maxInFlight: 1000,
+  confirmDelayMs: 50,
+  park: { afterMs: 600_000, retryMs: 3_600_000 },
+  windowMs: DEFAULT_TX_WINDOW_MS,
+} as const satisfies Partial<EngineOptions<unknown, string, string>>;
 
 /** The places a test may have the driver die: after begin, after each participant's try, after all tries, after the decision. */
 export function faultPoints(participants: readonly string[]): string[] {
@@ -125,19 +133,19 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     this.definition = options.definition;
     this.log = options.log;
     this.transport = options.transport;
-    this.protocol = options.protocol ?? "saga";
+    this.protocol = options.protocol ?? ENGINE_DEFAULTS.protocol;
     this.policies = { ...DEFAULT_RETRY_POLICIES, ...options.policies };
-    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.maxInFlight = options.maxInFlight ?? 1000;
-    this.park = options.park ?? { afterMs: 600_000, retryMs: 3_600_000 };
-    this.windowMs = options.windowMs ?? DEFAULT_TX_WINDOW_MS;
+    this.leaseMs = options.leaseMs ?? ENGINE_DEFAULTS.leaseMs;
+    this.maxInFlight = options.maxInFlight ?? ENGINE_DEFAULTS.maxInFlight;
+    this.park = options.park ?? ENGINE_DEFAULTS.park;
+    this.windowMs = options.windowMs ?? ENGINE_DEFAULTS.windowMs;
     this.metrics = options.metrics ?? unservedMetrics();
     this.logger = options.logger ?? untracedContext().log;
     this.background = options.background ?? (() => untracedContext(this.logger));
     this.onFaultPoint = options.onFaultPoint;
     this.owner = options.owner ?? `${hostname()}:${process.pid}`;
     this.names = this.definition.participants.map(([name]) => name);
-    this.confirmations = new Confirmations(this.definition.participants, this.log, this.transport, this.policies.settlement, options.confirmDelayMs ?? 50, this.background);
+    this.confirmations = new Confirmations(this.definition.participants, this.log, this.transport, this.policies.settlement, options.confirmDelayMs ?? ENGINE_DEFAULTS.confirmDelayMs, this.background);
     this.leases = new LeaseKeeper(this.log, { ms: this.leaseMs, owner: this.owner });
   }
 

@@ -6,7 +6,7 @@
 //   @shardshop/orchestrator/testing  in-memory fakes with scripted faults, and the storage conformance suite
 
 // The engine, and what it runs.
-export { Orchestrator, faultPoints, describeOutcomes, DEFAULT_LEASE_MS, type EngineOptions, type TransactionDefinition, type TxOutcome, type AbortReason } from "./engine.js";
+export { Orchestrator, faultPoints, describeOutcomes, ENGINE_DEFAULTS, type EngineOptions, type TransactionDefinition, type TxOutcome, type AbortReason } from "./engine.js";
 export { ENGINE_ABORT_REASONS, UNAVAILABLE, INVALID, EXPIRED, type EngineAbortReason } from "./decision.js";
 export { PROTOCOLS, TX_PROTOCOLS, PHASE_NAMES, phaseName, perProtocol, type Phase, type TxProtocol } from "./protocol.js";
 

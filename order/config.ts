@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { baseConfig, commaList, httpUrl, secretKey } from "../common/config.js";
-import { TX_PROTOCOLS } from "@shardshop/orchestrator";
+import { DEFAULT_RETRY_POLICIES, ENGINE_DEFAULTS, TX_PROTOCOLS } from "@shardshop/orchestrator";
 import { FAULT_POINTS } from "./checkout.js";
 
+const { unknownOutcome, answer, settlement } = DEFAULT_RETRY_POLICIES;
 const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const origins = commaList(httpUrl.transform((u) => new URL(u).origin));
 
@@ -14,29 +15,29 @@ export const orderConfig = baseConfig.extend({
   STOCK_INTERNAL_KEY: secretKey,
   PAYMENT_INTERNAL_KEY: secretKey,
   /** The checkout's protocol: saga (default) or 2pc, two-phase commit. Running checkouts keep theirs. */
-  TX_PROTOCOL: z.enum(TX_PROTOCOLS).default("saga"),
+  TX_PROTOCOL: z.enum(TX_PROTOCOLS).default(ENGINE_DEFAULTS.protocol),
   /**
    * The unknown-outcome retry policy (tries, reads): how long one call to a participant is retried,
    * retries included, while it does not answer or answers 5xx; past it the outcome is unknown.
    * Long enough to ride out a participant (or its Redis) restarting within a few seconds.
    */
-  STEP_TIMEOUT_MS: ms(50, 60_000).default(10_000),
+  STEP_TIMEOUT_MS: ms(50, 60_000).default(unknownOutcome.deadlineMs),
   /** The longest one attempt of a call to a participant waits for its answer before it is retried. */
-  STEP_ATTEMPT_TIMEOUT_MS: ms(50, 60_000).default(2000),
+  STEP_ATTEMPT_TIMEOUT_MS: ms(50, 60_000).default(unknownOutcome.attemptTimeoutMs!),
   /** The unknown-outcome policy's tries per call (all are idempotent), the first included; the backoff grows from 20 ms to 250 ms. */
-  STEP_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(200),
+  STEP_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(unknownOutcome.attempts),
   /**
    * How long a checkout request waits for its real outcome: the order shard's writes and the
    * compensations are retried until then (an abort is answered once they are applied). Past it a
    * checkout still undecided is answered 503. Below the gateway's 60 s proxy timeout.
    */
-  CHECKOUT_DEADLINE_MS: ms(1000, 55_000).default(30_000),
+  CHECKOUT_DEADLINE_MS: ms(1000, 55_000).default(answer.deadlineMs),
   /** The settlement retry policy (confirms, and the recovery sweep's work on one checkout): total time per call. */
-  SETTLE_TIMEOUT_MS: ms(50, 120_000).default(6000),
+  SETTLE_TIMEOUT_MS: ms(50, 120_000).default(settlement.deadlineMs),
   /** The settlement policy's tries per call; past them the checkout is left to the next recovery sweep. */
-  SETTLE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(6),
+  SETTLE_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(settlement.attempts),
   /** How long confirms wait to be sent together, one call per participant. */
-  CONFIRM_DELAY_MS: ms(0, 1000).default(50),
+  CONFIRM_DELAY_MS: ms(0, 1000).default(ENGINE_DEFAULTS.confirmDelayMs),
   /** Consecutive failed calls to a participant that open its circuit breaker. */
   BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   /**
@@ -46,12 +47,12 @@ export const orderConfig = baseConfig.extend({
    */
   BREAKER_HALF_OPEN_MS: ms(50, 300_000).default(500),
   /** Checkouts one instance runs at once; beyond it they are answered 429 with Retry-After. */
-  MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  MAX_INFLIGHT_CHECKOUTS: z.coerce.number().int().min(1).max(100_000).default(ENGINE_DEFAULTS.maxInFlight),
   /**
    * How long a driver owns a checkout before another instance may take it over. Renewed while the
    * drive goes on, so it bounds how long the checkouts of a driver that died wait for another.
    */
-  CHECKOUT_LEASE_MS: ms(100, 300_000).default(3000),
+  CHECKOUT_LEASE_MS: ms(100, 300_000).default(ENGINE_DEFAULTS.leaseMs),
   /** How often each instance looks for checkouts whose driver is gone. */
   RECOVERY_INTERVAL_MS: ms(50, 300_000).default(2000),
   /**
@@ -59,8 +60,8 @@ export const orderConfig = baseConfig.extend({
    * operator sees it (npm run tx), the order answers 409 naming it, and the sweep retries it only
    * every PARK_RETRY_MS instead of every lease.
    */
-  PARK_AFTER_MS: ms(1000, 7 * 24 * 3600_000).default(600_000),
-  PARK_RETRY_MS: ms(1000, 24 * 3600_000).default(3600_000),
+  PARK_AFTER_MS: ms(1000, 7 * 24 * 3600_000).default(ENGINE_DEFAULTS.park.afterMs),
+  PARK_RETRY_MS: ms(1000, 24 * 3600_000).default(ENGINE_DEFAULTS.park.retryMs),
   /** Test only: the order process kills itself at this point of the saga. */
   FAULT_POINT: z.string().refine((p) => FAULT_POINTS.includes(p), `one of ${FAULT_POINTS.join(", ")}`).optional(),
 });

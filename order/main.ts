@@ -3,7 +3,7 @@ import { ServiceClient } from "../common/http.js";
 import { backgroundContext } from "../common/tracing.js";
 import { RequestSigner } from "../common/internal-auth.js";
 import { READINESS_PATH, startService } from "../common/server.js";
-import { Orchestrator, type RetryPolicies } from "@shardshop/orchestrator";
+import { DEFAULT_RETRY_POLICIES, Orchestrator, type RetryPolicies } from "@shardshop/orchestrator";
 import { HttpParticipant, HttpTransport } from "@shardshop/orchestrator/http";
 import { serveOperator } from "./operator.js";
 import { checkoutTransaction } from "./checkout.js";
@@ -15,24 +15,12 @@ import { OrderStore } from "./store.js";
 
 const config = loadConfig("order", orderConfig);
 const store = new OrderStore(config);
+// The engine's policies, with the deadlines and attempts this deployment configures.
+const { unknownOutcome, answer, settlement } = DEFAULT_RETRY_POLICIES;
 const policies: RetryPolicies = {
-  unknownOutcome: {
-    name: "unknownOutcome",
-    attempts: config.STEP_ATTEMPTS,
-    deadlineMs: config.STEP_TIMEOUT_MS,
-    backoffMs: 20,
-    maxBackoffMs: 250,
-    attemptTimeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS,
-  },
-  answer: {
-    name: "answer",
-    attempts: Number.POSITIVE_INFINITY,
-    deadlineMs: config.CHECKOUT_DEADLINE_MS,
-    backoffMs: 20,
-    maxBackoffMs: 250,
-    attemptTimeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS,
-  },
-  settlement: { name: "settlement", attempts: config.SETTLE_ATTEMPTS, deadlineMs: config.SETTLE_TIMEOUT_MS, backoffMs: 20 },
+  unknownOutcome: { ...unknownOutcome, attempts: config.STEP_ATTEMPTS, deadlineMs: config.STEP_TIMEOUT_MS, attemptTimeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS },
+  answer: { ...answer, deadlineMs: config.CHECKOUT_DEADLINE_MS, attemptTimeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS },
+  settlement: { ...settlement, attempts: config.SETTLE_ATTEMPTS, deadlineMs: config.SETTLE_TIMEOUT_MS },
 };
 const clients = [
   new ServiceClient(config.STOCK_SERVICE_URL, { timeoutMs: config.STEP_ATTEMPT_TIMEOUT_MS, signer: new RequestSigner("stock", config.STOCK_INTERNAL_KEY) }),
