@@ -33,8 +33,6 @@ export const RETRY_ATTEMPT_TIMEOUT_MS = 15_000;
 /** Connection errors that prove a request never reached its server. */
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENOTFOUND"]);
 
-
-
 export interface ServiceClientOptions {
   /** Longest wait for a whole answer; past it the call fails as "outcome unknown". */
   timeoutMs: number;

@@ -1,7 +1,7 @@
 // Prometheus metrics shared by the three services: HTTP requests, Redis calls per shard, and the
 // process defaults. One service runs per process, so prom-client's default registry is the
 // service's registry; `GET /metrics` (never routed by a gateway) serves it.
-import { elapsedSeconds, FastHistogram } from "@shardshop/orchestrator";
+import { FastHistogram } from "@shardshop/orchestrator";
 import client from "prom-client";
 import type { Shards } from "./redis.js";
 
@@ -57,5 +57,3 @@ export function trackShardHealth(shards: Shards): void {
     },
   });
 }
-
-export { elapsedSeconds };

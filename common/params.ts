@@ -1,5 +1,6 @@
 // Validation of path parameters and bodies shared by all services. Anything that does not parse
 // becomes a 400 with a JSON error body before any state is touched.
+import { describeIssue } from "@shardshop/orchestrator/http";
 import { z } from "zod";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -24,11 +25,6 @@ export const price = decimal(0);
 /** What batch_init gives every item or user to start with. */
 export const startingAmount = decimal(0);
 
-/** A validation error as one line naming the first offending field. */
-export function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0]!;
-  return `${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`;
-}
 
 /** Parses with `schema` or throws a 400 naming the first offending field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

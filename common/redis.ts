@@ -6,9 +6,8 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis, RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
-import type { Recorder } from "@shardshop/orchestrator";
-import { elapsedSeconds, redisCommandDuration, redisCommandErrors, writesBelowReplicaTarget } from "./metrics.js";
-import { groupBy } from "./shards.js";
+import { elapsedSeconds, groupBy, type Recorder } from "@shardshop/orchestrator";
+import { redisCommandDuration, redisCommandErrors, writesBelowReplicaTarget } from "./metrics.js";
 import { createTopology, type Topology } from "./topology.js";
 
 export type ScriptReply = string | number | null | ScriptReply[];

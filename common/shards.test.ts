@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { groupBy, shardIndexOf, slotOf, slotTag, SLOT_COUNT } from "./shards.js";
+import { groupBy } from "@shardshop/orchestrator";
+import { shardIndexOf, slotOf, slotTag, SLOT_COUNT } from "./shards.js";
 
 describe("shard routing", () => {
   it("uses Redis Cluster's keyslot", () => {

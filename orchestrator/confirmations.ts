@@ -4,9 +4,9 @@
 // through is not retried here: its records stay open, and when their lease runs out the recovery
 // sweep confirms them again (confirms are idempotent).
 import type { BackgroundContext } from "./context.js";
+import { groupBy } from "./group.js";
 import type { TxLog, TxRecord } from "./log.js";
 import { MAX_CONFIRM_BATCH } from "./participant.js";
-import type { TxProtocol } from "./protocol.js";
 import type { RetryPolicy } from "./retry.js";
 import { phaseBody, type ParticipantDefinition, type Transport } from "./transport.js";
 
@@ -39,12 +39,7 @@ export class Confirmations<Payload> {
   async now(txs: Array<TxRecord<Payload>>): Promise<string | undefined> {
     const ctx = this.background("confirm transactions");
     try {
-      const byProtocol = new Map<TxProtocol, Array<TxRecord<Payload>>>();
-      for (const tx of txs) {
-        const group = byProtocol.get(tx.protocol);
-        if (group) group.push(tx);
-        else byProtocol.set(tx.protocol, [tx]);
-      }
+      const byProtocol = groupBy(txs, (tx) => tx.protocol);
       const sent = await Promise.all(
         [...byProtocol].flatMap(([protocol, group]) =>
           this.participants.map(async ([name, part]) => [name, await this.transport.confirm(name, protocol, group.map((tx) => phaseBody(tx, part)), this.policy, ctx)] as const),

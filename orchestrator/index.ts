@@ -35,6 +35,9 @@ export { newTxId, txTime, TX_ID_PATTERN, DEFAULT_TX_WINDOW_MS } from "./ids.js";
 // Policies, with defaults.
 export { DEFAULT_RETRY_POLICIES, withRetries, type RetryPolicy, type RetryPolicies, type RetryOptions } from "./retry.js";
 
+// Grouping, as the engine batches by protocol and partition (the shop's Shards does too).
+export { groupBy } from "./group.js";
+
 // What the engine needs of its host: logging, tracing, metrics.
 export { untracedContext, type TxContext, type TxLogger, type TxSpan, type BackgroundContext } from "./context.js";
 export { engineMetrics, FastHistogram, Recorder, elapsedSeconds, type EngineMetrics, type EngineMetricNames, type EngineMetricsOptions } from "./metrics.js";

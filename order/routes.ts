@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { MAX_ORDER_LINES } from "../common/contract.js";
-import { elapsedSeconds } from "../common/metrics.js";
+import { elapsedSeconds } from "@shardshop/orchestrator";
 import { publicRoute } from "../common/openapi.js";
 import type { ServiceApp } from "../common/server.js";
 import type { Orchestrator } from "@shardshop/orchestrator";

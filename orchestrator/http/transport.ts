@@ -13,7 +13,6 @@ import { Coalescer } from "./coalescer.js";
 import type { ParticipantClient, ParticipantReply } from "./client.js";
 import { batchRoute, phaseRoute } from "./routes.js";
 
-
 /**
  * A participant's breaker keeps calls off a participant that keeps failing, and tells a short
  * outage from a long one. Short (failing for less than `failFastAfterMs`): a try waits, retrying

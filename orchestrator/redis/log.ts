@@ -2,6 +2,7 @@
 // subject's partition, so starting a transaction can check the subject and write the record in one
 // script. The subject supplies that begin script (it ends in `tx_begin` from
 // lua/includes/txRecord.lua); every other write is one of the engine's scripts (lua/).
+import { groupBy } from "../group.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "../log.js";
 import type { TxProtocol } from "../protocol.js";
 import type { RedisHost, ScriptReply } from "./host.js";
@@ -122,7 +123,7 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
 
   async settle(txs: Array<TxRecord<Payload>>): Promise<void> {
     await Promise.all(
-      [...groupByPartition(this.host, txs)].map(([partition, group]) =>
+      [...groupBy(txs, (tx) => this.host.partitionOf(tx.subject))].map(([partition, group]) =>
         this.host.run(
           partition,
           "settleTx",
@@ -207,18 +208,6 @@ export class RedisTxLog<Payload, Refusal extends string> implements TxLog<Payloa
     );
     return total;
   }
-}
-
-/** Committed records grouped by partition, for one settle script each. */
-function groupByPartition<T extends { subject: string }>(host: RedisHost, items: T[]): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
-  for (const item of items) {
-    const partition = host.partitionOf(item.subject);
-    const group = groups.get(partition);
-    if (group) group.push(item);
-    else groups.set(partition, [item]);
-  }
-  return groups;
 }
 
 function toStatus(reply: ScriptReply): LogStatus {
