@@ -1,6 +1,6 @@
 // The engine's storage on Redis: the transaction record lives in the subject's own hash on the
 // subject's partition, so starting a transaction can check the subject and write the record in one
-// script. The subject supplies that begin script (it ends in `tx_begin` from
+// script. The subject supplies that begin script (it ends in `tx_begin_subject` from
 // lua/includes/txRecord.lua); every other write is one of the engine's scripts (lua/).
 import { groupBy } from "../group.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "../log.js";

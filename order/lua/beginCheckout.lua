@@ -1,5 +1,5 @@
 --[[
-  The entry to every checkout: the order's side of the engine's tx_begin (see
+  The entry to every checkout: the order's side of the engine's tx_begin_subject (see
   engine:txRecord.lua, which keeps the transaction record in the order hash).
   An order may start a checkout if it exists, is not paid, and has items but no more lines than a
   checkout takes (orders built before that limit existed may have more); the transaction's
@@ -20,19 +20,12 @@
 --@include "engine:txRecord.lua"
 local order = redis.call('HMGET', KEYS[1], 'user_id', 'paid', 'total_cost', unpack(TX_BEGIN_FIELDS))
 local function refusal()
-  if not order[1] then return 'not_found' end
   if order[2] == '1' then return 'paid' end
   local lines = redis.call('HLEN', KEYS[3])
   if lines == 0 then return 'empty' end
   if lines > tonumber(ARGV[7]) then return 'too_many_lines' end
   return nil
 end
-if ARGV[1] == 'check' then return {refusal() or 'ok'} end
-if not order[1] then
-  redis.call('ZREM', KEYS[2], ARGV[6])
-  return {'refused', 'not_found'}
-end
-
 local function payload()
   local reply = {order[1], order[3]}
   local items = redis.call('HGETALL', KEYS[3])
@@ -40,4 +33,4 @@ local function payload()
   return reply
 end
 local record = {unpack(order, 4, 3 + #TX_BEGIN_FIELDS)}
-return tx_begin(KEYS[1], KEYS[2], record, ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], refusal, payload)
+return tx_begin_subject(order[1] ~= false, record, refusal, payload)

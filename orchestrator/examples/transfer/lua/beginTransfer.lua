@@ -1,5 +1,5 @@
 --[[
-  The entry to every transfer: the transfer's side of the engine's tx_begin (engine:txRecord.lua
+  The entry to every transfer: the transfer's side of the engine's tx_begin_subject (engine:txRecord.lua
   keeps the transaction record in the transfer's hash). A transfer may start if it exists and has
   not been made; its payload is its accounts and amount.
   KEYS[1] the transfer's hash     transfer:{id}   (from, to, amount, made)
@@ -13,14 +13,8 @@
 --@include "engine:txRecord.lua"
 local t = redis.call('HMGET', KEYS[1], 'from', 'to', 'amount', 'made', unpack(TX_BEGIN_FIELDS))
 local function refusal()
-  if not t[1] then return 'not_found' end
   if t[4] == '1' then return 'made' end
   return nil
 end
-if ARGV[1] == 'check' then return {refusal() or 'ok'} end
-if not t[1] then
-  redis.call('ZREM', KEYS[2], ARGV[6])
-  return {'refused', 'not_found'}
-end
 local record = {unpack(t, 5, 4 + #TX_BEGIN_FIELDS)}
-return tx_begin(KEYS[1], KEYS[2], record, ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], refusal, function() return {t[1], t[2], t[3]} end)
+return tx_begin_subject(t[1] ~= false, record, refusal, function() return {t[1], t[2], t[3]} end)

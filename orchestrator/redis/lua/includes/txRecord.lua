@@ -99,3 +99,24 @@ local function tx_begin(record, pending, r, subject, mode, new_tx, protocol, lea
   if why then return {'refused', why} end
   return drive(new_tx, protocol, 'trying', '', true)
 end
+
+--[[
+  A subject's begin script, in the layout RedisTxLog calls it with, so the script itself holds only
+  what is the subject's: whether it exists, why it may not start, its snapshot.
+    KEYS[1] the record (the subject's hash), KEYS[2] its partition's open records
+    ARGV[1] mode: tx_begin's, or 'check' (only says whether the subject could start one; writes
+            nothing), ARGV[2] new tx id, ARGV[3] protocol, ARGV[4] lease ms, ARGV[5] owner,
+            ARGV[6] subject, ARGV[7..] the subject's own
+    exists  whether the subject exists; r, refusal, payload as tx_begin (refusal is asked only of
+            a subject that exists)
+  Returns tx_begin's replies; {'refused', 'not_found'} in any mode but 'check' for a subject that
+  does not exist (and it leaves the open records); in 'check' mode {'not_found' | refusal | 'ok'}.
+]]
+local function tx_begin_subject(exists, r, refusal, payload)
+  if ARGV[1] == 'check' then return {(not exists and 'not_found') or refusal() or 'ok'} end
+  if not exists then
+    redis.call('ZREM', KEYS[2], ARGV[6])
+    return {'refused', 'not_found'}
+  end
+  return tx_begin(KEYS[1], KEYS[2], r, ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], refusal, payload)
+end
