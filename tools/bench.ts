@@ -8,7 +8,12 @@
 //   --items N --users N --orders N     batch_init sizes (default 100000 each, as the public test)
 //   --fresh N           extra orders kept for the distinct-checkout scenario (default 200000)
 //   --duration S --connections C       per scenario (default 20, 64)
-//   --scenarios a,b     of checkout-random, checkout-distinct, find, add-funds (default all)
+//   --scenarios a,b     of checkout-random, checkout-distinct, find, add-funds (default all), and
+//                       floor: what a checkout cannot go below on this machine (tools/floor.ts),
+//                       measured after each run's scenarios from that run's find (added if not
+//                       asked for) and set against its checkout-distinct
+//   --floor-batch N     the batch size the floor's internal calls carry (default: the mean try
+//                       batch the --local stack's order service saw, else 16)
 //   --runs N            repeat the scenarios N times and report medians (default 1)
 //   --warmup S          unrecorded checkout load before the first scenario, for the JIT (default 5)
 //   --client wrk        load with wrk (C, far less CPU than autocannon) instead of autocannon
@@ -38,9 +43,12 @@ import { findShopProcesses, sampleProcesses, untilQuiet, type ProcessFigures, ty
 import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report, type TimeChart } from "./report.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
 import { apiClient, mapLimit, type Api } from "./workload.js";
+import { CHECKOUT_INTERNAL_MEMBERS, measureFloor, type FloorResult } from "./floor.js";
 
 export const SCENARIOS = ["checkout-random", "checkout-distinct", "find", "add-funds"] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** Not a load on the system under test but a measurement of the machine, set against the checkout. */
+const FLOOR = "floor";
 
 const START_STOCK = 1_000_000;
 const START_CREDIT = 1_000_000;
@@ -405,6 +413,8 @@ export interface BenchRecord {
   options: object;
   summary: Summary[];
   distinctToFindRatio?: number;
+  /** With the floor scenario: per run, the floor and how far the same run's checkout-distinct is from it. */
+  floor?: Array<FloorResult & { run: number; checkoutUs?: number; checkoutOverFloor?: number }>;
   maxServiceRssMb: number;
   results: ScenarioResult[];
 }
@@ -440,6 +450,31 @@ function comparePairs(results: ScenarioResult[], scenarios: Scenario[]): { pairs
   }
   for (const [scenario, m] of Object.entries(medians)) console.log(`  ${scenario.padEnd(18)} median B/A: ${m.rpsRatio.toFixed(3)} req/s, ${m.cpuRatio.toFixed(3)} CPU per request`);
   return { pairs, medians };
+}
+
+/** The mean batch of tries an order service has sent so far (its batch-size histogram), if it serves metrics. */
+async function tryBatchOf(orderUrl: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`${orderUrl}/metrics`)).text();
+    const total = (suffix: string) =>
+      text
+        .split("\n")
+        .filter((l) => l.includes(`batch_size_${suffix}{`) && /step="(step|prepare)"/.test(l))
+        .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+    const count = total("count");
+    return count > 0 ? total("sum") / count : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function printFloor(f: NonNullable<BenchRecord["floor"]>[number]): void {
+  const m = f.internalCall;
+  console.log(
+    `floor run ${f.run}: ${f.floorUs} µs of CPU per checkout = find ${f.findUs} + one write of ${f.script.keys} keys ${f.script.totalUs} (Redis ${f.script.redisUs}, client ${f.script.clientUs})` +
+      ` + ${CHECKOUT_INTERNAL_MEMBERS} internal calls in batches of ${m.batch} at ${m.totalUsPerMember} each (server ${m.serverUsPerMember}, client ${m.clientUsPerMember})`,
+  );
+  if (f.checkoutUs !== undefined) console.log(`    checkout-distinct in the same run: ${f.checkoutUs} µs = ${f.checkoutOverFloor}× the floor`);
 }
 
 /** The true median (the mean of the middle two for an even count). */
@@ -560,8 +595,12 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
   const client = (args.get("client") ?? "autocannon") as LoadOptions["client"];
   if (client !== "autocannon" && client !== "wrk") throw new Error("--client is autocannon or wrk");
   const opts: LoadOptions = { duration: num("duration", 20), connections: num("connections", 64), client };
-  const scenarios = (args.get("scenarios")?.split(",") ?? [...SCENARIOS]) as Scenario[];
-  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}; choose from ${SCENARIOS.join(", ")}`);
+  const asked = args.get("scenarios")?.split(",") ?? [...SCENARIOS];
+  for (const s of asked) if (s !== FLOOR && !SCENARIOS.includes(s as Scenario)) throw new Error(`unknown scenario ${s}; choose from ${[...SCENARIOS, FLOOR].join(", ")}`);
+  const withFloor = asked.includes(FLOOR);
+  // The floor is built from the same run's find.
+  const scenarios = SCENARIOS.filter((s) => asked.includes(s) || (withFloor && s === "find"));
+  const floors: NonNullable<BenchRecord["floor"]> = [];
   const runs = num("runs", 1);
 
   let stack: Stack | undefined;
@@ -610,6 +649,16 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
           results.push(result);
         }
       }
+      if (withFloor) {
+        const mine = (scenario: Scenario) => results.find((r) => r.run === run && r.target === "A" && r.scenario === scenario);
+        const orderUrl = stack?.services.order[0]?.url;
+        const batch = args.has("floor-batch") ? num("floor-batch", 16) : ((orderUrl ? await tryBatchOf(orderUrl) : undefined) ?? 16);
+        const floor = await measureFloor({ findUs: mine("find")!.cpuUsPerRequest, batch });
+        const checkoutUs = mine("checkout-distinct")?.cpuUsPerRequest;
+        const entry = { run, ...floor, checkoutUs, checkoutOverFloor: checkoutUs === undefined ? undefined : Math.round((100 * checkoutUs) / floor.floorUs) / 100 };
+        printFloor(entry);
+        floors.push(entry);
+      }
     }
   } finally {
     await Promise.all(targets.map((t) => t.api.close()));
@@ -646,6 +695,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     options: { ...sizes, ...opts, runs, scenarios, populate, warmup: num("warmup", vs ? 0 : 5), settle: num("settle", 30), pairs: vs ? num("pairs", 3) : undefined },
     summary,
     distinctToFindRatio: ratio,
+    floor: withFloor ? floors : undefined,
     maxServiceRssMb: maxServiceRss,
     results,
   };

@@ -26,6 +26,9 @@ function cpuTicks(pid: number): number | null {
   }
 }
 
+/** The CPU seconds a process (with its reaped children) has used so far; 0 once it cannot be read. */
+export const cpuSecondsOf = (pid: number): number => (cpuTicks(pid) ?? 0) / TICKS_PER_SECOND;
+
 /** CPU seconds between two readings of `cpuTicks`; 0 when either could not be read. */
 const cpuSecondsBetween = (from: number | null, to: number | null): number => (from !== null && to !== null ? (to - from) / TICKS_PER_SECOND : 0);
 
