@@ -19,7 +19,8 @@ import { startGateway } from "./gateway.js";
 
 // This file runs compiled (dist/local/) or from source under vitest (local/); services always compiled.
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const DIST = join(resolve(HERE, HERE.includes("/dist/") ? "../.." : ".."), "dist");
+/** The built code (the services' and tools' main files), whether this module runs built or from source (tests). */
+export const DIST = join(resolve(HERE, HERE.includes("/dist/") ? "../.." : ".."), "dist");
 
 /**
  * V8 heap limits for every service process (also set as NODE_OPTIONS in the container images):

@@ -1,11 +1,14 @@
 // `npm run bench -- --vs`: two real deployments loaded in turn, pair by pair, one populated through
-// the plain API (as a 2023-variant implementation would be), and each pair's ratio reported.
+// the plain API (as a 2023-variant implementation would be), and each pair's ratio reported. And
+// the floor scenario, measured with its own redis-server and internal-call server.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBench, type BenchRecord } from "../tools/bench.js";
+import { CHECKOUT_INTERNAL_MEMBERS, CHECKOUT_KEYS_WRITTEN } from "../tools/floor.js";
+import { findShopProcesses } from "../tools/procstats.js";
 import { PALETTE, reportFileFor } from "../tools/report.js";
 import { drawnReport, launchChromium } from "./browser.js";
 import { startTestStack, type TestStack } from "./helpers.js";
@@ -60,5 +63,31 @@ describe("bench --vs", () => {
     } finally {
       await browser.close();
     }
+  }, 120_000);
+
+  it("measures the floor after a run's scenarios, from that run's find, and sets the checkout against it", async () => {
+    const redisServers = () => findShopProcesses().filter((p) => p.name.startsWith("redis")).map((p) => p.pid).sort();
+    const before = redisServers();
+    const { exitCode, record } = await runBench(["--url", a.url, "--populate", "api", "--items", "10", "--users", "10", "--orders", "10", "--fresh", "1000",
+      "--duration", "2", "--warmup", "0", "--scenarios", "checkout-distinct,floor", "--connections", "4", "--settle", "0", "--floor-batch", "6", "--floor-seconds", "1", "--out", out]);
+    expect(exitCode).toBe(0);
+    // The find it is built from ran though not asked for.
+    expect(record.results.map((r) => r.scenario)).toEqual(["checkout-distinct", "find"]);
+    const [floor] = record.floor!;
+    const find = record.results.find((r) => r.scenario === "find")!;
+    const checkout = record.results.find((r) => r.scenario === "checkout-distinct")!;
+    expect(floor!.findUs).toBe(find.cpuUsPerRequest);
+    expect(floor!.script.keys).toBe(CHECKOUT_KEYS_WRITTEN);
+    expect(floor!.script.calls).toBeGreaterThan(0);
+    expect(floor!.script.redisUs + floor!.script.clientUs).toBe(floor!.script.totalUs);
+    // Whole batches of the size asked for, every member answered.
+    expect(floor!.internalCall.batch).toBe(6);
+    expect(floor!.internalCall.members % 6).toBe(0);
+    expect(floor!.internalCall.members).toBeGreaterThan(0);
+    expect(floor!.floorUs).toBe(Math.round(floor!.findUs + floor!.script.totalUs + CHECKOUT_INTERNAL_MEMBERS * floor!.internalCall.totalUsPerMember));
+    expect(floor!.checkoutUs).toBe(checkout.cpuUsPerRequest);
+    expect(floor!.checkoutOverFloor).toBeCloseTo(checkout.cpuUsPerRequest / floor!.floorUs, 2);
+    // Its Redis and server are gone again, so later rounds do not count them.
+    expect(redisServers()).toEqual(before);
   }, 120_000);
 });

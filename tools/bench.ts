@@ -14,6 +14,7 @@
 //                       asked for) and set against its checkout-distinct
 //   --floor-batch N     the batch size the floor's internal calls carry (default: the mean try
 //                       batch the --local stack's order service saw, else 16)
+//   --floor-seconds S   how long each piece of the floor is measured (default 5)
 //   --runs N            repeat the scenarios N times and report medians (default 1)
 //   --warmup S          unrecorded checkout load before the first scenario, for the JIT (default 5)
 //   --client wrk        load with wrk (C, far less CPU than autocannon) instead of autocannon
@@ -653,7 +654,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
         const mine = (scenario: Scenario) => results.find((r) => r.run === run && r.target === "A" && r.scenario === scenario);
         const orderUrl = stack?.services.order[0]?.url;
         const batch = args.has("floor-batch") ? num("floor-batch", 16) : ((orderUrl ? await tryBatchOf(orderUrl) : undefined) ?? 16);
-        const floor = await measureFloor({ findUs: mine("find")!.cpuUsPerRequest, batch });
+        const floor = await measureFloor({ findUs: mine("find")!.cpuUsPerRequest, batch, seconds: num("floor-seconds", 5) });
         const checkoutUs = mine("checkout-distinct")?.cpuUsPerRequest;
         const entry = { run, ...floor, checkoutUs, checkoutOverFloor: checkoutUs === undefined ? undefined : Math.round((100 * checkoutUs) / floor.floorUs) / 100 };
         printFloor(entry);

@@ -21,7 +21,7 @@ import { ServiceClient } from "../common/http.js";
 import { newKey, RequestSigner } from "../common/internal-auth.js";
 import { Shards } from "../common/redis.js";
 import { startService } from "../common/server.js";
-import { freePort, redisComponent, SERVICE_NODE_FLAGS } from "../local/stack.js";
+import { DIST, freePort, redisComponent, SERVICE_NODE_FLAGS } from "../local/stack.js";
 import { newTxId } from "@shardshop/orchestrator";
 import { loadLuaScripts } from "@shardshop/orchestrator/redis";
 import { isMain } from "./cli.js";
@@ -94,7 +94,7 @@ export async function measureFloor(options: { findUs: number; batch: number; sec
     // The internal call: a few batches in flight, as the coalescer keeps per participant.
     const port = await freePort();
     const key = newKey();
-    server = spawn(process.execPath, [...SERVICE_NODE_FLAGS, new URL(import.meta.url).pathname, "serve"], {
+    server = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(DIST, "tools", "floor.js"), "serve"], {
       env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", REDIS_ADDRS: `127.0.0.1:${redis.port}`, INTERNAL_KEYS: key, LOG_LEVEL: "warn", MACHINE_ID: "0/1" },
       stdio: "ignore",
     });

@@ -11,11 +11,11 @@
 local n = #KEYS - 2
 local closed = 0
 for i = 1, n do
-  local r = redis.call('HMGET', KEYS[i], 'tx', 'tx_state')
+  local r = redis.call('HMGET', KEYS[i], 'tx', 'tx_state', 'tx_parked')
   if r[1] == ARGV[i] and r[2] == 'committed' then
     redis.call('HDEL', KEYS[i], unpack(TX_OPEN_FIELDS))
     redis.call('ZREM', KEYS[n + 1], ARGV[n + i])
-    redis.call('ZREM', KEYS[n + 2], ARGV[n + i])
+    tx_unpark(KEYS[n + 2], ARGV[n + i], r[3])
     closed = closed + 1
   end
 end

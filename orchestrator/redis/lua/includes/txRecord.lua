@@ -15,6 +15,12 @@
 
 local TX_OPEN_FIELDS = {'tx', 'tx_protocol', 'tx_state', 'tx_reason', 'tx_lease', 'tx_owner', 'tx_failures', 'tx_error', 'tx_parked'}
 
+-- Takes a closing record's subject out of the parked index, which holds it only while the record's
+-- tx_parked is '1' (failedTx.lua sets both in one script): a record never parked costs no write.
+local function tx_unpark(parked_index, subject, tx_parked)
+  if tx_parked == '1' then redis.call('ZREM', parked_index, subject) end
+end
+
 
 -- The reply for a transaction that is no longer the record's open one but was its last:
 -- {'committed'} | {'aborted', reason}; {'unknown'} when the record does not remember it.
@@ -51,7 +57,8 @@ local function tx_begin(record, pending, r, subject, mode, new_tx, protocol, lea
   local function drive(tx, proto, state, reason, created)
     local lease_end = now + tonumber(lease_ms)
     if created then
-      redis.call('HSET', record, 'tx', tx, 'tx_protocol', proto, 'tx_state', state, 'tx_reason', reason, 'tx_lease', lease_end, 'tx_owner', owner)
+      -- A new transaction has no abort reason: tx_reason is written only by an abort (abortTx.lua).
+      redis.call('HSET', record, 'tx', tx, 'tx_protocol', proto, 'tx_state', state, 'tx_lease', lease_end, 'tx_owner', owner)
     else
       redis.call('HSET', record, 'tx_lease', lease_end, 'tx_owner', owner)
     end
