@@ -1,5 +1,4 @@
-// Shards against a real redis-server: the calls of one script that reach a partition in one turn
-// run as one script, each answered alone; the commands one turn of the event loop issues leave in one
+// Shards against a real redis-server: the commands one turn of the event loop issues leave in one
 // write (the socket is corked until the turn ends), keep their order, and a shard that is gone
 // still fails them as unknown outcomes. On a real Redis Cluster: a turn's writes share one WAIT,
 // are answered only once the replica has them, and go on without a replica that stalls.
@@ -19,12 +18,10 @@ import { OutcomeUnknownError, Shards, StorageUnavailableError } from "./redis.js
 import { slotOf } from "./shards.js";
 
 const INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
-/** Raises for 'boom', answers nothing for 'none', else increments: a script whose calls end three ways. */
-const INCR_OR_RAISE = "if ARGV[1] == 'boom' then return redis.call('NOSUCHCOMMAND') end if ARGV[1] == 'none' then return nil end return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
 describe("Shards", () => {
   let redis: Component;
-  let shards: Shards<"incrBy" | "incrOrRaise">;
+  let shards: Shards<"incrBy">;
   const dir = mkdtempSync(join(tmpdir(), "shardshop-redis-"));
 
   beforeAll(async () => {
@@ -38,7 +35,7 @@ describe("Shards", () => {
       }
     }, "ignore");
     await redis.start();
-    shards = new Shards(redisConfig({ REDIS_ADDRS: `127.0.0.1:${port}`, REDIS_TIMEOUT_MS: "500" }), new Map([["incrBy", INCR_BY], ["incrOrRaise", INCR_OR_RAISE]]));
+    shards = new Shards(redisConfig({ REDIS_ADDRS: `127.0.0.1:${port}`, REDIS_TIMEOUT_MS: "500" }), new Map([["incrBy", INCR_BY]]));
     await shards.run(0, "incrBy", ["warm"], [1]);
   });
 
@@ -61,37 +58,6 @@ describe("Shards", () => {
     expect(shards.topology.connection(0)!.stream.writableCorked).toBe(0);
   });
 
-  const scriptCalls = async () => {
-    const stats = await shards.topology.connection(0)!.info("commandstats");
-    return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0) + Number(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-  };
-
-  it("runs the calls of one script that reach a partition in one turn as one script, each answered alone", async () => {
-    const before = await scriptCalls();
-    const replies = await Promise.all(Array.from({ length: 50 }, () => shards.run(0, "incrBy", ["batched"], [2])));
-    expect(replies).toEqual(Array.from({ length: 50 }, (_, i) => 2 * (i + 1)));
-    // One EVALSHA for the fifty (and one EVAL, the first time the node sees the batch form).
-    expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
-    const again = await scriptCalls();
-    await Promise.all(Array.from({ length: 50 }, () => shards.run(0, "incrBy", ["batched"], [1])));
-    expect((await scriptCalls()) - again).toBe(1);
-    // Calls of two scripts, or to two partitions, do not share one.
-    await shards.run(0, "incrOrRaise", ["batched"], [0]);
-    const mixed = await scriptCalls();
-    await Promise.all([shards.run(0, "incrBy", ["batched"], [1]), shards.run(0, "incrOrRaise", ["batched"], [1])]);
-    expect((await scriptCalls()) - mixed).toBe(2);
-  });
-
-  it("fails only the call whose script raised, and answers a call that returned nothing with null", async () => {
-    const settled = await Promise.allSettled(["1", "boom", "none", "1"].map((arg) => shards.run(0, "incrOrRaise", ["alone"], [arg])));
-    const [first, raised, none, last] = settled as [PromiseSettledResult<unknown>, PromiseRejectedResult, PromiseSettledResult<unknown>, PromiseSettledResult<unknown>];
-    expect(first).toEqual({ status: "fulfilled", value: 1 });
-    expect(raised.status).toBe("rejected");
-    expect(String(raised.reason)).toMatch(/unknown redis command/i);
-    expect(none).toEqual({ status: "fulfilled", value: null });
-    expect(last).toEqual({ status: "fulfilled", value: 2 });
-  });
-
   it("fails a command as an unknown outcome when the shard is gone", async () => {
     await redis.stop("SIGKILL");
     await expect(shards.run(0, "incrBy", ["counter"], [1])).rejects.toBeInstanceOf(OutcomeUnknownError);
@@ -104,9 +70,6 @@ describe("Shards", () => {
     await admin.replicaof("127.0.0.1", String(await freePort()));
     try {
       await expect(shards.run(0, "incrBy", ["demoted"], [1])).rejects.toBeInstanceOf(StorageUnavailableError);
-      // So does each call of a batch.
-      const batch = await Promise.allSettled([1, 2].map((n) => shards.run(0, "incrBy", ["demoted"], [n])));
-      for (const result of batch) expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailableError);
     } finally {
       await admin.replicaof("NO", "ONE");
       admin.disconnect();
@@ -163,8 +126,6 @@ describe("Shards on a Redis Cluster", () => {
   });
 
   it("answers a turn's writes once the replica has them all, with one WAIT sent behind them", async () => {
-    // The node sees the script's batch form once first: that first call goes again as an EVAL, with a WAIT of its own.
-    await Promise.all([1, 2].map(() => shards.runFor("{wait}", "incrBy", [KEY], [0])));
     const before = waits();
     const replies = await Promise.all(Array.from({ length: 100 }, () => shards.runFor("{wait}", "incrBy", [KEY], [1])));
     expect(replies).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));

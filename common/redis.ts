@@ -3,7 +3,6 @@
 // to a partition (scripts and reads) goes through `Shards.call`, which routes it, classifies its
 // failures and times it.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis, RedisOptions } from "ioredis";
 import type { BaseConfig } from "./config.js";
@@ -80,36 +79,12 @@ function clientOptions(config: BaseConfig): RedisOptions {
   };
 }
 
-/** A script as sent: its source and the SHA1 Redis knows it by. */
-interface ScriptText {
+/** A script as sent: its source, the SHA1 Redis knows it by, and whether it may write. */
+interface LoadedScript {
   lua: string;
   sha: string;
-}
-
-/** A script as loaded: its text alone and in its batch form (lua/batch.lua), and whether it may write. */
-interface LoadedScript extends ScriptText {
-  batch: ScriptText;
   /** False for a script declared `#!lua flags=no-writes`: no replica needs to wait for it. */
   writes: boolean;
-}
-
-const BATCH_FRAME = readFileSync(new URL("./lua/batch.lua", import.meta.url), "utf8");
-
-const scriptText = (lua: string): ScriptText => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
-
-/** A script, and its batch form: its text as the frame's body, a `#!lua` line kept first. */
-function loadScript(lua: string): LoadedScript {
-  const shebang = /^#!lua[^\n]*\n/.exec(lua)?.[0] ?? "";
-  const batch = shebang + BATCH_FRAME.replace(/^--@script$/m, () => lua.slice(shebang.length));
-  return { ...scriptText(lua), batch: scriptText(batch), writes: !/^#!lua flags=\S*no-writes/.test(lua) };
-}
-
-/** One call of a script waiting for the end of the turn, when the calls of its partition and script go together. */
-interface QueuedCall {
-  keys: string[];
-  args: (string | number)[];
-  resolve: (reply: ScriptReply) => void;
-  reject: (err: unknown) => void;
 }
 
 /**
@@ -124,8 +99,6 @@ export class Shards<Script extends string = string> {
   private readonly recoverMs: number;
   /** The sockets corked until the current turn of the event loop ends, by connection. */
   private readonly corked = new Map<Redis, Redis["stream"]>();
-  /** The script calls of this turn, by partition and then script, sent when it ends. */
-  private readonly queued = new Map<number, Map<Script, QueuedCall[]>>();
   /** The WAIT each connection sends when the turn ends, behind the turn's writes, shared by all of them. */
   private readonly waits = new Map<Redis, SharedWait>();
   private turnEnding = false;
@@ -134,7 +107,7 @@ export class Shards<Script extends string = string> {
 
   constructor(config: BaseConfig, scripts: Map<Script, string>) {
     this.scripts = new Map(
-      [...scripts].map(([name, lua]) => [name, loadScript(lua)]),
+      [...scripts].map(([name, lua]) => [name, { lua, sha: createHash("sha1").update(lua).digest("hex"), writes: !/^#!lua flags=\S*no-writes/.test(lua) }]),
     );
     this.topology = createTopology(config, clientOptions(config));
     this.readyMs = config.REDIS_TIMEOUT_MS;
@@ -224,63 +197,18 @@ export class Shards<Script extends string = string> {
   }
 
   /**
-   * Runs one of the service's Lua scripts on partition `partition`. The calls of one script that
-   * reach one partition in the same turn of the event loop go as one EVALSHA of its batch form
-   * (lua/batch.lua), each run as if alone and answered alone: a participant's batch of tries is
-   * one script per shard, not one per transaction. A call alone in its turn goes as itself.
-   * Nothing waits for this: the connection's writes are held until the turn ends anyway.
+   * Runs one of the service's Lua scripts on partition `partition`: EVALSHA, and EVAL only when
+   * the node answers NOSCRIPT (it has not seen the script since it started), which means it ran
+   * nothing, so sending it again is safe. In cluster mode a script that may write then waits for
+   * `minReplicas` replicas to have its writes: fewer in time, and its outcome is unknown. That
+   * WAIT is the connection's one for this turn, sent behind every script of the turn (WAIT
+   * counts the replicas that have all of a connection's writes so far), rather than one per
+   * script after its reply: a round trip less for each write, and one WAIT for many.
    */
   run(partition: number, script: Script, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    return new Promise<ScriptReply>((resolve, reject) => {
-      let byScript = this.queued.get(partition);
-      if (byScript === undefined) this.queued.set(partition, (byScript = new Map()));
-      const calls = byScript.get(script);
-      const call = { keys, args, resolve, reject };
-      if (calls === undefined) byScript.set(script, [call]);
-      else calls.push(call);
-      this.endTurnSoon();
-    });
-  }
-
-  /** Sends the turn's script calls: one EVALSHA per partition and script. */
-  private sendQueued(): void {
-    for (const [partition, byScript] of this.queued) {
-      for (const [script, calls] of byScript) {
-        if (calls.length === 1) {
-          const [only] = calls as [QueuedCall];
-          this.runNow(partition, script, false, only.keys, only.args).then(only.resolve, only.reject);
-          continue;
-        }
-        const keys = calls.flatMap((c) => c.keys);
-        const args = [calls.length, ...calls.map((c) => c.keys.length), ...calls.map((c) => c.args.length), ...calls.flatMap((c) => c.args)];
-        this.runNow(partition, script, true, keys, args).then(
-          (replies) => calls.forEach((c, i) => {
-            const reply = (replies as unknown[])[i];
-            // An error one call raised is that call's alone.
-            if (reply instanceof Error) c.reject(this.classified(reply, partition, script));
-            else c.resolve(reply as ScriptReply);
-          }),
-          (err: unknown) => calls.forEach((c) => c.reject(err)),
-        );
-      }
-    }
-    this.queued.clear();
-  }
-
-  /**
-   * One script call, or a batch of them: EVALSHA, and EVAL only when the node answers NOSCRIPT (it
-   * has not seen the script since it started), which means it ran nothing, so sending it again is
-   * safe. In cluster mode a script that may write then waits for `minReplicas` replicas to have
-   * its writes: fewer in time, and its outcome is unknown. That WAIT is the connection's one for
-   * this turn, sent behind every script of the turn (WAIT counts the replicas that have all of a
-   * connection's writes so far), rather than one per script after its reply: a round trip less
-   * for each write, and one WAIT for many.
-   */
-  private runNow(partition: number, script: Script, batch: boolean, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    const loaded = this.scripts.get(script)!;
-    const { lua, sha } = batch ? loaded.batch : loaded;
+    const { lua, sha, writes } = this.scripts.get(script)!;
     return this.call(partition, script, (client) => {
-      const replicas = loaded.writes ? this.replicasFor(client) : 0;
+      const replicas = writes ? this.replicasFor(client) : 0;
       const ran = client.evalsha(sha, keys.length, ...keys, ...args) as Promise<ScriptReply>;
       const replicated = replicas === 0 ? undefined : this.waitAtTurnEnd(client, replicas);
       return ran.then(
@@ -387,21 +315,16 @@ export class Shards<Script extends string = string> {
       },
       (err: unknown) => {
         recorder.observe(elapsedSeconds(start));
-        throw this.classified(err, partition, name);
+        const unknown = isOutcomeUnknown(err);
+        const full = !unknown && isFullReply(err);
+        const unavailable = full || (!unknown && isUnavailableReply(err));
+        redisCommandErrors.inc({ shard: label, command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
+        // The node may be gone, or no longer the slot's master: the slot map is read again soon.
+        if (unknown || unavailable) this.topology.refreshSoon();
+        if (unknown) throw err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
+        throw full ? new StorageFullError(err) : unavailable ? new StorageUnavailableError(err) : err;
       },
     );
-  }
-
-  /** A failed call's error as the services read it (outcome unknown, shard unavailable or full, or as it was), counted. */
-  private classified(err: unknown, partition: number, name: string): unknown {
-    const unknown = isOutcomeUnknown(err);
-    const full = !unknown && isFullReply(err);
-    const unavailable = full || (!unknown && isUnavailableReply(err));
-    redisCommandErrors.inc({ shard: this.topology.label(partition), command: name, kind: unknown ? "unknown_outcome" : unavailable ? "unavailable" : "error" });
-    // The node may be gone, or no longer the slot's master: the slot map is read again soon.
-    if (unknown || unavailable) this.topology.refreshSoon();
-    if (unknown) return err instanceof OutcomeUnknownError ? err : new OutcomeUnknownError(err);
-    return full ? new StorageFullError(err) : unavailable ? new StorageUnavailableError(err) : err;
   }
 
   private send<T>(client: Redis, op: (client: Redis) => Promise<T>, partition: number, redirects = 0): Promise<T> {
@@ -457,10 +380,8 @@ export class Shards<Script extends string = string> {
     setImmediate(() => this.endTurn());
   }
 
-  /** Sends the turn's script calls, queues each connection's WAIT behind the turn's writes, then lets them all go. */
+  /** Queues each connection's WAIT behind the turn's writes, then lets them all go. */
   private endTurn(): void {
-    // Still "ending" while the calls go out, so that sending them does not schedule another end.
-    this.sendQueued();
     this.turnEnding = false;
     for (const wait of this.waits.values()) wait.send();
     this.waits.clear();
