@@ -9,12 +9,13 @@ import { perService, SERVICES, type Service } from "../common/services.js";
 
 /**
  * µs of CPU per distinct checkout of each part of the shop, the median of three 15 s rounds of
- * `npm run bench -- --local --client wrk --scenarios checkout-distinct` at 64 connections.
+ * `npm run bench -- --local --client wrk --runs 3 --duration 15` at 64 connections
+ * (BENCHMARKS.md, "Current figures").
  */
 export const CPU_PER_CHECKOUT_US = {
-  instance: { order: 64, stock: 25, payment: 18 },
-  redis: { order: 43, stock: 34, payment: 18 },
-  gateway: 20,
+  instance: { order: 123, stock: 42, payment: 35 },
+  redis: { order: 57, stock: 51, payment: 27 },
+  gateway: 39,
 } as const satisfies { instance: Record<Service, number>; redis: Record<Service, number>; gateway: number };
 
 /**

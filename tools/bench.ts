@@ -40,6 +40,7 @@ import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
+import { SERVICES } from "../common/services.js";
 import { findShopProcesses, sampleProcesses, untilQuiet, type ProcessFigures, type ProcessTimeline } from "./procstats.js";
 import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report, type TimeChart } from "./report.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
@@ -220,6 +221,8 @@ interface LoadOptions {
   duration: number;
   connections: number;
   client: "autocannon" | "wrk";
+  /** Better names for processes found by their command line: a --local stack's Redis servers by service. */
+  processNames?: Map<string, string>;
 }
 type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "processTimeline" | "conservation">;
 
@@ -318,7 +321,7 @@ async function loadWithWrk(url: string, scenario: Scenario, sizes: Sizes, touche
 }
 
 async function runScenario(target: Target, scenario: Scenario, run: number, sizes: Sizes, opts: LoadOptions): Promise<ScenarioResult> {
-  const sampler = sampleProcesses(findShopProcesses());
+  const sampler = sampleProcesses(findShopProcesses().map((p) => ({ ...p, name: opts.processNames?.get(p.name) ?? p.name })));
   const started = performance.now();
   const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(target.url, scenario, sizes, target.touched, opts);
   const seconds = (performance.now() - started) / 1000;
@@ -613,6 +616,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     const nodeArgs = args.get("node-args")?.split(" ").filter(Boolean);
     stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs });
     url = stack.url;
+    opts.processNames = new Map(SERVICES.flatMap((service) => stack!.redis[service].map((r, i) => [`redis 127.0.0.1:${r.port}`, `${service} redis${layout.shards > 1 ? ` ${i}` : ""}`] as const)));
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
   }
 
@@ -693,7 +697,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
     target: stack ? { local: layout } : { url },
     vs: vs && pairs ? { url: vs, ...pairs } : undefined,
-    options: { ...sizes, ...opts, runs, scenarios, populate, warmup: num("warmup", vs ? 0 : 5), settle: num("settle", 30), pairs: vs ? num("pairs", 3) : undefined },
+    options: { ...sizes, duration: opts.duration, connections: opts.connections, client: opts.client, runs, scenarios, populate, warmup: num("warmup", vs ? 0 : 5), settle: num("settle", 30), pairs: vs ? num("pairs", 3) : undefined },
     summary,
     distinctToFindRatio: ratio,
     floor: withFloor ? floors : undefined,
