@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { SERVICES } from "../common/services.js";
-import { CPU_PER_CHECKOUT_US, layoutForCpus, MIN_REPLICAS, PLANNED_CORE_SHARE, totalCpus, WATCHDOG_CPUS } from "./sizing.js";
+import { composeLimit, CPU_PER_CHECKOUT_US, layoutForCpus, LIMIT_ROUNDING_LOSS, MIN_REPLICAS, PLANNED_CORE_SHARE, totalCpus, WATCHDOG_CPUS } from "./sizing.js";
 
 describe("layoutForCpus", () => {
   it.each([2, 4, 8, 20, 64])("fits %i CPUs, with no process planned past its share of a core", (budget) => {
     const layout = layoutForCpus(budget);
     expect(totalCpus(layout)).toBeLessThanOrEqual(budget);
-    // Rounding each limit down to hundredths loses under a hundredth per container.
+    // Rounding each limit down loses under LIMIT_ROUNDING_LOSS per container.
     const containers = 2 + 3 * layout.shards + SERVICES.reduce((n, s) => n + layout.replicas[s], 0);
-    expect(totalCpus(layout)).toBeGreaterThan(budget - 0.01 * containers);
+    expect(totalCpus(layout)).toBeGreaterThan(budget - LIMIT_ROUNDING_LOSS * containers);
     const cpus = layout.cpus!;
     for (const s of SERVICES) {
       expect(layout.replicas[s]).toBeGreaterThanOrEqual(MIN_REPLICAS);
@@ -23,11 +23,11 @@ describe("layoutForCpus", () => {
     const layout = layoutForCpus(20);
     const cpus = layout.cpus!;
     // µs of CPU per planned checkout, short of the measured cost only by what rounding each of
-    // `containers` limits down to hundredths of a CPU takes.
+    // `containers` limits down takes.
     const perCheckout = (cpu: number) => (cpu * 1e6) / layout.plannedCheckoutsPerSecond;
     const within = (limit: number, containers: number, us: number) => {
       expect(perCheckout(limit * containers)).toBeLessThanOrEqual(us);
-      expect(perCheckout(limit * containers)).toBeGreaterThan(us - perCheckout(0.01 * containers));
+      expect(perCheckout(limit * containers)).toBeGreaterThan(us - perCheckout(LIMIT_ROUNDING_LOSS * containers));
     };
     for (const s of SERVICES) {
       within(cpus.instance[s], layout.replicas[s], CPU_PER_CHECKOUT_US.instance[s]);
@@ -36,6 +36,18 @@ describe("layoutForCpus", () => {
     within(cpus.gateway, 1, CPU_PER_CHECKOUT_US.gateway);
     // The order service, the dearest part, gets the most instances.
     expect(layout.replicas.order).toBeGreaterThan(layout.replicas.stock);
+  });
+
+  it("writes only limits Compose v1 accepts (a whole number of nano-CPUs), at most LIMIT_ROUNDING_LOSS under the hundredths", () => {
+    for (let hundredths = 1; hundredths <= 6400; hundredths++) {
+      const wanted = hundredths / 100 + 0.005;
+      const limit = composeLimit(wanted);
+      expect(Number.isInteger(limit * 1e9), `${wanted} -> ${limit}`).toBe(true);
+      expect(limit).toBeLessThanOrEqual(wanted);
+      expect(limit).toBeGreaterThan(wanted - LIMIT_ROUNDING_LOSS);
+    }
+    // The one that showed it: 20 CPUs give the gateway 2.08 by share, which v1 refuses as 2.07.
+    expect(composeLimit(2.079)).toBe(2.06);
   });
 
   it("refuses a budget with nothing left once the watchdog has its share", () => {

@@ -49,8 +49,19 @@ export function uniformLayout(shards: number, replicas: number): ComposeLayout {
   return { shards, replicas: perService(() => replicas), gatewayWorkers: "auto" };
 }
 
-/** Rounded down to hundredths, so that the limits never add up to more than the budget. */
-const hundredths = (x: number) => Math.floor(x * 100) / 100;
+/** The most a container's limit loses to `composeLimit`'s rounding. */
+export const LIMIT_ROUNDING_LOSS = 0.02;
+
+/**
+ * A CPU limit as written into a compose file: rounded down to hundredths, so that the limits never
+ * add up to more than the budget, and then down to one that Compose v1 accepts. It refuses a value
+ * whose float times 10⁹ is not a whole number, such as 2.07, and the next hundredth down always is.
+ */
+export function composeLimit(cpus: number): number {
+  let h = Math.floor(cpus * 100);
+  while (h > 0 && !Number.isInteger((h / 100) * 1e9)) h--;
+  return h / 100;
+}
 const processesFor = (cpus: number) => Math.max(1, Math.ceil(cpus / PLANNED_CORE_SHARE));
 
 /** The layout for a budget of `budget` CPUs, and the checkouts per second it is sized for. */
@@ -69,10 +80,10 @@ export function layoutForCpus(budget: number): ComposeLayout & { plannedCheckout
     replicas,
     gatewayWorkers,
     cpus: {
-      gateway: hundredths(share(c.gateway)),
+      gateway: composeLimit(share(c.gateway)),
       watchdog: WATCHDOG_CPUS,
-      instance: perService((s) => hundredths(share(c.instance[s]) / replicas[s])),
-      redis: perService((s) => hundredths(share(c.redis[s]) / shards)),
+      instance: perService((s) => composeLimit(share(c.instance[s]) / replicas[s])),
+      redis: perService((s) => composeLimit(share(c.redis[s]) / shards)),
     },
     // Every part gets the same multiple of its per-checkout cost, so all saturate together.
     plannedCheckoutsPerSecond: Math.floor((shared * 1e6) / perCheckout),
