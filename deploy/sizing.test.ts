@@ -48,6 +48,8 @@ describe("layoutForCpus", () => {
     }
     // The one that showed it: 20 CPUs give the gateway 2.08 by share, which v1 refuses as 2.07.
     expect(composeLimit(2.079)).toBe(2.06);
+    // Four steps down, the most there is below 64 CPUs.
+    expect(composeLimit(8.06)).toBe(8.02);
   });
 
   it("refuses a budget with nothing left once the watchdog has its share", () => {

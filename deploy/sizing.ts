@@ -49,13 +49,14 @@ export function uniformLayout(shards: number, replicas: number): ComposeLayout {
   return { shards, replicas: perService(() => replicas), gatewayWorkers: "auto" };
 }
 
-/** The most a container's limit loses to `composeLimit`'s rounding. */
-export const LIMIT_ROUNDING_LOSS = 0.02;
+/** The most a container's limit, up to 64 CPUs, loses to `composeLimit`'s rounding. */
+export const LIMIT_ROUNDING_LOSS = 0.05;
 
 /**
  * A CPU limit as written into a compose file: rounded down to hundredths, so that the limits never
- * add up to more than the budget, and then down to one that Compose v1 accepts. It refuses a value
- * whose float times 10⁹ is not a whole number, such as 2.07, and the next hundredth down always is.
+ * add up to more than the budget, and then down a hundredth at a time (at most four below 64 CPUs)
+ * to one that Compose v1 accepts: it refuses a value whose float times 10⁹ is not a whole number,
+ * such as 2.07.
  */
 export function composeLimit(cpus: number): number {
   let h = Math.floor(cpus * 100);
