@@ -99,10 +99,10 @@ export async function measureFloor(options: { findUs: number; batch: number; sec
       stdio: "ignore",
     });
     const client = new ServiceClient([`http://127.0.0.1:${port}`], { timeoutMs: 5000, connections: 16, signer: new RequestSigner(AUDIENCE, key) });
-    for (let i = 0; ; i++) {
-      const up = await client.request("GET", "/health").then((r) => r.status === 200, () => false);
-      if (up) break;
-      if (i > 200) throw new Error("the floor's internal-call server did not start");
+    // Up when it answers; a busy machine may take long to start it, but one that exited never will.
+    const started = server;
+    while (!(await client.request("GET", "/health").then((r) => r.status === 200, () => false))) {
+      if (started.exitCode !== null || started.signalCode !== null) throw new Error(`the floor's internal-call server exited (${started.exitCode ?? started.signalCode})`);
       await sleep(50);
     }
     const batch = Math.max(1, Math.round(options.batch));
