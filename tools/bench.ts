@@ -18,7 +18,8 @@
 //   --runs N            repeat the scenarios N times and report medians (default 1)
 //   --warmup S          unrecorded checkout load before the first scenario, for the JIT (default 5)
 //   --client wrk        load with wrk (C, far less CPU than autocannon) instead of autocannon
-//   --node-args "..."   extra node flags for the --local services (experiments)
+//   "--node-args=..."   node flags for the --local services instead of the default ones
+//                       (experiments, profiles); with `=`, as the value starts with --
 //   --no-verify         skip the conservation check
 //   --compare FILE      print ratios against an earlier result file
 //   --out DIR           where the result file goes (default bench-results)
