@@ -25,7 +25,6 @@ export const price = decimal(0);
 /** What batch_init gives every item or user to start with. */
 export const startingAmount = decimal(0);
 
-
 /** Parses with `schema` or throws a 400 naming the first offending field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const parsed = schema.safeParse(value);

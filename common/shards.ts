@@ -16,7 +16,6 @@ export function shardIndexOf(id: string, shardCount: number): number {
   return Math.floor((slotOf(id) * shardCount) / SLOT_COUNT);
 }
 
-
 let slotTags: string[] | undefined;
 
 /**

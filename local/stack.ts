@@ -249,7 +249,8 @@ function nginxComponent(dataDir: string, port: number, servicePorts: Record<Serv
   return new Component("nginx", port, "nginx", ["-c", file, "-g", "daemon off;"], {}, answers, join(dataDir, "nginx.log"));
 }
 
-async function httpOk(url: string): Promise<boolean> {
+/** Whether `url` answers 2xx within a second. */
+export async function httpOk(url: string): Promise<boolean> {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
   } catch {

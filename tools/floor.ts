@@ -11,17 +11,15 @@
 // Each piece is CPU per unit of work, summed over every process it takes (client, server, Redis).
 //
 // `node dist/tools/floor.js serve` is the internal-call server's process (started by the bench).
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { baseConfig, loadConfig } from "../common/config.js";
 import { ServiceClient } from "../common/http.js";
 import { newKey, RequestSigner } from "../common/internal-auth.js";
 import { Shards } from "../common/redis.js";
 import { startService } from "../common/server.js";
-import { DIST, freePort, redisComponent, SERVICE_NODE_FLAGS } from "../local/stack.js";
+import { Component, DIST, freePort, httpOk, redisComponent, SERVICE_NODE_FLAGS } from "../local/stack.js";
 import { newTxId } from "@shardshop/orchestrator";
 import { loadLuaScripts } from "@shardshop/orchestrator/redis";
 import { isMain } from "./cli.js";
@@ -77,7 +75,7 @@ export async function measureFloor(options: { findUs: number; batch: number; sec
   await redis.start();
   const config = loadConfig("floor", baseConfig, { REDIS_ADDRS: `127.0.0.1:${redis.port}`, INTERNAL_KEYS: newKey() });
   const shards = new Shards(config, loadLuaScripts(new URL("./lua/", import.meta.url), ["floorWrite"] as const));
-  let server: ReturnType<typeof spawn> | undefined;
+  let server: Component | undefined;
   try {
     // The write: as many in flight as the order service has under the bench's 64 connections.
     await shards.ready();
@@ -88,23 +86,17 @@ export async function measureFloor(options: { findUs: number; batch: number; sec
         .then(() => 1);
     await measured(1, 64, [], write);
     const w = await measured(seconds, 64, [redis.proc!.pid!], write);
-    const script = { keys: CHECKOUT_KEYS_WRITTEN, calls: w.units, redisUs: us(w.pidCpu[0]!, w.units), clientUs: us(w.ownCpu, w.units), totalUs: 0 };
-    script.totalUs = script.redisUs + script.clientUs;
+    const redisUs = us(w.pidCpu[0]!, w.units);
+    const clientUs = us(w.ownCpu, w.units);
+    const script = { keys: CHECKOUT_KEYS_WRITTEN, calls: w.units, redisUs, clientUs, totalUs: redisUs + clientUs };
 
     // The internal call: a few batches in flight, as the coalescer keeps per participant.
     const port = await freePort();
     const key = newKey();
-    server = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(DIST, "tools", "floor.js"), "serve"], {
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", REDIS_ADDRS: `127.0.0.1:${redis.port}`, INTERNAL_KEYS: key, LOG_LEVEL: "warn", MACHINE_ID: "0/1" },
-      stdio: "ignore",
-    });
-    const client = new ServiceClient([`http://127.0.0.1:${port}`], { timeoutMs: 5000, connections: 16, signer: new RequestSigner(AUDIENCE, key) });
-    // Up when it answers; a busy machine may take long to start it, but one that exited never will.
-    const started = server;
-    while (!(await client.request("GET", "/health").then((r) => r.status === 200, () => false))) {
-      if (started.exitCode !== null || started.signalCode !== null) throw new Error(`the floor's internal-call server exited (${started.exitCode ?? started.signalCode})`);
-      await sleep(50);
-    }
+    const env = { PORT: String(port), HOST: "127.0.0.1", REDIS_ADDRS: `127.0.0.1:${redis.port}`, INTERNAL_KEYS: key, LOG_LEVEL: "warn", MACHINE_ID: "0/1" };
+    server = new Component("floor-server", port, process.execPath, [...SERVICE_NODE_FLAGS, join(DIST, "tools", "floor.js"), "serve"], env, () => httpOk(`http://127.0.0.1:${port}/health`), "ignore");
+    await server.start();
+    const client = new ServiceClient([server.url], { timeoutMs: 5000, connections: 16, signer: new RequestSigner(AUDIENCE, key) });
     const batch = Math.max(1, Math.round(options.batch));
     const call = async () => {
       const txs = Array.from({ length: batch }, () => ({ tx: newTxId(), items: [[String(Math.floor(Math.random() * space)), 1], [String(Math.floor(Math.random() * space)), 1]] }));
@@ -112,18 +104,19 @@ export async function measureFloor(options: { findUs: number; batch: number; sec
       if (reply.status !== 200 || reply.body?.results?.length !== batch) throw new Error(`the floor's batch answered ${reply.status}`);
       return batch;
     };
-    await measured(1, 4, [], call);
-    const c = await measured(seconds, 4, [server.pid!], call);
-    await client.close();
-    const internalCall = { batch, members: c.units, serverUsPerMember: 0, clientUsPerMember: 0, totalUsPerMember: 0 };
+    const c = await measured(1, 4, [], call)
+      .then(() => measured(seconds, 4, [server!.proc!.pid!], call))
+      .finally(() => client.close());
     // Per member to a tenth of a µs: a member costs a few µs, and the floor multiplies it.
-    internalCall.serverUsPerMember = Math.round((c.pidCpu[0]! * 1e7) / c.units) / 10;
-    internalCall.clientUsPerMember = Math.round((c.ownCpu * 1e7) / c.units) / 10;
-    internalCall.totalUsPerMember = Math.round(10 * (internalCall.serverUsPerMember + internalCall.clientUsPerMember)) / 10;
-    const floorUs = Math.round(options.findUs + script.totalUs + CHECKOUT_INTERNAL_MEMBERS * internalCall.totalUsPerMember);
+    const tenths = (cpuSeconds: number) => Math.round((cpuSeconds * 1e7) / c.units) / 10;
+    const serverUsPerMember = tenths(c.pidCpu[0]!);
+    const clientUsPerMember = tenths(c.ownCpu);
+    const totalUsPerMember = Math.round(10 * (serverUsPerMember + clientUsPerMember)) / 10;
+    const internalCall = { batch, members: c.units, serverUsPerMember, clientUsPerMember, totalUsPerMember };
+    const floorUs = Math.round(options.findUs + script.totalUs + CHECKOUT_INTERNAL_MEMBERS * totalUsPerMember);
     return { findUs: options.findUs, script, internalCall, floorUs };
   } finally {
-    server?.kill("SIGTERM");
+    await server?.stop();
     await shards.close();
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });
