@@ -16,7 +16,7 @@ import { helpFromHeader, isMain, parseArgs } from "../tools/cli.js";
 import { renderNginxConfig } from "./nginx.js";
 import { renderDashboard, renderPrometheusConfig } from "./observability.js";
 import { perService, publicPrefix, SERVICES, type Service } from "../common/services.js";
-import { layoutForCpus, totalCpus, uniformLayout, type ComposeLayout } from "./sizing.js";
+import { layoutForCpus, markerBytesPerShard, REDIS_MAXMEMORY_MB, totalCpus, uniformLayout, type ComposeLayout } from "./sizing.js";
 import { ADMIN_USER, adminUserLine, DEFAULT_USER_LINE, HEALTH_CHECK_ARGS, HEALTH_USER_LINE, METRICS_USER, metricsUserLine, REPLICATION_USER, replicationUserLine, serviceUserLine } from "./redis-acl.js";
 
 type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml };
@@ -168,13 +168,8 @@ const WATCHDOG_BUILD = { ...IMAGE_BUILD, target: "watchdog" };
  * setuid binary, an image it cannot write to (its writable places are volumes and tmpfs).
  */
 const HARDENED = { read_only: true, cap_drop: ["ALL"], security_opt: ["no-new-privileges:true"] };
-/** Memory limits per container: Redis' maxmemory sits below its limit (REDIS_MAXMEMORY). */
+/** Memory limits per container: Redis' maxmemory sits below its limit (REDIS_MAXMEMORY_MB). */
 const MEMORY = { redis: "512m", instance: "256m", gateway: "128m", small: "64m" } as const;
-/**
- * Redis refuses writes past this (noeviction: nothing is ever dropped; a write answers 503 "storage
- * is full"), leaving the rest of its container's limit for the copy-on-write of an AOF rewrite.
- */
-export const REDIS_MAXMEMORY = "384mb";
 /** Cluster mode: how long a master may be silent before its replica takes over (the chart's redis.cluster.nodeTimeoutMs). */
 const CLUSTER_NODE_TIMEOUT_MS = 2000;
 
@@ -386,7 +381,7 @@ export function composeModel(layout: ComposeLayout, subnet = DEFAULT_SUBNET, fil
       // the default user can do nothing but PING, and the node is reachable only on the compose
       // network, as in the official image (whose build turns it off; other builds of the tag may not).
       const redisArgs = ["--dir", "/data", "--appendonly", "yes", "--appendfsync", "everysec", "--save", "''", "--protected-mode", "no",
-        "--aclfile", `${ACL_DIR}/users.acl`, "--maxmemory", REDIS_MAXMEMORY, "--maxmemory-policy", "noeviction", ...clusterArgs];
+        "--aclfile", `${ACL_DIR}/users.acl`, "--maxmemory", `${REDIS_MAXMEMORY_MB}mb`, "--maxmemory-policy", "noeviction", ...clusterArgs];
       services[name] = {
         image: "redis:7.4-bookworm",
         command: ["bash", "-c", forCompose(`exec redis-server ${redisArgs.join(" ")}`)],
@@ -556,6 +551,8 @@ if (isMain(import.meta.url)) {
       console.log(`wrote ${files.compose}, ${files.nginx} and ${files.prometheus} for ${budget} CPUs:`);
       console.log(`  ${layout.shards} shard(s) per service; instances ${SERVICES.map((s) => `${s} ${layout.replicas[s]}`).join(", ")}; ${layout.gatewayWorkers} nginx worker(s)`);
       console.log(`  CPU limits add up to ${totalCpus(layout)}; planned for about ${layout.plannedCheckoutsPerSecond} distinct checkouts/s (BENCHMARKS.md)`);
+      const markers = markerBytesPerShard(layout.plannedCheckoutsPerSecond, layout.shards);
+      console.log(`  at that rate each shard keeps ${SERVICES.map((s) => `${s} ${Math.round(markers[s] / 2 ** 20)} MB`).join(", ")} of transaction markers, of ${REDIS_MAXMEMORY_MB} MB maxmemory`);
     } else {
       const shards = Number(args.get("shards") ?? 1);
       const replicas = Number(args.get("replicas") ?? DEFAULT_REPLICAS);

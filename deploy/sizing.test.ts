@@ -1,6 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { SERVICES } from "../common/services.js";
-import { composeLimit, CPU_PER_CHECKOUT_US, layoutForCpus, LIMIT_ROUNDING_LOSS, MIN_REPLICAS, PLANNED_CORE_SHARE, totalCpus, WATCHDOG_CPUS } from "./sizing.js";
+import { DEFAULT_TX_WINDOW_MS } from "@shardshop/orchestrator";
+import {
+  composeLimit,
+  CPU_PER_CHECKOUT_US,
+  layoutForCpus,
+  LIMIT_ROUNDING_LOSS,
+  MARKER_BYTES_PER_CHECKOUT,
+  MARKER_SHARE_OF_MAXMEMORY,
+  markerBytesPerShard,
+  MIN_REPLICAS,
+  PLANNED_CORE_SHARE,
+  REDIS_MAXMEMORY_MB,
+  totalCpus,
+  WATCHDOG_CPUS,
+} from "./sizing.js";
+
+const markerBudget = REDIS_MAXMEMORY_MB * 2 ** 20 * MARKER_SHARE_OF_MAXMEMORY;
 
 describe("layoutForCpus", () => {
   it.each([2, 4, 8, 20, 64])("fits %i CPUs, with no process planned past its share of a core", (budget) => {
@@ -50,6 +66,27 @@ describe("layoutForCpus", () => {
     expect(composeLimit(2.079)).toBe(2.06);
     // Four steps down, the most there is below 64 CPUs.
     expect(composeLimit(8.06)).toBe(8.02);
+  });
+
+  it.each([2, 4, 8, 20, 64])("plans %i CPUs with room in every shard for the markers of its rate", (budget) => {
+    const layout = layoutForCpus(budget);
+    const markers = markerBytesPerShard(layout.plannedCheckoutsPerSecond, layout.shards);
+    for (const s of SERVICES) expect(markers[s]).toBeLessThanOrEqual(markerBudget);
+    expect(markers.stock).toBeGreaterThan(0);
+  });
+
+  it("adds shards when the markers of the planned rate would not fit, as a ten-minute window's would", () => {
+    const cpuOnly = layoutForCpus(20);
+    const longWindow = layoutForCpus(20, 20 * DEFAULT_TX_WINDOW_MS);
+    expect(longWindow.plannedCheckoutsPerSecond).toBe(cpuOnly.plannedCheckoutsPerSecond);
+    expect(longWindow.shards).toBeGreaterThan(cpuOnly.shards);
+    // Just enough: the dearest service's markers fill each shard's budget, one shard fewer would overflow it.
+    const rate = longWindow.plannedCheckoutsPerSecond;
+    const stockAt = (shards: number) => markerBytesPerShard(rate, shards, 20 * DEFAULT_TX_WINDOW_MS).stock;
+    expect(stockAt(longWindow.shards)).toBeLessThanOrEqual(markerBudget);
+    expect(stockAt(longWindow.shards - 1)).toBeGreaterThan(markerBudget);
+    // Two windows of each participant's bytes per checkout, spread over the shards.
+    expect(markerBytesPerShard(1000, 2, 30_000)).toEqual({ order: 0, stock: (1000 * MARKER_BYTES_PER_CHECKOUT.stock * 60) / 2, payment: (1000 * MARKER_BYTES_PER_CHECKOUT.payment * 60) / 2 });
   });
 
   it("refuses a budget with nothing left once the watchdog has its share", () => {

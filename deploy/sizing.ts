@@ -4,7 +4,10 @@
 //
 // The budget is shared out in proportion to what each part spends on a checkout, measured on this
 // machine type (BENCHMARKS.md, "Sizing for a CPU budget"). Node services and Redis each run their
-// work on one thread, so a part that needs more than about one core gets more processes.
+// work on one thread, so a part that needs more than about one core gets more processes. Redis
+// memory is checked too: the markers a participant keeps grow with the rate, so a shard must hold
+// those of the planned rate within its maxmemory.
+import { DEFAULT_TX_WINDOW_MS } from "@shardshop/orchestrator";
 import { perService, SERVICES, type Service } from "../common/services.js";
 
 /**
@@ -28,6 +31,30 @@ export const PLANNED_CORE_SHARE = 0.8;
 export const WATCHDOG_CPUS = 0.1;
 /** Instances per service at least, whatever the budget: one can restart while the other serves. */
 export const MIN_REPLICAS = 2;
+
+/**
+ * Each Redis's maxmemory: past it a write is refused (noeviction: nothing is ever dropped; the shop
+ * answers 503 "storage is full"), leaving the rest of its container's limit for the copy-on-write
+ * of an AOF rewrite.
+ */
+export const REDIS_MAXMEMORY_MB = 384;
+/**
+ * Bytes a distinct checkout's transaction markers take on its participants' shards while they
+ * live (`npm run residue`, BENCHMARKS.md "Marker state"); the order service keeps none.
+ */
+export const MARKER_BYTES_PER_CHECKOUT = { order: 0, stock: 366, payment: 191 } as const satisfies Record<Service, number>;
+/** The most of a Redis's maxmemory the planned rate's markers may take; the rest is the shop's own data. */
+export const MARKER_SHARE_OF_MAXMEMORY = 0.75;
+
+/**
+ * Bytes of markers each of a service's `shards` holds at a steady `checkoutsPerSecond`: a marker
+ * that holds nothing lives until one window after the try window closes (txMarker.lua), two
+ * windows from its transaction's start.
+ */
+export function markerBytesPerShard(checkoutsPerSecond: number, shards: number, windowMs = DEFAULT_TX_WINDOW_MS): Record<Service, number> {
+  return perService((s) => (checkoutsPerSecond * MARKER_BYTES_PER_CHECKOUT[s] * 2 * windowMs) / 1000 / shards);
+}
+const MARKER_BUDGET_BYTES = REDIS_MAXMEMORY_MB * 2 ** 20 * MARKER_SHARE_OF_MAXMEMORY;
 
 export interface ComposeLayout {
   /** Redis shards per service (every service has the same number). */
@@ -65,8 +92,11 @@ export function composeLimit(cpus: number): number {
 }
 const processesFor = (cpus: number) => Math.max(1, Math.ceil(cpus / PLANNED_CORE_SHARE));
 
-/** The layout for a budget of `budget` CPUs, and the checkouts per second it is sized for. */
-export function layoutForCpus(budget: number): ComposeLayout & { plannedCheckoutsPerSecond: number } {
+/**
+ * The layout for a budget of `budget` CPUs, and the checkouts per second it is sized for: enough
+ * shards for each service's Redis CPU, and for the markers of that rate (with a window of `windowMs`).
+ */
+export function layoutForCpus(budget: number, windowMs = DEFAULT_TX_WINDOW_MS): ComposeLayout & { plannedCheckoutsPerSecond: number } {
   const c = CPU_PER_CHECKOUT_US;
   const perCheckout = SERVICES.reduce<number>((sum, s) => sum + c.instance[s] + c.redis[s], c.gateway);
   const shared = budget - WATCHDOG_CPUS;
@@ -74,7 +104,9 @@ export function layoutForCpus(budget: number): ComposeLayout & { plannedCheckout
   // Each part's share of the budget, in CPUs.
   const share = (us: number) => (shared * us) / perCheckout;
   const replicas = perService((s) => Math.max(MIN_REPLICAS, processesFor(share(c.instance[s]))));
-  const shards = Math.max(...SERVICES.map((s) => processesFor(share(c.redis[s]))));
+  const plannedCheckoutsPerSecond = Math.floor((shared * 1e6) / perCheckout);
+  const markers = markerBytesPerShard(plannedCheckoutsPerSecond, 1, windowMs);
+  const shards = Math.max(...SERVICES.map((s) => Math.max(processesFor(share(c.redis[s])), Math.ceil(markers[s] / MARKER_BUDGET_BYTES))));
   const gatewayWorkers = processesFor(share(c.gateway));
   return {
     shards,
@@ -87,7 +119,7 @@ export function layoutForCpus(budget: number): ComposeLayout & { plannedCheckout
       redis: perService((s) => composeLimit(share(c.redis[s]) / shards)),
     },
     // Every part gets the same multiple of its per-checkout cost, so all saturate together.
-    plannedCheckoutsPerSecond: Math.floor((shared * 1e6) / perCheckout),
+    plannedCheckoutsPerSecond,
   };
 }
 

@@ -22,6 +22,9 @@ export function txTime(tx: string): number {
 
 /**
  * How long after its id's time a participant accepts a transaction's try (by its own clock). The
- * markers that hold nothing expire once no try can be accepted any more.
+ * markers that hold nothing expire one more window after no try can be accepted any more, so a
+ * participant holds about two windows' worth of them: at thousands of checkouts a second, minutes
+ * of markers would fill a Redis's maxmemory (BENCHMARKS.md, "Marker state"). Half a minute covers
+ * a driver's retries of its tries (the unknownOutcome policy's 10 s) and a takeover after its lease.
  */
-export const DEFAULT_TX_WINDOW_MS = 600_000;
+export const DEFAULT_TX_WINDOW_MS = 30_000;

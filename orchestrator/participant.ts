@@ -27,8 +27,8 @@ import type { TxProtocol } from "./protocol.js";
  * Bounded state. A transaction id is a UUIDv7, so it carries its creation time, and a participant
  * accepts a try only within the window (`windowMs`, by the participant's own clock; see
  * `redis/lua/includes/txMarker.lua`). The markers that hold nothing ("c", "x", "x:<reason>") are there
- * only to answer or refuse a try, so they expire once no try can be accepted any more, plus a
- * margin: what a finished transaction leaves behind lives minutes, not days.
+ * only to answer or refuse a try, so they expire once no try can be accepted any more, plus one
+ * more window: what a finished transaction leaves behind lives two windows (a minute by default).
  */
 
 /** Refusals every participant may answer, whatever its own reasons. */

@@ -69,6 +69,13 @@ describe("order configuration", () => {
     expect(orderConfig.safeParse({ ...valid, INTERNAL_KEYS: [key("a"), key("b"), key("c")].join(",") }).success).toBe(false);
   });
 
+  it("refuses a window too short for a driver's retried tries and a takeover after its lease", () => {
+    expect(orderConfig.parse({ ...valid, TX_WINDOW_MS: "13001" }).TX_WINDOW_MS).toBe(13_001);
+    const parsed = orderConfig.safeParse({ ...valid, TX_WINDOW_MS: "13000" });
+    expect(parsed.error?.issues.map((i) => i.path[0])).toEqual(["TX_WINDOW_MS"]);
+    expect(orderConfig.safeParse({ ...valid, TX_WINDOW_MS: "20000", STEP_TIMEOUT_MS: "17000" }).success).toBe(false);
+  });
+
   it("has every variable in one of the lists below, so a new numeric one gets tested", () => {
     expect(Object.keys(orderConfig.shape).sort()).toEqual([...NUMERIC, ...OTHERS].sort());
   });

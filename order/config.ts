@@ -64,6 +64,12 @@ export const orderConfig = baseConfig.extend({
   PARK_RETRY_MS: ms(1000, 24 * 3600_000).default(ENGINE_DEFAULTS.park.retryMs),
   /** Test only: the order process kills itself at this point of the saga. */
   FAULT_POINT: z.string().refine((p) => FAULT_POINTS.includes(p), `one of ${FAULT_POINTS.join(", ")}`).optional(),
+}).refine((c) => c.TX_WINDOW_MS > c.STEP_TIMEOUT_MS + c.CHECKOUT_LEASE_MS, {
+  // Else a checkout whose driver died while retrying its tries would expire before another took it over.
+  message: "must be longer than STEP_TIMEOUT_MS + CHECKOUT_LEASE_MS: a driver's tries, retried, then a takeover once its lease ends",
+  path: ["TX_WINDOW_MS"],
+  // Only once every variable is valid on its own: a bad one is named alone.
+  when: (payload) => payload.issues.length === 0,
 });
 
 export type OrderConfig = z.infer<typeof orderConfig>;

@@ -32,7 +32,7 @@ local function credit_try(hold)
   end
   if reason then
     -- A refusal is final as well: a retried try must not succeed after the order gave up on it.
-    if amount > 0 then tx_final_marker(KEYS[2], protocol, 'x:' .. reason, remaining) end
+    if amount > 0 then tx_final_marker(KEYS[2], protocol, 'x:' .. reason, remaining, bound) end
     return {'refused', reason}
   end
   if amount == 0 then return {'done'} end

@@ -28,7 +28,7 @@ local function stock_try(hold)
   end
   if reason then
     -- A refusal is final as well: a retried try must not succeed after the order gave up on it.
-    for i = 1, n do tx_final_marker(KEYS[2 * i], protocol, 'x:' .. reason, remaining) end
+    for i = 1, n do tx_final_marker(KEYS[2 * i], protocol, 'x:' .. reason, remaining, bound) end
     return {'refused', reason}
   end
 
@@ -52,7 +52,8 @@ local function stock_cancel(hold)
     local settled = tx_settled(states[i])
     if settled then return {'refused', settled} end
   end
-  local remaining = tx_remaining_ms(ARGV[1], tonumber(ARGV[2]))
+  local bound = tonumber(ARGV[2])
+  local remaining = tx_remaining_ms(ARGV[1], bound)
   local returned = 0
   for i = 1, n do
     local held = tonumber(states[i])
@@ -62,7 +63,7 @@ local function stock_cancel(hold)
       returned = returned + held
     end
     -- A refusal or a cancel already makes the transaction final here; keep what it says.
-    if held or not states[i] then tx_final_marker(KEYS[2 * i], protocol, 'x', remaining) end
+    if held or not states[i] then tx_final_marker(KEYS[2 * i], protocol, 'x', remaining, bound) end
   end
   return {'done', returned}
 end

@@ -24,9 +24,10 @@
     whether a try may be accepted now.
   tx_state(value, protocol)
     a marker's state if it is of `protocol`; false if it is of the other; nil if there is none.
-  tx_final_marker(key, protocol, state, remaining)
-    writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring a minute after the
-    window closes; once it is closed no such marker is needed, so the key is deleted instead.
+  tx_final_marker(key, protocol, state, remaining, bound_ms)
+    writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring one more window after
+    the window closes (a margin for a clock that steps back, which grows with the window); once it
+    is closed no such marker is needed, so the key is deleted instead.
   tx_replay(state)
     the answer to a try that found its protocol's marker: {'done'} if it holds or was confirmed,
     else the refusal it records ('compensated' for a plain 'x'), so a replay answers as the
@@ -68,9 +69,9 @@ local function tx_state(value, protocol)
   return state
 end
 
-local function tx_final_marker(key, protocol, state, remaining)
+local function tx_final_marker(key, protocol, state, remaining, bound_ms)
   if remaining > 0 then
-    redis.call('SET', key, protocol .. ':' .. state, 'PX', math.floor(remaining) + 60000)
+    redis.call('SET', key, protocol .. ':' .. state, 'PX', math.floor(remaining + bound_ms))
   else
     redis.call('DEL', key)
   end
@@ -94,7 +95,7 @@ local function tx_cancel_one(key, protocol, tx, bound_ms, give_back, stop)
   local held = tonumber(state)
   if held then give_back(held) end
   -- A refusal or a cancel already makes the transaction final here; keep what it says.
-  if held or (not state and stop) then tx_final_marker(key, protocol, 'x', tx_remaining_ms(tx, bound_ms)) end
+  if held or (not state and stop) then tx_final_marker(key, protocol, 'x', tx_remaining_ms(tx, bound_ms), bound_ms) end
   return {'done', held or 0}
 end
 
@@ -108,7 +109,7 @@ local function tx_confirm_all(protocol, stride, at, spend)
     local held = tonumber(tx_state(redis.call('GET', KEYS[base + at]), protocol))
     if held then
       if spend then spend(base, held) end
-      tx_final_marker(KEYS[base + at], protocol, 'c', tx_remaining_ms(ARGV[i], bound, now))
+      tx_final_marker(KEYS[base + at], protocol, 'c', tx_remaining_ms(ARGV[i], bound, now), bound)
       confirmed = confirmed + held
     end
   end

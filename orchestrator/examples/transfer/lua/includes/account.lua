@@ -25,7 +25,7 @@ local function account_try(hold)
   local reason
   if not balance then reason = 'unknown_account' elseif balance + delta < 0 then reason = 'insufficient_funds' end
   if reason then
-    tx_final_marker(KEYS[2], protocol, 'x:' .. reason, remaining)
+    tx_final_marker(KEYS[2], protocol, 'x:' .. reason, remaining, bound)
     return {'refused', reason}
   end
   if delta < 0 or not hold then redis.call('HINCRBY', KEYS[1], 'balance', delta) end
