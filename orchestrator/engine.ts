@@ -13,8 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Confirmations } from "./confirmations.js";
 import { untracedContext, type BackgroundContext, type TxContext, type TxLogger } from "./context.js";
 import { LeaseKeeper } from "./leases.js";
-import { ENGINE_ABORT_REASONS, EXPIRED, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
-import { DEFAULT_TX_WINDOW_MS, newTxId, txTime } from "./ids.js";
+import { ENGINE_ABORT_REASONS, INVALID, UNAVAILABLE, verdict, type EngineAbortReason } from "./decision.js";
+import { newTxId, txTime } from "./ids.js";
 import type { BeginMode, BeginResult, LogStatus, TxLog, TxRecord, TxSnapshot } from "./log.js";
 import { unservedMetrics, type EngineMetrics } from "./metrics.js";
 import type { TxProtocol } from "./protocol.js";
@@ -72,11 +72,6 @@ export interface EngineOptions<Payload, Refusal extends string, Reason extends s
    * sweep retries it only every `retryMs`, and its subject answers that it is parked.
    */
   park?: { afterMs: number; retryMs: number };
-  /**
-   * How long after it began a transaction's tries may still be accepted: the participants' window
-   * (they must be given the same). A transaction found still trying past it aborts as expired.
-   */
-  windowMs?: number;
   /** Its metrics (engineMetrics); kept unserved when omitted. */
   metrics?: EngineMetrics;
   /** Where its own work logs; silent when omitted. */
@@ -99,7 +94,6 @@ export const ENGINE_DEFAULTS = {
   maxInFlight: 1000,
   confirmDelayMs: 50,
   park: { afterMs: 600_000, retryMs: 3_600_000 },
-  windowMs: DEFAULT_TX_WINDOW_MS,
 } as const satisfies Partial<EngineOptions<unknown, string, string>>;
 
 /** The places a test may have the driver die: after begin, after each participant's try, after all tries, after the decision. */
@@ -118,7 +112,6 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
   private readonly leaseMs: number;
   private readonly maxInFlight: number;
   private readonly park: { afterMs: number; retryMs: number };
-  private readonly windowMs: number;
   private readonly metrics: EngineMetrics;
   private readonly logger: TxLogger;
   private readonly background: BackgroundContext;
@@ -138,7 +131,6 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
     this.leaseMs = options.leaseMs ?? ENGINE_DEFAULTS.leaseMs;
     this.maxInFlight = options.maxInFlight ?? ENGINE_DEFAULTS.maxInFlight;
     this.park = options.park ?? ENGINE_DEFAULTS.park;
-    this.windowMs = options.windowMs ?? ENGINE_DEFAULTS.windowMs;
     this.metrics = options.metrics ?? unservedMetrics();
     this.logger = options.logger ?? untracedContext().log;
     this.background = options.background ?? (() => untracedContext(this.logger));
@@ -257,11 +249,9 @@ export class Orchestrator<Payload, Refusal extends string, Reason extends string
       case "aborting":
         return this.cancel(tx, tx.reason, this.names, this.names, ctx, until);
       case "trying": {
-        if (Date.now() - txTime(tx.id) > this.windowMs) {
-          // No participant would take its tries any more; whatever an earlier driver's took is cancelled.
-          const decided = await this.logged(() => this.log.abort(tx, EXPIRED), until);
-          return decided.kind === "aborting" ? this.cancel(tx, decided.reason, this.names, [], ctx, until) : this.ended(tx, decided, ctx, until);
-        }
+        // However old it is, its tries are sent: a participant answers one it applied as before, and
+        // refuses it `expired` once the window has closed if it did not, so a transaction whose
+        // tries all landed still commits after its driver, or its log, came back too late.
         // Each participant's body is made once: checked against its schema, then sent.
         const bodies = this.definition.participants.map(([, part]) => phaseBody(tx, part));
         const invalid = this.invalidPart(bodies);

@@ -46,7 +46,6 @@ await startService({
       maxInFlight: config.MAX_INFLIGHT_CHECKOUTS,
       confirmDelayMs: config.CONFIRM_DELAY_MS,
       park: { afterMs: config.PARK_AFTER_MS, retryMs: config.PARK_RETRY_MS },
-      windowMs: config.TX_WINDOW_MS,
       metrics,
       logger: log,
       background: (name) => backgroundContext(tracer, name, log),

@@ -8,13 +8,12 @@
 //   recover              runs the recovery sweep until no transfer is open; prints what it finished
 //   balances             prints both accounts
 // Transfers' records live on both servers (partitioned by id): a transaction may span all three roles.
-import { faultPoints, untracedContext } from "@shardshop/orchestrator";
+import { DEFAULT_TX_WINDOW_MS, faultPoints, untracedContext } from "@shardshop/orchestrator";
 import { Bank, transferEngine, Transfers } from "./transfer.mjs";
 
 const [urlA, urlB, protocol, command, ...args] = process.argv.slice(2);
-const WINDOW_MS = 600_000;
-const source = new Bank(urlA, WINDOW_MS);
-const target = new Bank(urlB, WINDOW_MS);
+const source = new Bank(urlA, DEFAULT_TX_WINDOW_MS);
+const target = new Bank(urlB, DEFAULT_TX_WINDOW_MS);
 const transfers = new Transfers([urlA, urlB]);
 const print = (line) => console.log(JSON.stringify(line));
 const balances = async () => ({ alice: await source.account("alice"), bob: await target.account("bob") });

@@ -107,7 +107,6 @@ export function transferEngine({ transfers, source, target, ...options }) {
     definition: transfer,
     log: transfers.log,
     transport: new LocalTransport({ source: source.handlers(), target: target.handlers() }),
-    windowMs: source.windowMs,
     ...options,
   });
 }
