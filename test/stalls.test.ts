@@ -23,6 +23,9 @@ beforeAll(async () => {
       STEP_TIMEOUT_MS: "1000",
       CHECKOUT_LEASE_MS: "1000",
       CHECKOUT_DEADLINE_MS: String(DEADLINE_MS),
+      // Longer than the 60 s step timeout one test gives an instance (the order service refuses a
+      // window its driver's retried tries do not fit in).
+      TX_WINDOW_MS: "120000",
       RECOVERY_INTERVAL_MS: "200",
       BREAKER_FAILURES: "1000",
     },
