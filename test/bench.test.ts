@@ -91,3 +91,37 @@ describe("bench --vs", () => {
     expect(redisServers()).toEqual(before);
   }, 120_000);
 });
+
+describe("bench --local", () => {
+  it("counts the Redis commands each service's shards make per answer", async () => {
+    const out = mkdtempSync(join(tmpdir(), "shardshop-bench-"));
+    const connections = 4;
+    try {
+      const { exitCode, record } = await runBench(["--local", "--items", "10", "--users", "10", "--orders", "10", "--fresh", "2000", "--duration", "2", "--warmup", "0",
+        "--scenarios", "checkout-distinct", "--connections", String(connections), "--settle", "0", "--out", out]);
+      expect(exitCode).toBe(0);
+      const [checkout] = record.results;
+      expect(checkout!.non2xx).toEqual({});
+      const { order, stock, payment } = checkout!.redisCommands!;
+      // Each answered checkout charged its user once (one DECRBY) before it was answered; at most
+      // one request per connection was still in flight when the round ended.
+      const decrby = Math.round(payment.byCommand.decrby! * checkout!.requests);
+      expect(decrby).toBeGreaterThanOrEqual(checkout!.requests);
+      expect(decrby).toBeLessThanOrEqual(checkout!.requests + connections);
+      // And took its order's lines (one or two: two picks of 10 items may be one line) with one
+      // HINCRBY each, or in 2PC three: the prepare's stock and held, the commit's held.
+      const perLine = process.env.TX_PROTOCOL === "2pc" ? 3 : 1;
+      const hincrby = Math.round(stock.byCommand.hincrby! * checkout!.requests);
+      expect(hincrby).toBeGreaterThanOrEqual(checkout!.requests);
+      expect(hincrby).toBeLessThanOrEqual(perLine * 2 * (checkout!.requests + connections));
+      // Every state change is a script: the order's begin and commit at least, each participant's try.
+      expect(order.byCommand.evalsha).toBeGreaterThanOrEqual(2);
+      for (const s of [stock, payment]) expect(s.byCommand.evalsha).toBeGreaterThanOrEqual(1);
+      // The counting's own INFO calls are not the shop's.
+      expect(order.byCommand.info).toBeUndefined();
+      expect(order.total).toBeCloseTo(Object.values(order.byCommand).reduce((a, b) => a + b, 0), 10);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

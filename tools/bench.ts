@@ -1,6 +1,7 @@
 // `npm run bench [-- options]`: the stress benchmark. Initialises with the batch endpoints, runs
 // fixed-duration scenarios at a fixed number of connections with autocannon, verifies that stock
 // and credit are conserved after each checkout scenario, and writes everything to bench-results/.
+// A --local run also counts the Redis commands each service's shards make per answer.
 //
 //   --url URL           system under test (default http://localhost:8000)
 //   --local             start our own local stack instead (nginx gateway, AOF everysec)
@@ -41,7 +42,9 @@ import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startStack, type Stack } from "../local/stack.js";
-import { SERVICES } from "../common/services.js";
+import { Redis } from "ioredis";
+import { perService, SERVICES, type Service } from "../common/services.js";
+import { commandCounts, commandsPerRequest, type CommandsPerRequest } from "./commandstats.js";
 import { findShopProcesses, sampleProcesses, untilQuiet, type ProcessFigures, type ProcessTimeline } from "./procstats.js";
 import { AnswerTimeline, latencyChart, renderReport, reportFileFor, statusChart, type AnswerSeries, type Report, type TimeChart } from "./report.js";
 import { helpFromHeader, isMain, parseArgs } from "./cli.js";
@@ -115,6 +118,8 @@ export interface ScenarioResult {
   /** Each process's CPU and RSS over the round. */
   processTimeline: ProcessTimeline;
   conservation?: Conservation;
+  /** --local: the Redis commands each service's shards made per answer (tools/commandstats.ts). */
+  redisCommands?: CommandsPerRequest;
 }
 
 interface Conservation {
@@ -224,8 +229,10 @@ interface LoadOptions {
   client: "autocannon" | "wrk";
   /** Better names for processes found by their command line: a --local stack's Redis servers by service. */
   processNames?: Map<string, string>;
+  /** A --local stack's shards, whose commands each round counts. */
+  shards?: Record<Service, Redis[]>;
 }
-type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "processTimeline" | "conservation">;
+type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "processTimeline" | "conservation" | "redisCommands">;
 
 async function loadWithAutocannon(url: string, scenario: Scenario, sizes: Sizes, touched: Touched, opts: LoadOptions): Promise<Load> {
   const timeline = new AnswerTimeline();
@@ -323,12 +330,14 @@ async function loadWithWrk(url: string, scenario: Scenario, sizes: Sizes, touche
 
 async function runScenario(target: Target, scenario: Scenario, run: number, sizes: Sizes, opts: LoadOptions): Promise<ScenarioResult> {
   const sampler = sampleProcesses(findShopProcesses().map((p) => ({ ...p, name: opts.processNames?.get(p.name) ?? p.name })));
+  const counted = opts.shards && (await commandCounts(opts.shards));
   const started = performance.now();
   const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(target.url, scenario, sizes, target.touched, opts);
   const seconds = (performance.now() - started) / 1000;
   const { figures, timeline } = sampler.stop();
+  const redisCommands = counted && commandsPerRequest(counted, await commandCounts(opts.shards!), load.requests);
   const processes = figures.map((p) => ({ ...p, usPerRequest: Math.round(((p.cpuPercent / 100) * seconds * 1e6) / Math.max(1, load.requests)) }));
-  return { scenario, target: target.name, run, ...load, processes, cpuUsPerRequest: processes.reduce((sum, p) => sum + p.usPerRequest, 0), processTimeline: timeline };
+  return { scenario, target: target.name, run, ...load, processes, cpuUsPerRequest: processes.reduce((sum, p) => sum + p.usPerRequest, 0), processTimeline: timeline, redisCommands };
 }
 
 /** A deployment under load: where it is, what it holds, and what its scenarios have touched. */
@@ -499,6 +508,14 @@ function printResult(r: ScenarioResult): void {
     console.log(`    ${p.name.padEnd(22)} cpu ${String(p.cpuPercent).padStart(3)}%  rss ${p.maxRssMb} MB  ${p.usPerRequest} µs/request`);
   }
   if (r.processes.length) console.log(`    CPU per request, the shop's processes on this machine: ${r.cpuUsPerRequest} µs`);
+  if (r.redisCommands) {
+    const of = (s: Service) => {
+      const { total, byCommand } = r.redisCommands![s];
+      const parts = Object.entries(byCommand).filter(([, n]) => n >= 0.05).sort(([, a], [, b]) => b - a).map(([c, n]) => `${c} ${n.toFixed(2)}`);
+      return `${s} ${total.toFixed(2)}${parts.length ? ` (${parts.join(", ")})` : ""}`;
+    };
+    console.log(`    Redis commands per request: ${SERVICES.map(of).join("; ")}`);
+  }
   if (r.conservation) {
     const c = r.conservation;
     console.log(
@@ -618,6 +635,8 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs });
     url = stack.url;
     opts.processNames = new Map(SERVICES.flatMap((service) => stack!.redis[service].map((r, i) => [`redis 127.0.0.1:${r.port}`, `${service} redis${layout.shards > 1 ? ` ${i}` : ""}`] as const)));
+    const auth = stack.redisAuth;
+    opts.shards = perService((service) => stack!.redis[service].map((r) => new Redis({ port: r.port, ...auth, lazyConnect: true })));
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
   }
 
@@ -669,6 +688,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
   } finally {
     await Promise.all(targets.map((t) => t.api.close()));
     if (!targets.length) await apiA.close();
+    for (const shard of Object.values(opts.shards ?? {}).flat()) shard.disconnect();
     await stack?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
