@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pendingCheckouts } from "../local/stack.js";
 import { metricSum, scrape, settled, shop, startTestStack, type TestStack } from "./helpers.js";
 
-/** The shortest window the order service accepts with these timings (TX_WINDOW_MS > STEP_TIMEOUT_MS + CHECKOUT_LEASE_MS). */
+/** The shortest window any service accepts; the order service also needs it longer than STEP_TIMEOUT_MS + CHECKOUT_LEASE_MS, as it is here. */
 const WINDOW_MS = 10_000;
 // A long sweep interval: only the sweep at start-up can finish the checkout within the test.
 const RECOVERY = { CHECKOUT_LEASE_MS: "500", RECOVERY_INTERVAL_MS: "300000" };

@@ -229,8 +229,6 @@ interface LoadOptions {
   client: "autocannon" | "wrk";
   /** Better names for processes found by their command line: a --local stack's Redis servers by service. */
   processNames?: Map<string, string>;
-  /** A --local stack's shards, whose commands each round counts. */
-  shards?: Record<Service, Redis[]>;
 }
 type Load = Omit<ScenarioResult, "scenario" | "target" | "run" | "processes" | "cpuUsPerRequest" | "processTimeline" | "conservation" | "redisCommands">;
 
@@ -330,12 +328,12 @@ async function loadWithWrk(url: string, scenario: Scenario, sizes: Sizes, touche
 
 async function runScenario(target: Target, scenario: Scenario, run: number, sizes: Sizes, opts: LoadOptions): Promise<ScenarioResult> {
   const sampler = sampleProcesses(findShopProcesses().map((p) => ({ ...p, name: opts.processNames?.get(p.name) ?? p.name })));
-  const counted = opts.shards && (await commandCounts(opts.shards));
+  const counted = target.shards && (await commandCounts(target.shards));
   const started = performance.now();
   const load = await (opts.client === "wrk" ? loadWithWrk : loadWithAutocannon)(target.url, scenario, sizes, target.touched, opts);
   const seconds = (performance.now() - started) / 1000;
   const { figures, timeline } = sampler.stop();
-  const redisCommands = counted && commandsPerRequest(counted, await commandCounts(opts.shards!), load.requests);
+  const redisCommands = counted && commandsPerRequest(counted, await commandCounts(target.shards!), load.requests);
   const processes = figures.map((p) => ({ ...p, usPerRequest: Math.round(((p.cpuPercent / 100) * seconds * 1e6) / Math.max(1, load.requests)) }));
   return { scenario, target: target.name, run, ...load, processes, cpuUsPerRequest: processes.reduce((sum, p) => sum + p.usPerRequest, 0), processTimeline: timeline, redisCommands };
 }
@@ -347,6 +345,8 @@ interface Target {
   api: Api;
   touched: Touched;
   conservation: ConservationCheck;
+  /** The --local stack's shards (A's only), whose commands each of its rounds counts. */
+  shards?: Record<Service, Redis[]>;
 }
 
 /**
@@ -635,8 +635,6 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs });
     url = stack.url;
     opts.processNames = new Map(SERVICES.flatMap((service) => stack!.redis[service].map((r, i) => [`redis 127.0.0.1:${r.port}`, `${service} redis${layout.shards > 1 ? ` ${i}` : ""}`] as const)));
-    const auth = stack.redisAuth;
-    opts.shards = perService((service) => stack!.redis[service].map((r) => new Redis({ port: r.port, ...auth, lazyConnect: true })));
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
   }
 
@@ -651,7 +649,8 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
       const api = name === "A" ? apiA : apiClient(at, 256);
       console.log(`${name} (${at}): ${populate === "api" ? "populating through the API" : "initialising with batch_init"}: ${sizes.items} items, ${sizes.users} users, ${sizes.orders} + ${sizes.fresh} orders`);
       const ids = populate === "api" ? await populateViaApi(api, sizes, name) : await initialise(api, sizes);
-      targets.push({ name, url: at, api, touched: new Touched(sizes, ids), conservation: new ConservationCheck() });
+      const shards = name === "A" && stack ? perService((service) => stack!.redis[service].map((r) => new Redis({ port: r.port, ...stack!.redisAuth, lazyConnect: true }))) : undefined;
+      targets.push({ name, url: at, api, touched: new Touched(sizes, ids), conservation: new ConservationCheck(), shards });
     }
     const warmup = num("warmup", vs ? 0 : 5);
     for (const target of targets) {
@@ -688,7 +687,7 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
   } finally {
     await Promise.all(targets.map((t) => t.api.close()));
     if (!targets.length) await apiA.close();
-    for (const shard of Object.values(opts.shards ?? {}).flat()) shard.disconnect();
+    for (const shard of targets.flatMap((t) => Object.values(t.shards ?? {}).flat())) shard.disconnect();
     await stack?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
