@@ -157,9 +157,38 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
 
     it("refuses a try outside its window, either way, and takes nothing", async () => {
       const a = await fx.item(1, 10);
-      expect(await call("stock", protocol, "try", { tx: txId(WINDOW_MS + 1000), items: [[a, 1]] })).toEqual(refused("expired"));
-      expect(await call("stock", protocol, "try", { tx: txId(-(WINDOW_MS + 5000)), items: [[a, 1]] })).toEqual(refused("expired"));
+      const [late, early] = [txId(WINDOW_MS + 1000), txId(-(WINDOW_MS + 5000))];
+      expect(await call("stock", protocol, "try", { tx: late, items: [[a, 1]] })).toEqual(refused("expired"));
+      expect(await call("stock", protocol, "try", { tx: early, items: [[a, 1]] })).toEqual(refused("expired"));
       expect(await fx.stock(a)).toBe(10);
+      // The try writes its marker before it reads the clock; a refused one takes it away again.
+      expect([await stockMarker(a, late), await stockMarker(a, early)]).toEqual([[null, -2], [null, -2]]);
+    });
+
+    it("changes nothing when a confirm finds its transaction cancelled or refused: the final marker stays as it was", async () => {
+      const a = await fx.item(1, 1);
+      const cancelled = { tx: txId(), items: [[a, 1]] };
+      const refusal = { tx: txId(), items: [[a, 5]] };
+      expect(await call("stock", protocol, "try", cancelled)).toEqual(done);
+      expect(await call("stock", protocol, "cancel", cancelled)).toEqual(done);
+      expect(await call("stock", protocol, "try", refusal)).toEqual(refused("insufficient_stock"));
+      const before = [await stockMarker(a, cancelled.tx), await stockMarker(a, refusal.tx)];
+      expect(await call("stock", protocol, "confirm", { txs: [cancelled, refusal] })).toEqual(done);
+      const after = [await stockMarker(a, cancelled.tx), await stockMarker(a, refusal.tx)];
+      expect(after.map(([marker]) => marker)).toEqual([mark("x"), mark("x:insufficient_stock")]);
+      // Put back with the expiry it had (a millisecond or so has passed since).
+      for (const [i, [, ttl]] of after.entries()) expect(Math.abs(ttl - before[i]![1])).toBeLessThan(1000);
+      expect([await fx.stock(a), await held(a)]).toEqual([1, 0]);
+    });
+
+    it("confirms a transaction older than its window without leaving a marker", async () => {
+      const a = await fx.item(1, 10);
+      const old = txId(WINDOW_MS - 1500);
+      expect(await call("stock", protocol, "try", { tx: old, items: [[a, 4]] })).toEqual(done);
+      await new Promise((r) => setTimeout(r, 2000)); // the window closes; the held marker stays
+      expect(await call("stock", protocol, "confirm", { txs: [{ tx: old, items: [[a, 4]] }] })).toEqual(done);
+      expect([await fx.stock(a), await held(a)]).toEqual([6, 0]);
+      expect(await stockMarker(a, old)).toEqual([null, -2]);
     });
 
     it("cancels a transaction older than its window without leaving a marker, and gives back what it held", async () => {
@@ -198,6 +227,14 @@ describe.each(TX_PROTOCOLS)("%s", (protocol) => {
       expect(await call("payment", protocol, "cancel", { tx, user_id: user, amount: 5 })).toEqual(done);
       expect(await call("payment", protocol, "try", { tx, user_id: user, amount: 5 })).toEqual(refused("compensated"));
       expect(await fx.credit(user)).toBe(20);
+    });
+
+    it("refuses a charge outside its window, takes nothing and leaves no marker", async () => {
+      const user = await fx.user(20);
+      const late = { tx: txId(WINDOW_MS + 1000), user_id: user, amount: 5 };
+      expect(await call("payment", protocol, "try", late)).toEqual(refused("expired"));
+      expect(await fx.credit(user)).toBe(20);
+      expect(await creditMarker(user, late.tx)).toEqual([null, -2]);
     });
 
     it("confirms in batches: credit stays taken, held is spent, markers expire", async () => {

@@ -16,12 +16,18 @@ end
 -- Returns {'done'} | {'refused', 'insufficient_credit' | 'unknown_user' | 'compensated' | 'expired' | 'other_protocol'}
 local function credit_try(hold)
   local protocol = tx_protocol(hold)
-  local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
+  local amount, bound = tonumber(ARGV[1]), tonumber(ARGV[3])
+  -- The marker is written now when there is something to take: kept when it is taken, made final
+  -- when refused.
+  local seen
+  if amount > 0 then seen = tx_claim(KEYS[2], protocol, amount) else seen = tx_state(redis.call('GET', KEYS[2]), protocol) end
   if seen == false then return {'refused', 'other_protocol'} end
   if seen then return tx_replay(seen) end
-  local amount, bound = tonumber(ARGV[1]), tonumber(ARGV[3])
   local remaining = tx_remaining_ms(ARGV[2], bound)
-  if not tx_open(remaining, bound) then return {'refused', 'expired'} end
+  if not tx_open(remaining, bound) then
+    if amount > 0 then redis.call('DEL', KEYS[2]) end
+    return {'refused', 'expired'}
+  end
 
   local credit = redis.call('GET', KEYS[1])
   local reason
@@ -39,7 +45,6 @@ local function credit_try(hold)
 
   redis.call('DECRBY', KEYS[1], amount)
   if hold then hold_change(KEYS[3], amount) end
-  redis.call('SET', KEYS[2], protocol .. ':' .. amount)
   return {'done'}
 end
 

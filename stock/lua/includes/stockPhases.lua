@@ -14,11 +14,16 @@ local function stock_try(hold)
   if n == 0 then return {'done'} end
   local protocol = tx_protocol(hold)
   local tx, bound = ARGV[n + 1], tonumber(ARGV[n + 2])
-  local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
+  -- The first item's marker is written now (a transaction's markers here are written together):
+  -- kept when the stock is taken, made final when refused.
+  local seen = tx_claim(KEYS[2], protocol, ARGV[1])
   if seen == false then return {'refused', 'other_protocol'} end
   if seen then return tx_replay(seen) end
   local remaining = tx_remaining_ms(tx, bound)
-  if not tx_open(remaining, bound) then return {'refused', 'expired'} end
+  if not tx_open(remaining, bound) then
+    redis.call('DEL', KEYS[2])
+    return {'refused', 'expired'}
+  end
 
   local reason
   for i = 1, n do
@@ -35,7 +40,7 @@ local function stock_try(hold)
   for i = 1, n do
     redis.call('HINCRBY', KEYS[2 * i - 1], 'stock', '-' .. ARGV[i])
     if hold then redis.call('HINCRBY', KEYS[2 * i - 1], 'held', ARGV[i]) end
-    redis.call('SET', KEYS[2 * i], protocol .. ':' .. ARGV[i])
+    if i > 1 then redis.call('SET', KEYS[2 * i], protocol .. ':' .. ARGV[i]) end
   end
   return {'done'}
 end

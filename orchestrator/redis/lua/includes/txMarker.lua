@@ -24,6 +24,10 @@
     whether a try may be accepted now.
   tx_state(value, protocol)
     a marker's state if it is of `protocol`; false if it is of the other; nil if there is none.
+  tx_claim(key, protocol, held)
+    a try's first step, in one command: writes the held marker '<protocol>:<held>' unless the key
+    has a marker, and returns tx_state of the one it has (nil: it was written, and the try must
+    now either keep it, or replace it with a final marker, or delete it).
   tx_final_marker(key, protocol, state, remaining, bound_ms)
     writes a marker that holds nothing ('c', 'x', 'x:<reason>'), expiring one more window after
     the window closes (a margin for a clock that steps back, which grows with the window); once it
@@ -44,8 +48,9 @@
     a batch confirm: KEYS in groups of `stride` with the marker at position `at` of each,
     ARGV[i] the transaction id of group i and ARGV[n+1] the window. Each marker of `protocol`
     that holds an amount becomes 'c' (2PC passes `spend(first key index - 1, amount)`, which
-    spends what was set aside); any other marker, or none, is left as it is. Returns the amount
-    confirmed.
+    spends what was set aside); any other marker, or none, is left as it is (while the window
+    is open the marker is written first and read back in one command, since it almost always
+    holds; anything else is put back as it was). Returns the amount confirmed.
 ]]
 local function tx_protocol(hold)
   return hold and '2pc' or 'saga'
@@ -67,6 +72,10 @@ local function tx_state(value, protocol)
   local p, state = string.match(value, '^([^:]*):(.*)$')
   if p ~= protocol then return false end
   return state
+end
+
+local function tx_claim(key, protocol, held)
+  return tx_state(redis.call('SET', key, protocol .. ':' .. held, 'NX', 'GET'), protocol)
 end
 
 local function tx_final_marker(key, protocol, state, remaining, bound_ms)
@@ -99,6 +108,18 @@ local function tx_cancel_one(key, protocol, tx, bound_ms, give_back, stop)
   return {'done', held or 0}
 end
 
+-- Puts back the marker `old` that a confirm overwrote (nil: there was none) while the window is
+-- open: a held one without expiry, a final one with the expiry tx_final_marker gave it.
+local function tx_put_back(key, old, remaining, bound_ms)
+  if not old then
+    redis.call('DEL', key)
+  elseif tonumber(string.match(old, ':(.*)$')) then
+    redis.call('SET', key, old)
+  else
+    redis.call('SET', key, old, 'PX', math.floor(remaining + bound_ms))
+  end
+end
+
 local function tx_confirm_all(protocol, stride, at, spend)
   local n = #KEYS / stride
   local bound = tonumber(ARGV[n + 1])
@@ -106,11 +127,22 @@ local function tx_confirm_all(protocol, stride, at, spend)
   local confirmed = 0
   for i = 1, n do
     local base = stride * (i - 1)
-    local held = tonumber(tx_state(redis.call('GET', KEYS[base + at]), protocol))
+    local key = KEYS[base + at]
+    local remaining = tx_remaining_ms(ARGV[i], bound, now)
+    local old
+    if remaining > 0 then
+      old = redis.call('SET', key, protocol .. ':c', 'PX', math.floor(remaining + bound), 'GET')
+    else
+      old = redis.call('GET', key)
+    end
+    local held = tonumber(tx_state(old, protocol))
     if held then
       if spend then spend(base, held) end
-      tx_final_marker(KEYS[base + at], protocol, 'c', tx_remaining_ms(ARGV[i], bound, now), bound)
+      -- Past the window a final marker is not needed (tx_final_marker).
+      if remaining <= 0 then redis.call('DEL', key) end
       confirmed = confirmed + held
+    elseif remaining > 0 then
+      tx_put_back(key, old, remaining, bound)
     end
   end
   return confirmed

@@ -16,11 +16,15 @@
 local function account_try(hold)
   local protocol = tx_protocol(hold)
   local delta, bound = tonumber(ARGV[1]), tonumber(ARGV[3])
-  local seen = tx_state(redis.call('GET', KEYS[2]), protocol)
+  -- The marker is written now: kept when the balance changes, made final when refused.
+  local seen = tx_claim(KEYS[2], protocol, delta)
   if seen == false then return {'refused', 'other_protocol'} end
   if seen then return tx_replay(seen) end
   local remaining = tx_remaining_ms(ARGV[2], bound)
-  if not tx_open(remaining, bound) then return {'refused', 'expired'} end
+  if not tx_open(remaining, bound) then
+    redis.call('DEL', KEYS[2])
+    return {'refused', 'expired'}
+  end
   local balance = tonumber(redis.call('HGET', KEYS[1], 'balance'))
   local reason
   if not balance then reason = 'unknown_account' elseif balance + delta < 0 then reason = 'insufficient_funds' end
@@ -30,7 +34,6 @@ local function account_try(hold)
   end
   if delta < 0 or not hold then redis.call('HINCRBY', KEYS[1], 'balance', delta) end
   if hold and delta < 0 then redis.call('HINCRBY', KEYS[1], 'held', -delta) end
-  redis.call('SET', KEYS[2], protocol .. ':' .. delta)
   return {'done'}
 end
 
