@@ -9,14 +9,15 @@
 ]]
 --@include "includes/txRecord.lua"
 local n = #KEYS - 2
-local closed = 0
+local closed = {}
 for i = 1, n do
   local r = redis.call('HMGET', KEYS[i], 'tx', 'tx_state', 'tx_parked')
   if r[1] == ARGV[i] and r[2] == 'committed' then
     redis.call('HDEL', KEYS[i], unpack(TX_OPEN_FIELDS))
-    redis.call('ZREM', KEYS[n + 1], ARGV[n + i])
     tx_unpark(KEYS[n + 2], ARGV[n + i], r[3])
-    closed = closed + 1
+    closed[#closed + 1] = ARGV[n + i]
   end
 end
-return {'settled', closed}
+-- One ZREM for the batch: the open records' index is the partition's, shared by all of them.
+if #closed > 0 then redis.call('ZREM', KEYS[n + 1], unpack(closed)) end
+return {'settled', #closed}
