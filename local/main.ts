@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "n
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { loadConfig, REDIS_MODES } from "../common/config.js";
-import { startStack } from "./stack.js";
+import { startStack, stopOnSignals } from "./stack.js";
 
 const config = loadConfig(
   "shardshop",
@@ -63,16 +63,10 @@ try {
   console.log(
     `shardshop is up on ${stack.url} (${cluster ? `a Redis Cluster of ${shards} masters with ${config.REPLICAS} replica(s) each` : `${shards} redis shard(s)`} and ${config.INSTANCES} instance(s) per service, ${config.GATEWAY} gateway, data in ${dataDir}). Ctrl-C stops it.`,
   );
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(async () => {
     console.log("stopping…");
     await stack.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  }, 0);
 } catch (err) {
   console.error((err as Error).message);
   process.exit(1);

@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
+import { constants as osConstants } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -170,6 +171,7 @@ export interface Stack {
   redis: Record<Service, Component[]>;
   services: Record<Service, Component[]>;
   all(): Component[];
+  /** Stops every process of the stack; a second call waits for the first. */
   stop(): Promise<void>;
 }
 
@@ -351,6 +353,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw err;
   }
 
+  let stopped: Promise<void> | undefined;
   return {
     url: `http://localhost:${gatewayPort}`,
     redisAuth,
@@ -359,12 +362,50 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     redis,
     services,
     all,
-    async stop() {
-      await closeGateway();
-      await Promise.all(SERVICES.flatMap((s) => services[s].map((c) => c.stop())));
-      await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.stop())));
+    stop() {
+      stopped ??= (async () => {
+        await closeGateway();
+        await Promise.all(SERVICES.flatMap((s) => services[s].map((c) => c.stop())));
+        await Promise.all(SERVICES.flatMap((s) => redis[s].map((c) => c.stop())));
+      })();
+      return stopped;
     },
   };
+}
+
+const EXIT_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Runs `stop` (a local stack's, and whatever else the caller cleans up), then exits with
+ * `exitCode` (default 128 + the signal's number), when this process is sent SIGINT or SIGTERM. A
+ * stack's processes are this process's children: a terminal's Ctrl-C reaches them all, a signal
+ * sent to this process alone (a script, a supervisor) would leave them running. Returns the
+ * handlers' removal, for a caller that stops the stack itself.
+ */
+export function stopOnSignals(stop: () => Promise<void>, exitCode?: number): () => void {
+  let stopping = false;
+  const handler = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    // The caller's own work now fails as its stack goes away; that must not end the process
+    // (exit 1, stack half stopped) before the stop is done.
+    process.on("uncaughtException", () => {});
+    try {
+      await stop();
+    } finally {
+      process.exit(exitCode ?? 128 + osConstants.signals[signal]);
+    }
+  };
+  for (const signal of EXIT_SIGNALS) process.on(signal, handler);
+  return () => {
+    for (const signal of EXIT_SIGNALS) process.off(signal, handler);
+  };
+}
+
+/** Stops a stack once it is up (a signal may come while it starts); one that failed to start stopped itself. */
+export async function stopWhenStarted(starting: Promise<Pick<Stack, "stop">>): Promise<void> {
+  const stack = await starting.catch(() => undefined);
+  await stack?.stop();
 }
 
 /** Checkouts not yet finished, over every order shard (or cluster master) of the stack, read from Redis directly. */

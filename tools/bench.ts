@@ -41,7 +41,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { startStack, type Stack } from "../local/stack.js";
+import { startStack, stopOnSignals, stopWhenStarted, type Stack } from "../local/stack.js";
 import { Redis } from "ioredis";
 import { perService, SERVICES, type Service } from "../common/services.js";
 import { commandCounts, commandsPerRequest, type CommandsPerRequest } from "./commandstats.js";
@@ -632,7 +632,12 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
   if (args.has("local")) {
     dataDir = mkdtempSync(join(tmpdir(), "shardshop-bench-"));
     const nodeArgs = args.get("node-args")?.split(" ").filter(Boolean);
-    stack = await startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs });
+    const [starting, dir] = [startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs }), dataDir];
+    stopOnSignals(async () => {
+      await stopWhenStarted(starting);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    stack = await starting;
     url = stack.url;
     opts.processNames = new Map(SERVICES.flatMap((service) => stack!.redis[service].map((r, i) => [`redis 127.0.0.1:${r.port}`, `${service} redis${layout.shards > 1 ? ` ${i}` : ""}`] as const)));
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);

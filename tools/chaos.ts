@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pendingCheckouts, startStack, type Component } from "../local/stack.js";
+import { pendingCheckouts, startStack, stopOnSignals, stopWhenStarted, type Component } from "../local/stack.js";
 import type { TxProtocol } from "@shardshop/orchestrator";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
@@ -134,7 +134,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? console.log;
   const random = seededRandom(o.seed);
   const dataDir = mkdtempSync(join(tmpdir(), "shardshop-chaos-"));
-  const stack = await startStack({
+  const starting = startStack({
     shards: o.shards,
     instances: o.instances,
     dataDir,
@@ -142,6 +142,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     output: "files",
     env: { TX_PROTOCOL: o.protocol, LOG_LEVEL: "warn" },
   });
+  const unhandle = stopOnSignals(async () => {
+    await stopWhenStarted(starting);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const stack = await starting;
   const api = apiClient(stack.url, 64);
   let started = Date.now();
   const since = () => ((Date.now() - started) / 1000).toFixed(1);
@@ -271,6 +276,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ok: contradictions.length === 0 && ledgerErrors.length === 0 && Object.values(figures).every((f) => f === 0) && Object.keys(notCommitted).length === 0,
     };
   } finally {
+    unhandle();
     await api.close();
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });

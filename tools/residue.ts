@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { SERVICES, type Service } from "../common/services.js";
-import { startStack } from "../local/stack.js";
+import { startStack, stopOnSignals, stopWhenStarted } from "../local/stack.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
 import { apiClient, mapLimit } from "./workload.js";
 
@@ -44,7 +44,12 @@ if (isMain(import.meta.url)) {
   const after = (args.get("after") ?? "15,61").split(",").map(Number);
   const protocol = protocolArg(args.get("protocol") ?? process.env.TX_PROTOCOL ?? "saga");
   const dataDir = mkdtempSync(join(tmpdir(), "shardshop-residue-"));
-  const stack = await startStack({ shards: 1, instances: 1, dataDir, gatewayPort: 0, output: "files", env: { TX_PROTOCOL: protocol, LOG_LEVEL: "warn" } });
+  const starting = startStack({ shards: 1, instances: 1, dataDir, gatewayPort: 0, output: "files", env: { TX_PROTOCOL: protocol, LOG_LEVEL: "warn" } });
+  stopOnSignals(async () => {
+    await stopWhenStarted(starting);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const stack = await starting;
   const api = apiClient(stack.url, 32);
   const clients = Object.fromEntries(SERVICES.map((s) => [s, new Redis({ port: stack.redis[s][0]!.port, ...stack.redisAuth })])) as Record<Service, Redis>;
   try {
