@@ -11,7 +11,7 @@ runs=${1:-20}
 load=${2:-60}
 # The files, by the passes of `npm test` (package.json) they run in.
 saga_only=(test/chart-cluster.test.ts test/docs.test.ts orchestrator/http/transport.test.ts orchestrator/engine.property.test.ts common/redis.test.ts
-  test/package.test.ts test/storage-conformance.test.ts orchestrator/redis/log.test.ts)
+  test/package.test.ts test/storage-conformance.test.ts orchestrator/redis/log.test.ts test/signals.test.ts)
 every_protocol=(test/resilience.test.ts test/observability.test.ts test/chaos.test.ts test/stalls.test.ts test/recovery.test.ts
   test/crash.test.ts test/gateway.test.ts test/checkout.test.ts test/prometheus.test.ts test/auth.test.ts test/cluster.test.ts test/parked.test.ts
   test/bench.test.ts)
