@@ -2,9 +2,9 @@
 // the service processes, and the gateway. `npm start` uses it, and so do the tests and benchmarks,
 // so what we test is what users run.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
-import { constants as osConstants } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -402,10 +402,33 @@ export function stopOnSignals(stop: () => Promise<void>, exitCode?: number): () 
   };
 }
 
-/** Stops a stack once it is up (a signal may come while it starts); one that failed to start stopped itself. */
-export async function stopWhenStarted(starting: Promise<Pick<Stack, "stop">>): Promise<void> {
-  const stack = await starting.catch(() => undefined);
-  await stack?.stop();
+/**
+ * A tool's own stack, in a new temporary data directory (`shardshop-<name>-…`). Its stop() also
+ * removes that directory, and SIGINT or SIGTERM sent to this process stops it, removes it and
+ * exits (stopOnSignals), also while it is still starting.
+ */
+export async function startTemporaryStack(name: string, options: Omit<StackOptions, "dataDir">): Promise<Stack> {
+  const dataDir = mkdtempSync(join(tmpdir(), `shardshop-${name}-`));
+  const removeData = () => rmSync(dataDir, { recursive: true, force: true });
+  const starting = startStack({ ...options, dataDir });
+  // A stack that failed to start stopped what it had started.
+  const unhandle = stopOnSignals(() => starting.then((stack) => stack.stop(), () => {}).then(removeData));
+  let stack: Stack;
+  try {
+    stack = await starting;
+  } catch (err) {
+    unhandle();
+    removeData();
+    throw err;
+  }
+  return {
+    ...stack,
+    async stop() {
+      unhandle();
+      await stack.stop();
+      removeData();
+    },
+  };
 }
 
 /** Checkouts not yet finished, over every order shard (or cluster master) of the stack, read from Redis directly. */

@@ -41,7 +41,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { promisify } from "node:util";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { startStack, stopOnSignals, stopWhenStarted, type Stack } from "../local/stack.js";
+import { startTemporaryStack, type Stack } from "../local/stack.js";
 import { Redis } from "ioredis";
 import { perService, SERVICES, type Service } from "../common/services.js";
 import { commandCounts, commandsPerRequest, type CommandsPerRequest } from "./commandstats.js";
@@ -626,18 +626,11 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
   const runs = num("runs", 1);
 
   let stack: Stack | undefined;
-  let dataDir: string | undefined;
   let url = args.get("url") ?? "http://localhost:8000";
   const layout = { shards: num("shards", 1), instances: num("instances", 1), gateway: (args.get("gateway") ?? "nginx") as "nginx" | "node" };
   if (args.has("local")) {
-    dataDir = mkdtempSync(join(tmpdir(), "shardshop-bench-"));
     const nodeArgs = args.get("node-args")?.split(" ").filter(Boolean);
-    const [starting, dir] = [startStack({ ...layout, dataDir, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs }), dataDir];
-    stopOnSignals(async () => {
-      await stopWhenStarted(starting);
-      rmSync(dir, { recursive: true, force: true });
-    });
-    stack = await starting;
+    stack = await startTemporaryStack("bench", { ...layout, gatewayPort: 0, output: "files", env: { LOG_LEVEL: "warn" }, nodeArgs });
     url = stack.url;
     opts.processNames = new Map(SERVICES.flatMap((service) => stack!.redis[service].map((r, i) => [`redis 127.0.0.1:${r.port}`, `${service} redis${layout.shards > 1 ? ` ${i}` : ""}`] as const)));
     console.log(`local stack: ${layout.shards} shard(s), ${layout.instances} instance(s) per service, ${layout.gateway} gateway at ${url}`);
@@ -694,7 +687,6 @@ export async function runBench(argv: string[]): Promise<{ exitCode: number; reco
     if (!targets.length) await apiA.close();
     for (const shard of targets.flatMap((t) => Object.values(t.shards ?? {}).flat())) shard.disconnect();
     await stack?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
   const pairs = vs ? comparePairs(results, scenarios) : undefined;
 

@@ -22,11 +22,10 @@
 //
 // With REDIS_MODE=cluster in the environment each service's Redis is a Redis Cluster (--shards
 // masters, at least 3, with a replica each), and any node, master or replica, may be the victim.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pendingCheckouts, startStack, stopOnSignals, stopWhenStarted, type Component } from "../local/stack.js";
+import { pendingCheckouts, startTemporaryStack, type Component } from "../local/stack.js";
 import type { TxProtocol } from "@shardshop/orchestrator";
 import { checkLedger, must, populate, type Plan } from "./consistency.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
@@ -133,20 +132,13 @@ async function refreshPlan(api: ReturnType<typeof apiClient>, plan: Plan): Promi
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const log = o.log ?? console.log;
   const random = seededRandom(o.seed);
-  const dataDir = mkdtempSync(join(tmpdir(), "shardshop-chaos-"));
-  const starting = startStack({
+  const stack = await startTemporaryStack("chaos", {
     shards: o.shards,
     instances: o.instances,
-    dataDir,
     gatewayPort: 0,
     output: "files",
     env: { TX_PROTOCOL: o.protocol, LOG_LEVEL: "warn" },
   });
-  const unhandle = stopOnSignals(async () => {
-    await stopWhenStarted(starting);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const stack = await starting;
   const api = apiClient(stack.url, 64);
   let started = Date.now();
   const since = () => ((Date.now() - started) / 1000).toFixed(1);
@@ -276,10 +268,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       ok: contradictions.length === 0 && ledgerErrors.length === 0 && Object.values(figures).every((f) => f === 0) && Object.keys(notCommitted).length === 0,
     };
   } finally {
-    unhandle();
     await api.close();
     await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -6,13 +6,10 @@
 //   --checkouts N      distinct checkouts (default 38112, the figure issue 12 measured)
 //   --after M,M,...    minutes after the last answer to measure again (default 15,61)
 //   --protocol P       saga or 2pc (default: TX_PROTOCOL, else saga)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { SERVICES, type Service } from "../common/services.js";
-import { startStack, stopOnSignals, stopWhenStarted } from "../local/stack.js";
+import { startTemporaryStack } from "../local/stack.js";
 import { helpFromHeader, isMain, parseArgs, protocolArg } from "./cli.js";
 import { apiClient, mapLimit } from "./workload.js";
 
@@ -43,13 +40,7 @@ if (isMain(import.meta.url)) {
   const n = Number(args.get("checkouts") ?? 38112);
   const after = (args.get("after") ?? "15,61").split(",").map(Number);
   const protocol = protocolArg(args.get("protocol") ?? process.env.TX_PROTOCOL ?? "saga");
-  const dataDir = mkdtempSync(join(tmpdir(), "shardshop-residue-"));
-  const starting = startStack({ shards: 1, instances: 1, dataDir, gatewayPort: 0, output: "files", env: { TX_PROTOCOL: protocol, LOG_LEVEL: "warn" } });
-  stopOnSignals(async () => {
-    await stopWhenStarted(starting);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const stack = await starting;
+  const stack = await startTemporaryStack("residue", { shards: 1, instances: 1, gatewayPort: 0, output: "files", env: { TX_PROTOCOL: protocol, LOG_LEVEL: "warn" } });
   const api = apiClient(stack.url, 32);
   const clients = Object.fromEntries(SERVICES.map((s) => [s, new Redis({ port: stack.redis[s][0]!.port, ...stack.redisAuth })])) as Record<Service, Redis>;
   try {
@@ -76,6 +67,5 @@ if (isMain(import.meta.url)) {
     for (const c of Object.values(clients)) c.disconnect();
     await api.close();
     await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
